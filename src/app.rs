@@ -1,0 +1,70 @@
+//! The HTML shell and the router.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::call_card::Clock;
+use crate::components::controls::Follow;
+use crate::pages::dashboard::Dashboard;
+use crate::pages::not_found::NotFound;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_context(Follow(RwSignal::new(true)));
+    let (now, set_now) = signal(None::<i64>);
+    provide_context(Clock(now));
+
+    // Browser only: mark the page as interactive (tests wait for it) and
+    // start the clock that ticks call durations.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+        #[cfg(feature = "hydrate")]
+        {
+            let tick = move || set_now.set(Some(js_sys::Date::now() as i64));
+            tick();
+            let _ = set_interval_with_handle(tick, std::time::Duration::from_secs(1));
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = set_now;
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/travoiq-monitor.css" />
+        <Title text="TravoIQ Monitor" />
+        <Router>
+            <Routes fallback=NotFound>
+                // One dashboard for both addresses, so switching calls keeps
+                // the page (and its controls) in place.
+                <ParentRoute path=path!("") view=Dashboard>
+                    <Route path=path!("/") view=|| () />
+                    <Route path=path!("/calls/:id") view=|| () />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,3 @@
+//! Browser-only code: the live socket with reconnects.
+
+pub mod socket;

@@ -1,0 +1,144 @@
+//! A WebSocket that keeps itself alive: reconnects with exponential backoff
+//! and jitter, wakes early when the network comes back or the tab becomes
+//! visible, and treats a silent socket as dead.
+
+use futures::channel::mpsc;
+use futures::future::{select, Either};
+use futures::StreamExt;
+use gloo_net::websocket::futures::WebSocket;
+use gloo_net::websocket::{Message, WebSocketError};
+use gloo_timers::future::TimeoutFuture;
+
+use crate::components::status::{Flow, Link};
+use crate::protocol::{close, ServerMsg};
+
+/// No frame for this long (three server heartbeats and some) means the
+/// connection is dead even if the browser has not noticed.
+const SILENCE_MS: u32 = 50_000;
+const BACKOFF_BASE_MS: f64 = 400.0;
+const BACKOFF_MAX_MS: f64 = 15_000.0;
+
+enum Outcome {
+    Stop,
+    Retry { unavailable: bool },
+}
+
+/// Runs until `on_msg` says stop, or until the future is dropped. `path`
+/// is asked again before every connect, so it can carry the latest
+/// position to resume after.
+pub async fn run(
+    path: impl Fn() -> String,
+    mut on_msg: impl FnMut(ServerMsg) -> Flow,
+    set_link: impl Fn(Link),
+    mut wake: mpsc::UnboundedReceiver<()>,
+) {
+    let mut attempt: u32 = 0;
+    loop {
+        set_link(if attempt == 0 {
+            Link::Connecting
+        } else {
+            Link::Reconnecting
+        });
+        let outcome = match WebSocket::open(&socket_url(&path())) {
+            Ok(ws) => session(ws, &mut on_msg, &set_link, &mut attempt).await,
+            Err(e) => {
+                leptos::logging::warn!("socket could not open: {e}");
+                Outcome::Retry { unavailable: false }
+            }
+        };
+        let unavailable = match outcome {
+            Outcome::Stop => return,
+            Outcome::Retry { unavailable } => unavailable,
+        };
+        attempt = attempt.saturating_add(1);
+        set_link(if unavailable {
+            Link::Unavailable
+        } else {
+            Link::Reconnecting
+        });
+        // Drain wake-ups that happened while connected.
+        while wake.try_recv().is_ok() {}
+        let delay = backoff_ms(attempt, js_sys::Math::random());
+        let _ = select(TimeoutFuture::new(delay), wake.next()).await;
+    }
+}
+
+/// `base * 2^(attempt-1)`, capped, times a jitter in [0.5, 1).
+pub fn backoff_ms(attempt: u32, random: f64) -> u32 {
+    let exp = BACKOFF_BASE_MS * 2f64.powi(attempt.saturating_sub(1).min(16) as i32);
+    (exp.min(BACKOFF_MAX_MS) * (0.5 + random.clamp(0.0, 1.0) * 0.5)) as u32
+}
+
+async fn session(
+    ws: WebSocket,
+    on_msg: &mut impl FnMut(ServerMsg) -> Flow,
+    set_link: &impl Fn(Link),
+    attempt: &mut u32,
+) -> Outcome {
+    // Keep the write half alive for as long as we read.
+    let (_write, mut read) = ws.split();
+    loop {
+        let frame = match select(read.next(), TimeoutFuture::new(SILENCE_MS)).await {
+            Either::Left((frame, _)) => frame,
+            Either::Right(_) => {
+                leptos::logging::warn!("socket silent for too long; reconnecting");
+                return Outcome::Retry { unavailable: false };
+            }
+        };
+        match frame {
+            Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerMsg>(&text) {
+                Ok(msg) => {
+                    let is_error = matches!(msg, ServerMsg::Error { .. });
+                    if !is_error {
+                        *attempt = 0;
+                        set_link(Link::Live);
+                    }
+                    if on_msg(msg) == Flow::Stop {
+                        return Outcome::Stop;
+                    }
+                }
+                Err(e) => leptos::logging::warn!("ignored an unreadable frame: {e}"),
+            },
+            Some(Ok(Message::Bytes(_))) => {}
+            Some(Err(WebSocketError::ConnectionClose(ev))) => {
+                return match ev.code {
+                    close::UNKNOWN_CALL | close::MALFORMED_CALL_ID => Outcome::Stop,
+                    close::UNAVAILABLE => Outcome::Retry { unavailable: true },
+                    _ => Outcome::Retry { unavailable: false },
+                };
+            }
+            Some(Err(_)) | None => return Outcome::Retry { unavailable: false },
+        }
+    }
+}
+
+fn socket_url(path: &str) -> String {
+    let location = leptos::prelude::location();
+    let scheme = match location.protocol().as_deref() {
+        Ok("https:") => "wss:",
+        _ => "ws:",
+    };
+    let host = location.host().unwrap_or_default();
+    format!("{scheme}//{host}{path}")
+}
+
+/// Wake-ups for a reconnect wait: the network came back, or the tab became
+/// visible again (a phone unlocked). Listeners are removed with the owner.
+pub fn wake_events() -> mpsc::UnboundedReceiver<()> {
+    use leptos::prelude::*;
+    let (tx, rx) = mpsc::unbounded();
+    let online_tx = tx.clone();
+    let online = window_event_listener(leptos::ev::online, move |_| {
+        let _ = online_tx.unbounded_send(());
+    });
+    let visible = window_event_listener(leptos::ev::visibilitychange, move |_| {
+        if document().visibility_state() == web_sys::VisibilityState::Visible {
+            let _ = tx.unbounded_send(());
+        }
+    });
+    on_cleanup(move || {
+        online.remove();
+        visible.remove();
+    });
+    rx
+}

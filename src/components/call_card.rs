@@ -1,0 +1,124 @@
+//! The call details card: who, when, how long, live or ended.
+
+use leptos::prelude::*;
+
+use crate::model::{CallDetails, CallStatus};
+
+/// Wall-clock time, ticking once a second in the browser. `None` on the
+/// server and until the page has hydrated, so both render the same HTML.
+#[derive(Clone, Copy)]
+pub struct Clock(pub ReadSignal<Option<i64>>);
+
+/// A start time in UTC: rendered on the server and during hydration.
+pub fn format_utc(ms: i64) -> String {
+    use time::macros::format_description;
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A start time in the viewer's own time zone and locale.
+#[cfg(feature = "hydrate")]
+pub fn format_local(ms: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+}
+
+#[cfg(not(feature = "hydrate"))]
+pub fn format_local(ms: i64) -> String {
+    format_utc(ms)
+}
+
+pub fn format_duration(ms: i64) -> String {
+    crate::model::format_offset(ms)
+}
+
+#[component]
+pub fn CallCard(#[prop(into)] call: Signal<CallDetails>) -> impl IntoView {
+    let clock = use_context::<Clock>().map(|c| c.0);
+    let now = move || clock.and_then(|c| c.get());
+    let started = move || {
+        call.with(|c| match c.started_at_ms {
+            Some(ms) if now().is_some() => format_local(ms),
+            Some(ms) => format_utc(ms),
+            None => c
+                .attributes
+                .get("callTimestamp")
+                .cloned()
+                .unwrap_or_else(|| "unknown".into()),
+        })
+    };
+    let duration = move || {
+        call.with(|c| {
+            let start = c.started_at_ms?;
+            let end = c.ended_at_ms.or_else(now)?;
+            Some(format_duration(end - start))
+        })
+        .unwrap_or_else(|| "—".into())
+    };
+    let ended = move || call.with(|c| c.status() == CallStatus::Ended);
+    let start_iso = move || call.with(|c| c.started_at_ms.map(format_utc));
+    let extras = move || {
+        call.with(|c| {
+            c.extra_attributes()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Vec<_>>()
+        })
+    };
+
+    view! {
+        <section class="card" data-testid="call-card" aria-label="Call details">
+            <div class="card-head">
+                <h2>"Call details"</h2>
+                <span
+                    class="pill"
+                    class:ended=ended
+                    data-testid="call-state"
+                >
+                    {move || if ended() { "Ended" } else { "Live" }}
+                </span>
+            </div>
+            <dl class="facts">
+                <div>
+                    <dt>"Contact ID"</dt>
+                    <dd class="mono" data-testid="call-id">{move || call.with(|c| c.call_id.to_string())}</dd>
+                </div>
+                <div>
+                    <dt>"Customer phone"</dt>
+                    <dd data-testid="customer-phone">
+                        {move || call.with(|c| c.customer_phone.clone().unwrap_or_else(|| "unknown".into()))}
+                    </dd>
+                </div>
+                <div>
+                    <dt>"Started"</dt>
+                    <dd>
+                        <time data-testid="call-start" datetime=start_iso>{started}</time>
+                    </dd>
+                </div>
+                <div>
+                    <dt>"Duration"</dt>
+                    <dd class="mono" data-testid="call-duration">{duration}</dd>
+                </div>
+            </dl>
+            <Show when=move || !extras().is_empty()>
+                <details class="extra">
+                    <summary>"More details"</summary>
+                    <dl>
+                        <For each=extras key=|(k, _)| k.clone() let:item>
+                            <div>
+                                <dt>{item.0}</dt>
+                                <dd>{item.1}</dd>
+                            </div>
+                        </For>
+                    </dl>
+                </details>
+            </Show>
+        </section>
+    }
+}

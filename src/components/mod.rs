@@ -1,0 +1,6 @@
+//! Reusable pieces of the dashboard.
+
+pub mod call_card;
+pub mod controls;
+pub mod status;
+pub mod transcript;

@@ -1,0 +1,20 @@
+//! TravoIQ Monitor: a live call-monitoring dashboard for Amazon Connect.
+
+pub mod api;
+pub mod app;
+#[cfg(feature = "hydrate")]
+pub mod client;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod pages;
+pub mod protocol;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,282 @@
+//! The dashboard: controls on top, then the call being watched (or an
+//! empty state that says why there is none), kept live over a WebSocket.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::NavigateOptions;
+
+use crate::api::{load_call, load_latest};
+use crate::components::call_card::CallCard;
+use crate::components::controls::{call_path, Controls, Follow};
+use crate::components::status::{Flow, Link, Status, StatusBadge};
+use crate::components::transcript::{Transcript, TranscriptView};
+use crate::error::AppError;
+use crate::model::{CallDetails, CallId, CallSnapshot, CallStatus};
+use crate::protocol::{call_socket_path, ErrorCode, ServerMsg, LOBBY_SOCKET_PATH};
+
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let location = use_location();
+    let requested = Memo::new(move |_| {
+        location
+            .pathname
+            .with(|p| p.strip_prefix("/calls/").map(str::to_string))
+    });
+    let snapshot = Resource::new(
+        move || requested.get(),
+        |requested| async move {
+            match requested {
+                Some(raw) => load_call(raw).await.map(Some),
+                None => load_latest().await,
+            }
+        },
+    );
+
+    view! {
+        <main class="page">
+            <header class="topbar">
+                <h1>
+                    <span class="brand">"TravoIQ"</span>
+                    " Monitor"
+                </h1>
+            </header>
+            <Controls />
+            <Transition fallback=|| view! { <p class="empty" data-testid="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match snapshot.await {
+                        Ok(Some(snap)) => view! { <CallView snap /> }.into_any(),
+                        Ok(None) => view! { <Lobby reason=LobbyReason::Waiting /> }.into_any(),
+                        Err(AppError::UnknownCall(id)) => {
+                            view! { <Lobby reason=LobbyReason::Unknown(id) /> }.into_any()
+                        }
+                        Err(e @ AppError::InvalidCallId { .. }) => {
+                            view! { <Lobby reason=LobbyReason::Invalid(e.to_string()) /> }.into_any()
+                        }
+                        Err(e) => {
+                            view! { <Lobby reason=LobbyReason::Failed(e.to_string()) /> }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </main>
+    }
+}
+
+/// A call and its live transcript.
+#[component]
+fn CallView(snap: CallSnapshot) -> impl IntoView {
+    let follow = expect_context::<Follow>().0;
+    let navigate = use_navigate();
+    let id = snap.details.call_id.clone();
+    let call = RwSignal::new(snap.details);
+    let transcript = Transcript::new(snap.segments);
+    let last_seq = StoredValue::new(snap.last_seq);
+    let link = RwSignal::new(Link::Connecting);
+    let notice = RwSignal::new(None::<CallDetails>);
+
+    let status = Signal::derive(move || {
+        let ended = call.with(|c| c.status() == CallStatus::Ended);
+        match link.get() {
+            // An ended call stays "ended" while the link is fine.
+            Link::Live | Link::Connecting if ended => Status::Ended,
+            other => other.into(),
+        }
+    });
+
+    // The address bar names the call shown, so it can be shared.
+    let here = call_path(&id);
+    let location = use_location();
+    let replace = navigate.clone();
+    Effect::new(move |_| {
+        if location.pathname.get_untracked() != here {
+            replace(
+                &here,
+                NavigateOptions {
+                    replace: true,
+                    scroll: false,
+                    ..Default::default()
+                },
+            );
+        }
+    });
+
+    let on_msg = {
+        let navigate = navigate.clone();
+        move |msg: ServerMsg| {
+            match msg {
+                ServerMsg::Hello { call: c, .. } | ServerMsg::CallUpdated { call: c } => call.set(c),
+                ServerMsg::Transcript(seg) => {
+                    last_seq.update_value(|s| *s = (*s).max(seg.seq));
+                    transcript.upsert(seg);
+                }
+                ServerMsg::CaughtUp { seq } => last_seq.update_value(|s| *s = (*s).max(seq)),
+                ServerMsg::NewCall { call: c } => on_new_call(c, follow, notice, &navigate),
+                ServerMsg::Error { code: ErrorCode::Unavailable, .. } => link.set(Link::Unavailable),
+                ServerMsg::Error { message, .. } => {
+                    leptos::logging::warn!("server: {message}");
+                }
+                ServerMsg::Latest { .. } | ServerMsg::Heartbeat => {}
+            }
+            Flow::Continue
+        }
+    };
+    let path_id = id.clone();
+    live_socket(move || call_socket_path(&path_id, last_seq.get_value()), on_msg, link);
+
+    view! {
+        <StatusBadge status />
+        <NewCallNotice notice />
+        <CallCard call />
+        <TranscriptView transcript />
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum LobbyReason {
+    /// No call has started yet.
+    Waiting,
+    Unknown(CallId),
+    Invalid(String),
+    /// The server could not answer; the message says why.
+    Failed(String),
+}
+
+/// No call to show: says why, and listens for new calls.
+#[component]
+fn Lobby(reason: LobbyReason) -> impl IntoView {
+    let follow = expect_context::<Follow>().0;
+    let navigate = use_navigate();
+    let link = RwSignal::new(Link::Connecting);
+    let notice = RwSignal::new(None::<CallDetails>);
+
+    let fixed = match &reason {
+        LobbyReason::Waiting => None,
+        LobbyReason::Unknown(_) => Some(Status::UnknownCall),
+        LobbyReason::Invalid(_) => Some(Status::InvalidCall),
+        LobbyReason::Failed(why) => Some(Status::Error(why.clone())),
+    };
+    let status = Signal::derive(move || match (&fixed, link.get()) {
+        (Some(status), _) => status.clone(),
+        (None, Link::Live) => Status::Waiting,
+        (None, other) => other.into(),
+    });
+    let (title, detail) = match &reason {
+        LobbyReason::Waiting => (
+            "Waiting for the first call".to_string(),
+            "The transcript appears here as soon as a call starts.".to_string(),
+        ),
+        LobbyReason::Unknown(id) => (
+            format!("No call with id {id}"),
+            "Check the id, or wait: new calls appear here when they start.".to_string(),
+        ),
+        LobbyReason::Invalid(message) => (message.clone(), "A call id looks like 0f8fad5b-d9cb-469f-a165-70867728950e.".to_string()),
+        LobbyReason::Failed(message) => (message.clone(), "Reload the page to try again.".to_string()),
+    };
+    let waiting = reason == LobbyReason::Waiting;
+
+    let on_msg = {
+        let navigate = navigate.clone();
+        move |msg: ServerMsg| {
+            match msg {
+                // A call that started while the page loaded.
+                ServerMsg::Latest { call: Some(c) } if waiting => on_new_call(c, follow, notice, &navigate),
+                ServerMsg::NewCall { call: c } => on_new_call(c, follow, notice, &navigate),
+                ServerMsg::Error { code: ErrorCode::Unavailable, .. } => link.set(Link::Unavailable),
+                _ => {}
+            }
+            Flow::Continue
+        }
+    };
+    live_socket(|| LOBBY_SOCKET_PATH.to_string(), on_msg, link);
+
+    view! {
+        <StatusBadge status />
+        <NewCallNotice notice />
+        <section class="empty-state" data-testid="empty-state">
+            <h2>{title}</h2>
+            <p>{detail}</p>
+        </section>
+    }
+}
+
+fn on_new_call(
+    call: CallDetails,
+    follow: RwSignal<bool>,
+    notice: RwSignal<Option<CallDetails>>,
+    navigate: &impl Fn(&str, NavigateOptions),
+) {
+    if follow.get_untracked() {
+        navigate(&call_path(&call.call_id), NavigateOptions::default());
+    } else {
+        notice.set(Some(call));
+    }
+}
+
+/// "A new call started" with a button to open it; shown when not following.
+#[component]
+fn NewCallNotice(notice: RwSignal<Option<CallDetails>>) -> impl IntoView {
+    let navigate = use_navigate();
+    view! {
+        {move || {
+            notice
+                .get()
+                .map(|call| {
+                    let who = call
+                        .customer_phone
+                        .clone()
+                        .unwrap_or_else(|| call.call_id.to_string());
+                    let path = call_path(&call.call_id);
+                    let navigate = navigate.clone();
+                    view! {
+                        <aside class="notice" role="status" data-testid="new-call-notice">
+                            <span>"A new call started: " <strong>{who}</strong></span>
+                            <button
+                                type="button"
+                                data-testid="open-new-call"
+                                on:click=move |_| {
+                                    notice.set(None);
+                                    navigate(&path, NavigateOptions::default());
+                                }
+                            >
+                                "Open"
+                            </button>
+                            <button
+                                type="button"
+                                class="quiet"
+                                aria-label="Dismiss"
+                                on:click=move |_| notice.set(None)
+                            >
+                                "✕"
+                            </button>
+                        </aside>
+                    }
+                })
+        }}
+    }
+}
+
+/// Keeps a socket open for as long as the calling component lives (in the
+/// browser; on the server it does nothing).
+#[cfg(feature = "hydrate")]
+fn live_socket(
+    path: impl Fn() -> String + 'static,
+    on_msg: impl FnMut(ServerMsg) -> Flow + 'static,
+    link: RwSignal<Link>,
+) {
+    use crate::client::socket;
+    let wake = socket::wake_events();
+    let (task, handle) =
+        futures::future::abortable(socket::run(path, on_msg, move |l| link.set(l), wake));
+    leptos::task::spawn_local(async move {
+        let _ = task.await;
+    });
+    on_cleanup(move || handle.abort());
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn live_socket(
+    _path: impl Fn() -> String + 'static,
+    _on_msg: impl FnMut(ServerMsg) -> Flow + 'static,
+    _link: RwSignal<Link>,
+) {
+}

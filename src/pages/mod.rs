@@ -1,0 +1,4 @@
+//! Pages, one per file.
+
+pub mod dashboard;
+pub mod not_found;

@@ -1,0 +1,101 @@
+//! Turning a `contactDetails` item (its attributes as strings) into
+//! [`CallDetails`]. Shared by every store, so all read the same way.
+
+use std::collections::BTreeMap;
+
+use crate::model::{CallDetails, CallId};
+
+use super::timestamp::parse_call_timestamp;
+
+pub const ATTR_CONTACT_ID: &str = "contactId";
+pub const ATTR_PHONE: &str = "customerPhoneNumber";
+/// Written by the seed's own incoming-call webhook instead of the above.
+pub const ATTR_PHONE_ALT: &str = "phoneNumber";
+pub const ATTR_TIMESTAMP: &str = "callTimestamp";
+pub const ATTR_DATE: &str = "callDate";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ContactError {
+    #[error("item has no contactId")]
+    MissingId,
+    #[error("item's contactId {0:?} is not a contact id")]
+    BadId(String),
+}
+
+/// Parses an item. An unparsable timestamp is kept as an attribute and the
+/// start time left unknown; only a missing or malformed id rejects the item.
+pub fn details_from_attributes(
+    attributes: BTreeMap<String, String>,
+    ended_at_ms: Option<i64>,
+) -> Result<CallDetails, ContactError> {
+    let raw_id = attributes
+        .get(ATTR_CONTACT_ID)
+        .ok_or(ContactError::MissingId)?;
+    let call_id =
+        CallId::parse(raw_id).map_err(|_| ContactError::BadId(raw_id.chars().take(80).collect()))?;
+    let customer_phone = attributes
+        .get(ATTR_PHONE)
+        .or_else(|| attributes.get(ATTR_PHONE_ALT))
+        .filter(|p| !p.trim().is_empty())
+        .cloned();
+    let started_at_ms = attributes
+        .get(ATTR_TIMESTAMP)
+        .and_then(|t| parse_call_timestamp(t));
+    Ok(CallDetails {
+        call_id,
+        customer_phone,
+        started_at_ms,
+        ended_at_ms,
+        attributes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_full_item_parses_and_keeps_unknown_attributes() {
+        let d = details_from_attributes(
+            attrs(&[
+                ("contactId", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+                ("customerPhoneNumber", "+14155550123"),
+                ("callTimestamp", "Thu Jan 05 2023 12:28:53 GMT-0500 (Eastern Standard Time)"),
+                ("mergeStatus", "done"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(d.customer_phone.as_deref(), Some("+14155550123"));
+        assert_eq!(d.started_at_ms, Some(1_672_939_733_000));
+        let extra: Vec<_> = d.extra_attributes().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(extra, ["mergeStatus"]);
+    }
+
+    #[test]
+    fn odd_items_are_rejected_or_degraded_not_fatal() {
+        assert_eq!(
+            details_from_attributes(attrs(&[("customerPhoneNumber", "+1")]), None),
+            Err(ContactError::MissingId)
+        );
+        assert!(matches!(
+            details_from_attributes(attrs(&[("contactId", "<img src=x>")]), None),
+            Err(ContactError::BadId(_))
+        ));
+        let d = details_from_attributes(
+            attrs(&[
+                ("contactId", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+                ("callTimestamp", "soon"),
+                ("phoneNumber", "+442071838750"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(d.started_at_ms, None);
+        assert_eq!(d.customer_phone.as_deref(), Some("+442071838750"));
+    }
+}

@@ -1,0 +1,138 @@
+//! Developer endpoints that write into the embedded store, so tests (and
+//! people) can play exact calls: `TRAVOIQ_DEV_API=on` only.
+//!
+//! - `POST /api/dev/calls` `{"contactId"?, "customerPhoneNumber"?, "attributes"?}`
+//! - `POST /api/dev/calls/{id}/segments` `{"speaker", "startMs", "endMs"?, "text", "partial"?, "segmentId"?}`
+//! - `POST /api/dev/calls/{id}/end`
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::error::AppError;
+use crate::model::{CallId, Speaker};
+
+use super::contact::{ATTR_CONTACT_ID, ATTR_DATE, ATTR_PHONE, ATTR_TIMESTAMP};
+use super::queries::parse_id;
+use super::rest::ApiError;
+use super::state::AppState;
+use super::store::{NewContact, SegmentWrite};
+use super::timestamp::{format_call_date, format_js_date_string};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/dev/calls", post(create_call))
+        .route("/api/dev/calls/{id}/segments", post(write_segment))
+        .route("/api/dev/calls/{id}/end", post(end_call))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateCall {
+    contact_id: Option<String>,
+    customer_phone_number: Option<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WriteSegment {
+    speaker: Speaker,
+    start_ms: i64,
+    end_ms: Option<i64>,
+    text: String,
+    #[serde(default)]
+    partial: bool,
+    segment_id: Option<String>,
+}
+
+fn sink(state: &AppState) -> Result<&std::sync::Arc<dyn super::store::CallSink>, ApiError> {
+    state.sink.as_ref().ok_or(ApiError(AppError::Unavailable))
+}
+
+fn write_failed(e: super::store::StoreError) -> ApiError {
+    tracing::warn!(error = %e, "developer write failed");
+    ApiError(AppError::Unavailable)
+}
+
+async fn create_call(
+    State(state): State<AppState>,
+    Json(body): Json<CreateCall>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let id = match body.contact_id.as_deref() {
+        Some(raw) => parse_id(raw)?,
+        None => CallId::parse(&super::simulator::random_call_id_string())
+            .map_err(|e| AppError::invalid_call_id("generated", e))?,
+    };
+    let now = OffsetDateTime::now_utc();
+    let mut attributes = body.attributes;
+    attributes.insert(ATTR_CONTACT_ID.into(), id.to_string());
+    attributes
+        .entry(ATTR_TIMESTAMP.into())
+        .or_insert_with(|| format_js_date_string(now));
+    attributes
+        .entry(ATTR_DATE.into())
+        .or_insert_with(|| format_call_date(now));
+    if let Some(phone) = body.customer_phone_number {
+        attributes.insert(ATTR_PHONE.into(), phone);
+    }
+    sink(&state)?
+        .start_call(NewContact {
+            call_id: id.clone(),
+            attributes,
+        })
+        .await
+        .map_err(write_failed)?;
+    Ok((StatusCode::CREATED, Json(json!({ "contactId": id }))))
+}
+
+async fn write_segment(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    Json(body): Json<WriteSegment>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&raw)?;
+    if state.hub.store().call_details(&id).await.ok().flatten().is_none() {
+        return Err(ApiError(AppError::UnknownCall(id)));
+    }
+    sink(&state)?
+        .write_segment(
+            &id,
+            SegmentWrite {
+                speaker: body.speaker,
+                segment_id: body
+                    .segment_id
+                    .unwrap_or_else(|| format!("dev-{}", body.start_ms)),
+                start_ms: body.start_ms,
+                end_ms: body.end_ms.unwrap_or(body.start_ms),
+                text: body.text,
+                partial: body.partial,
+            },
+        )
+        .await
+        .map_err(write_failed)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn end_call(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&raw)?;
+    if state.hub.store().call_details(&id).await.ok().flatten().is_none() {
+        return Err(ApiError(AppError::UnknownCall(id)));
+    }
+    let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    sink(&state)?
+        .end_call(&id, now_ms)
+        .await
+        .map_err(write_failed)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,219 @@
+//! Fan-out: one shared reader per watched call, and one shared watcher for
+//! new calls, however many browsers are open.
+//!
+//! The store announces *that* something changed; a call's feed then reads
+//! *what* changed after its own position, once, and broadcasts it to every
+//! viewer of that call. Viewers that fall behind the broadcast re-read from
+//! the store after their own position, so nothing is lost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, Mutex, Notify};
+use tracing::Instrument;
+
+use crate::model::{CallDetails, CallId, Segment, Seq};
+
+use super::store::{CallStore, StoreError, StoreNotice};
+
+/// Events a call's feed broadcasts to its viewers.
+#[derive(Clone, Debug)]
+pub enum FeedEvent {
+    Segment(Segment),
+    Details(CallDetails),
+}
+
+/// Per-feed broadcast capacity. A viewer further behind than this re-reads
+/// from the store instead (see `ws`), so it bounds memory, not correctness.
+const FEED_CAPACITY: usize = 256;
+const NEW_CALL_CAPACITY: usize = 64;
+/// Page size for reads of a call's changes.
+pub const PAGE: usize = 500;
+
+pub struct Hub {
+    store: Arc<dyn CallStore>,
+    feeds: Mutex<HashMap<CallId, Arc<Feed>>>,
+    new_calls: broadcast::Sender<CallDetails>,
+    linger: Duration,
+}
+
+struct Feed {
+    tx: broadcast::Sender<FeedEvent>,
+    wake: Notify,
+}
+
+impl Hub {
+    /// Starts the shared new-call watcher. `linger` is how long a call's feed
+    /// outlives its last viewer.
+    pub fn start(store: Arc<dyn CallStore>, linger: Duration) -> Arc<Self> {
+        let (new_calls, _) = broadcast::channel(NEW_CALL_CAPACITY);
+        let hub = Arc::new(Self {
+            store,
+            feeds: Mutex::new(HashMap::new()),
+            new_calls,
+            linger,
+        });
+        tokio::spawn(watch_store(Arc::downgrade(&hub)));
+        hub
+    }
+
+    pub fn store(&self) -> &Arc<dyn CallStore> {
+        &self.store
+    }
+
+    /// New calls, as they start.
+    pub fn new_calls(&self) -> broadcast::Receiver<CallDetails> {
+        self.new_calls.subscribe()
+    }
+
+    /// Subscribes to a call's live changes, starting its feed if this is the
+    /// first viewer. Everything written after this returns is delivered
+    /// (or, if the viewer lags, can be re-read from the store).
+    pub async fn subscribe(
+        self: &Arc<Self>,
+        id: &CallId,
+    ) -> Result<broadcast::Receiver<FeedEvent>, StoreError> {
+        let mut feeds = self.feeds.lock().await;
+        if let Some(feed) = feeds.get(id) {
+            return Ok(feed.tx.subscribe());
+        }
+        // Position the feed before anyone can subscribe, so that the
+        // viewer's own read of the backlog (made after this) overlaps it.
+        let start = self.store.last_seq(id).await?;
+        let details = self.store.call_details(id).await?;
+        let (tx, rx) = broadcast::channel(FEED_CAPACITY);
+        let feed = Arc::new(Feed {
+            tx,
+            wake: Notify::new(),
+        });
+        feeds.insert(id.clone(), feed.clone());
+        let span = tracing::info_span!("feed", call_id = %id);
+        tokio::spawn(run_feed(self.clone(), id.clone(), feed, start, details).instrument(span));
+        Ok(rx)
+    }
+
+    /// Number of calls with a running feed (for metrics and tests).
+    pub async fn active_feeds(&self) -> usize {
+        self.feeds.lock().await.len()
+    }
+
+    async fn wake(&self, id: &CallId) {
+        if let Some(feed) = self.feeds.lock().await.get(id) {
+            feed.wake.notify_one();
+        }
+    }
+
+    async fn wake_all(&self) {
+        for feed in self.feeds.lock().await.values() {
+            feed.wake.notify_one();
+        }
+    }
+
+    /// Removes a feed if nobody listens; returns whether it did.
+    async fn retire_if_idle(&self, id: &CallId, feed: &Arc<Feed>) -> bool {
+        let mut feeds = self.feeds.lock().await;
+        if feed.tx.receiver_count() == 0 {
+            feeds.remove(id);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The one watcher of the store's notices: routes changes to feeds and
+/// announces new calls.
+async fn watch_store(hub: std::sync::Weak<Hub>) {
+    let Some(mut notices) = hub.upgrade().map(|h| h.store.notices()) else {
+        return;
+    };
+    loop {
+        let notice = notices.recv().await;
+        let Some(hub) = hub.upgrade() else { return };
+        match notice {
+            Ok(StoreNotice::CallStarted(id)) => match hub.store.call_details(&id).await {
+                Ok(Some(details)) => {
+                    tracing::info!(call_id = %id, "new call");
+                    let _ = hub.new_calls.send(details);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(call_id = %id, error = %e, "new call not readable"),
+            },
+            Ok(StoreNotice::SegmentsChanged(id) | StoreNotice::DetailsChanged(id)) => {
+                hub.wake(&id).await
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "store notices lagged; re-reading every watched call");
+                hub.wake_all().await;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// A call's shared reader: on every wake-up (or poll tick), reads what
+/// changed after its position and broadcasts it.
+async fn run_feed(
+    hub: Arc<Hub>,
+    id: CallId,
+    feed: Arc<Feed>,
+    mut last: Seq,
+    mut details: Option<CallDetails>,
+) {
+    tracing::debug!(after = %last, "feed started");
+    let poll = hub.store.poll_interval();
+    let mut idle_since: Option<tokio::time::Instant> = None;
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let tick = poll.unwrap_or(hub.linger).min(hub.linger);
+        let woken = tokio::time::timeout(tick, feed.wake.notified()).await.is_ok();
+
+        if feed.tx.receiver_count() == 0 {
+            let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() >= hub.linger && hub.retire_if_idle(&id, &feed).await {
+                tracing::debug!("feed stopped: no viewers");
+                return;
+            }
+        } else {
+            idle_since = None;
+        }
+        if !woken && poll.is_none() {
+            continue;
+        }
+        match read_changes(&hub, &id, &feed, &mut last, &mut details).await {
+            Ok(()) => backoff = Duration::from_millis(250),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "feed read failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                feed.wake.notify_one();
+            }
+        }
+    }
+}
+
+async fn read_changes(
+    hub: &Hub,
+    id: &CallId,
+    feed: &Feed,
+    last: &mut Seq,
+    details: &mut Option<CallDetails>,
+) -> Result<(), StoreError> {
+    if let Some(current) = hub.store.call_details(id).await? {
+        if details.as_ref() != Some(&current) {
+            let _ = feed.tx.send(FeedEvent::Details(current.clone()));
+            *details = Some(current);
+        }
+    }
+    loop {
+        let page = hub.store.segments_after(id, *last, PAGE).await?;
+        for seg in page.segments {
+            *last = seg.seq;
+            let _ = feed.tx.send(FeedEvent::Segment(seg));
+        }
+        if !page.more {
+            return Ok(());
+        }
+    }
+}

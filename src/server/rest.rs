@@ -1,0 +1,80 @@
+//! The seed's REST endpoints, kept compatible, plus a health check. Thin
+//! wrappers over `queries`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::error::AppError;
+
+use super::queries;
+use super::state::AppState;
+
+/// JSON error bodies: `{"error": code, "message": words}`.
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self.0 {
+            AppError::InvalidCallId { .. } => StatusCode::BAD_REQUEST,
+            AppError::UnknownCall(_) => StatusCode::NOT_FOUND,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Transport(_) => StatusCode::BAD_GATEWAY,
+        };
+        let body = Json(json!({ "error": self.0.code(), "message": self.0.to_string() }));
+        let mut response = (status, body).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// `GET /details/{call_id}`: the call's item under its table names.
+pub async fn details(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<BTreeMap<String, String>>, ApiError> {
+    let details = queries::details(state.hub.store().as_ref(), &raw).await?;
+    Ok(Json(details.attributes))
+}
+
+/// `GET /latest-call`: the newest call's item, or 404 before the first call.
+pub async fn latest_call(State(state): State<AppState>) -> Response {
+    match queries::latest(state.hub.store().as_ref()).await {
+        Ok(Some(details)) => Json(details.attributes).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "no_call", "message": "No call has started yet." })),
+        )
+            .into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// `GET /healthz`: the process is up and its store answers.
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.hub.store().latest_call().await {
+        Ok(_) => Json(json!({ "status": "ok" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: store unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Building and running the server: bind, serve, shut down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::trace::TraceLayer;
+
+use crate::app::{shell, App};
+
+use super::config::{Settings, StoreKind};
+use super::hub::Hub;
+use super::state::AppState;
+use super::store::memory::MemoryStore;
+use super::store::{CallSink, CallStore};
+use super::{dev_api, rest, simulator, ws};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Application {
+    /// Builds the app and binds its listener (port 0 picks a free port).
+    pub async fn build(settings: Settings, leptos_options: LeptosOptions) -> Result<Self, StartupError> {
+        let addr = leptos_options.site_addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+
+        let (store, sink): (Arc<dyn CallStore>, Option<Arc<dyn CallSink>>) = match settings.store {
+            StoreKind::Memory => {
+                let memory = Arc::new(MemoryStore::new(settings.retain_calls));
+                (memory.clone(), Some(memory))
+            }
+        };
+        let hub = Hub::start(store, Duration::from_secs(settings.feed_linger_secs));
+
+        if settings.simulator {
+            if let Some(sink) = &sink {
+                simulator::spawn(
+                    sink.clone(),
+                    simulator::SimulatorSettings {
+                        pace: settings.simulator_pace,
+                        call_every: Duration::from_secs_f64(settings.simulator_call_every_secs),
+                    },
+                    shutdown_rx.clone(),
+                );
+            }
+        }
+
+        let state = AppState {
+            leptos_options: leptos_options.clone(),
+            settings: Arc::new(settings),
+            hub,
+            sink,
+            shutdown: shutdown_rx,
+        };
+        let router = router(state);
+        Ok(Self {
+            listener,
+            router,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then tells live sockets to reconnect
+    /// elsewhere and waits (at most 10 s) for requests in flight.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        let shutdown = self.shutdown;
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                stop_signal().await;
+                tracing::info!("shutting down: closing live sockets");
+                let _ = shutdown.send(true);
+                tokio::spawn(async {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    tracing::warn!("shutdown grace period over; exiting");
+                    std::process::exit(0);
+                });
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let mut router = Router::new()
+        .route("/healthz", get(rest::healthz))
+        .route("/details/{call_id}", get(rest::details))
+        .route("/latest-call", get(rest::latest_call))
+        .route("/ws/calls", get(ws::lobby_socket))
+        .route("/ws/{call_id}", get(ws::call_socket));
+    if state.settings.dev_api && state.sink.is_some() {
+        tracing::warn!("developer API enabled at /api/dev: never in production");
+        router = router.merge(dev_api::routes());
+    }
+    let options = state.leptos_options.clone();
+    router
+        .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn stop_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,111 @@
+//! The store interface every backend implements, and the write interface the
+//! simulator (and, later, the DynamoDB writer) plays calls into.
+
+pub mod memory;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+use crate::model::{CallDetails, CallId, Segment, Seq, Speaker};
+
+/// Why the store could not answer. Bad input never gets here: ids are
+/// parsed before any store call.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend could not be reached or did not answer in time; worth
+    /// retrying.
+    #[error("data source unavailable: {0}")]
+    Unavailable(String),
+    /// The backend refused (missing table, no permission); retrying will not
+    /// help until someone fixes the deployment.
+    #[error("data source misconfigured: {0}")]
+    Misconfigured(String),
+}
+
+/// What changed in the store. Notices say *that* something changed; readers
+/// then ask the store *what*, from their own position, so a missed or merged
+/// notice never loses data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreNotice {
+    CallStarted(CallId),
+    SegmentsChanged(CallId),
+    DetailsChanged(CallId),
+}
+
+/// One page of segments changed after a position, oldest change first.
+#[derive(Debug, Default)]
+pub struct SegmentPage {
+    pub segments: Vec<Segment>,
+    /// More changes follow; ask again after the last one.
+    pub more: bool,
+}
+
+#[async_trait]
+pub trait CallStore: Send + Sync + 'static {
+    /// The call that started last, by its parsed start time.
+    async fn latest_call(&self) -> Result<Option<CallDetails>, StoreError>;
+
+    async fn call_details(&self, id: &CallId) -> Result<Option<CallDetails>, StoreError>;
+
+    /// Each segment whose latest write is after `after`, in its latest
+    /// state, ordered by that write's position; at most `limit` of them.
+    async fn segments_after(
+        &self,
+        id: &CallId,
+        after: Seq,
+        limit: usize,
+    ) -> Result<SegmentPage, StoreError>;
+
+    /// Notices of changes, for the hub's shared watcher.
+    fn notices(&self) -> broadcast::Receiver<StoreNotice>;
+
+    /// For backends whose notices may miss changes: how often a call being
+    /// watched should be re-read anyway. `None` when notices are complete.
+    fn poll_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Position of the latest write to a call's transcript.
+    async fn last_seq(&self, id: &CallId) -> Result<Seq, StoreError> {
+        let mut last = Seq::ZERO;
+        loop {
+            let page = self.segments_after(id, last, 1000).await?;
+            if let Some(seg) = page.segments.last() {
+                last = seg.seq;
+            }
+            if !page.more {
+                return Ok(last);
+            }
+        }
+    }
+}
+
+/// A new call as the contact-flow writes it into `contactDetails`.
+#[derive(Clone, Debug)]
+pub struct NewContact {
+    pub call_id: CallId,
+    /// The item's attributes under their table names.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// One write of a transcript item, as the transcription pipeline makes it.
+#[derive(Clone, Debug)]
+pub struct SegmentWrite {
+    pub speaker: Speaker,
+    pub segment_id: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub text: String,
+    pub partial: bool,
+}
+
+/// Where simulated or replayed calls are written.
+#[async_trait]
+pub trait CallSink: Send + Sync + 'static {
+    async fn start_call(&self, contact: NewContact) -> Result<(), StoreError>;
+    async fn write_segment(&self, id: &CallId, write: SegmentWrite) -> Result<(), StoreError>;
+    async fn end_call(&self, id: &CallId, ended_at_ms: i64) -> Result<(), StoreError>;
+}

@@ -1,0 +1,332 @@
+//! WebSocket endpoints: `/ws/{call_id}` streams one call, `/ws/calls` (the
+//! lobby) pushes new calls. Both send heartbeats, detect dead peers, cap
+//! what they accept and close with a code that says why.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use tracing::Instrument;
+
+use crate::model::{CallDetails, CallId, Seq};
+use crate::protocol::{close, ClientMsg, ErrorCode, ServerMsg, MAX_CLIENT_FRAME};
+
+use super::hub::{FeedEvent, Hub, PAGE};
+use super::state::AppState;
+use super::store::StoreError;
+
+/// A send that takes longer than this means the client is not reading: we
+/// close rather than let it hold resources.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Deserialize)]
+pub struct ResumeQuery {
+    /// The last position the client has; the stream resumes after it.
+    #[serde(default)]
+    after: Option<u64>,
+}
+
+pub async fn call_socket(
+    ws: WebSocketUpgrade,
+    Path(raw_id): Path<String>,
+    Query(resume): Query<ResumeQuery>,
+    State(state): State<AppState>,
+) -> Response {
+    let parsed = CallId::parse(&raw_id);
+    let span = tracing::info_span!("ws", call_id = %raw_id.chars().take(64).collect::<String>());
+    limit(ws).on_upgrade(move |socket| {
+        async move {
+            let mut conn = Conn::new(socket, state.clone());
+            match parsed {
+                Ok(id) => {
+                    let after = Seq(resume.after.unwrap_or(0));
+                    let reason = conn.stream_call(&id, after).await;
+                    conn.finish(reason).await;
+                }
+                Err(e) => {
+                    let msg = ServerMsg::Error {
+                        code: ErrorCode::MalformedCallId,
+                        message: e.to_string(),
+                    };
+                    let _ = conn.send(&msg).await;
+                    conn.finish(End::Close(close::MALFORMED_CALL_ID, "malformed call id")).await;
+                }
+            }
+        }
+        .instrument(span)
+    })
+}
+
+pub async fn lobby_socket(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    limit(ws).on_upgrade(move |socket| {
+        async move {
+            let mut conn = Conn::new(socket, state);
+            let reason = conn.stream_lobby().await;
+            conn.finish(reason).await;
+        }
+        .instrument(tracing::info_span!("ws_lobby"))
+    })
+}
+
+fn limit(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(MAX_CLIENT_FRAME)
+        .max_frame_size(MAX_CLIENT_FRAME)
+}
+
+/// How a socket ends.
+#[derive(Debug)]
+enum End {
+    /// Send a close frame with this code and reason.
+    Close(u16, &'static str),
+    /// The peer is gone or closed first: nothing more to send.
+    Gone,
+}
+
+struct Conn {
+    tx: SplitSink<WebSocket, Message>,
+    rx: SplitStream<WebSocket>,
+    hub: Arc<Hub>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    heartbeat: Duration,
+    /// Heartbeats sent since the peer last said anything.
+    unanswered: u32,
+}
+
+/// What happened on the client's half of the socket.
+enum Inbound {
+    Fine,
+    End(End),
+}
+
+impl Conn {
+    fn new(socket: WebSocket, state: AppState) -> Self {
+        let (tx, rx) = socket.split();
+        Self {
+            tx,
+            rx,
+            hub: state.hub.clone(),
+            shutdown: state.shutdown.clone(),
+            heartbeat: Duration::from_secs(state.settings.heartbeat_secs),
+            unanswered: 0,
+        }
+    }
+
+    async fn send(&mut self, msg: &ServerMsg) -> Result<(), End> {
+        let text = serde_json::to_string(msg).map_err(|e| {
+            tracing::error!(error = %e, "could not encode a frame");
+            End::Close(1011, "internal error")
+        })?;
+        match tokio::time::timeout(SEND_TIMEOUT, self.tx.send(Message::Text(text.into()))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => {
+                tracing::info!("client not reading; closing");
+                Err(End::Close(close::POLICY, "client too slow"))
+            }
+        }
+    }
+
+    async fn finish(mut self, end: End) {
+        if let End::Close(code, reason) = end {
+            tracing::debug!(code, reason, "closing socket");
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ = tokio::time::timeout(
+                Duration::from_secs(2),
+                self.tx.send(Message::Close(Some(frame))),
+            )
+            .await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.tx.close()).await;
+    }
+
+    fn on_inbound(&mut self, frame: Option<Result<Message, axum::Error>>) -> Inbound {
+        self.unanswered = 0;
+        match frame {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Inbound::End(End::Gone),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Inbound::Fine,
+            Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMsg>(&text) {
+                Ok(ClientMsg::Ping) => Inbound::Fine,
+                Err(_) => {
+                    tracing::info!("malformed frame from client");
+                    Inbound::End(End::Close(close::POLICY, "malformed frame"))
+                }
+            },
+            Some(Ok(Message::Binary(_))) => {
+                Inbound::End(End::Close(close::POLICY, "binary frames are not accepted"))
+            }
+        }
+    }
+
+    /// A heartbeat: a JSON frame the browser can see, and a ping the
+    /// protocol answers. Ends the socket when the peer has been silent for
+    /// three heartbeats.
+    async fn beat(&mut self) -> Result<(), End> {
+        self.unanswered += 1;
+        if self.unanswered > 3 {
+            tracing::info!("peer silent; closing");
+            return Err(End::Close(close::GOING_AWAY, "no heartbeat answer"));
+        }
+        self.send(&ServerMsg::Heartbeat).await?;
+        self.tx
+            .send(Message::Ping(Default::default()))
+            .await
+            .map_err(|_| End::Gone)
+    }
+
+    async fn stream_call(&mut self, id: &CallId, mut after: Seq) -> End {
+        // Unknown calls get no feed.
+        match self.hub.store().call_details(id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                let msg = ServerMsg::Error {
+                    code: ErrorCode::UnknownCall,
+                    message: format!("No call with id {id}"),
+                };
+                return self
+                    .send(&msg)
+                    .await
+                    .err()
+                    .unwrap_or(End::Close(close::UNKNOWN_CALL, "unknown call"));
+            }
+            Err(e) => return self.unavailable(e).await,
+        }
+        // Subscribe first, then read: the read overlaps what the feed sends.
+        let mut live = match self.hub.subscribe(id).await {
+            Ok(rx) => rx,
+            Err(e) => return self.unavailable(e).await,
+        };
+        let mut new_calls = self.hub.new_calls();
+        let call = match self.hub.store().call_details(id).await {
+            Ok(Some(call)) => call,
+            Ok(None) => return End::Close(close::UNKNOWN_CALL, "unknown call"),
+            Err(e) => return self.unavailable(e).await,
+        };
+        tracing::info!(after = %after, "viewer connected");
+        if let Err(end) = self.send(&ServerMsg::Hello { call, after }).await {
+            return end;
+        }
+        if let Err(end) = self.catch_up(id, &mut after).await {
+            return end;
+        }
+        if let Err(end) = self.send(&ServerMsg::CaughtUp { seq: after }).await {
+            return end;
+        }
+
+        let mut heartbeat = tokio::time::interval(self.heartbeat);
+        heartbeat.reset();
+        loop {
+            let step = tokio::select! {
+                event = live.recv() => match event {
+                    Ok(FeedEvent::Segment(seg)) if seg.seq > after => {
+                        after = seg.seq;
+                        self.send(&ServerMsg::Transcript(seg)).await
+                    }
+                    Ok(FeedEvent::Segment(_)) => Ok(()),
+                    Ok(FeedEvent::Details(call)) => self.send(&ServerMsg::CallUpdated { call }).await,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::info!(missed, "viewer lagged; re-reading from the store");
+                        self.catch_up(id, &mut after).await
+                    }
+                    Err(RecvError::Closed) => Err(End::Close(close::GOING_AWAY, "feed closed")),
+                },
+                call = new_calls.recv() => self.announce(call, Some(id)).await,
+                frame = self.rx.next() => match self.on_inbound(frame) {
+                    Inbound::Fine => Ok(()),
+                    Inbound::End(end) => Err(end),
+                },
+                _ = heartbeat.tick() => self.beat().await,
+                _ = self.shutdown.changed() => Err(End::Close(close::GOING_AWAY, "server restarting")),
+            };
+            if let Err(end) = step {
+                tracing::info!(?end, last = %after, "viewer disconnected");
+                return end;
+            }
+        }
+    }
+
+    async fn stream_lobby(&mut self) -> End {
+        let mut new_calls = self.hub.new_calls();
+        let latest = match self.hub.store().latest_call().await {
+            Ok(latest) => latest,
+            Err(e) => return self.unavailable(e).await,
+        };
+        if let Err(end) = self.send(&ServerMsg::Latest { call: latest }).await {
+            return end;
+        }
+        let mut heartbeat = tokio::time::interval(self.heartbeat);
+        heartbeat.reset();
+        loop {
+            let step = tokio::select! {
+                call = new_calls.recv() => self.announce(call, None).await,
+                frame = self.rx.next() => match self.on_inbound(frame) {
+                    Inbound::Fine => Ok(()),
+                    Inbound::End(end) => Err(end),
+                },
+                _ = heartbeat.tick() => self.beat().await,
+                _ = self.shutdown.changed() => Err(End::Close(close::GOING_AWAY, "server restarting")),
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// Forwards a new call, unless it is the one being watched. A lagged
+    /// receiver sends the newest call instead of the ones it missed.
+    async fn announce(
+        &mut self,
+        call: Result<CallDetails, RecvError>,
+        watching: Option<&CallId>,
+    ) -> Result<(), End> {
+        let call = match call {
+            Ok(call) => call,
+            Err(RecvError::Lagged(_)) => match self.hub.store().latest_call().await {
+                Ok(Some(call)) => call,
+                Ok(None) | Err(_) => return Ok(()),
+            },
+            Err(RecvError::Closed) => return Err(End::Close(close::GOING_AWAY, "server restarting")),
+        };
+        if Some(&call.call_id) == watching {
+            return Ok(());
+        }
+        self.send(&ServerMsg::NewCall { call }).await
+    }
+
+    /// Sends every change after `after`, in pages, advancing `after`.
+    async fn catch_up(&mut self, id: &CallId, after: &mut Seq) -> Result<(), End> {
+        loop {
+            let page = match self.hub.store().segments_after(id, *after, PAGE).await {
+                Ok(page) => page,
+                Err(e) => return Err(self.unavailable(e).await),
+            };
+            for seg in page.segments {
+                *after = seg.seq;
+                self.send(&ServerMsg::Transcript(seg)).await?;
+            }
+            if !page.more {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn unavailable(&mut self, e: StoreError) -> End {
+        tracing::warn!(error = %e, "store unavailable for a socket");
+        let msg = ServerMsg::Error {
+            code: ErrorCode::Unavailable,
+            message: "The data source is unavailable; retrying.".into(),
+        };
+        match self.send(&msg).await {
+            Ok(()) => End::Close(close::UNAVAILABLE, "data source unavailable"),
+            Err(end) => end,
+        }
+    }
+}

@@ -21,11 +21,7 @@ impl AppError {
     /// Builds the error for a rejected id, keeping only a short, printable
     /// prefix of what was typed.
     pub fn invalid_call_id(input: &str, reason: CallIdError) -> Self {
-        let mut shown: String = input
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(40)
-            .collect();
+        let mut shown: String = input.chars().filter(|c| !c.is_control()).take(40).collect();
         if input.chars().count() > 40 {
             shown.push('…');
         }
@@ -60,8 +56,11 @@ mod tests {
 
     #[test]
     fn invalid_ids_are_shown_short_and_printable() {
-        let e = AppError::invalid_call_id(&format!("a\u{0}b{}", "x".repeat(100)), CallIdError::TooLong);
-        let AppError::InvalidCallId { input, .. } = &e else { panic!() };
+        let e =
+            AppError::invalid_call_id(&format!("a\u{0}b{}", "x".repeat(100)), CallIdError::TooLong);
+        let AppError::InvalidCallId { input, .. } = &e else {
+            panic!()
+        };
         assert!(input.starts_with("ab"));
         assert!(input.ends_with('…'));
         assert!(input.chars().count() <= 41);

@@ -254,7 +254,10 @@ mod tests {
 
     #[test]
     fn speaker_serialises_as_the_seed_did() {
-        assert_eq!(serde_json::to_string(&Speaker::Customer).unwrap(), "\"Customer\"");
+        assert_eq!(
+            serde_json::to_string(&Speaker::Customer).unwrap(),
+            "\"Customer\""
+        );
         assert_eq!(serde_json::to_string(&Speaker::Agent).unwrap(), "\"Agent\"");
         assert!(serde_json::from_str::<Speaker>("\"Supervisor\"").is_err());
     }

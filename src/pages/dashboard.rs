@@ -104,14 +104,19 @@ fn CallView(snap: CallSnapshot) -> impl IntoView {
         let navigate = navigate.clone();
         move |msg: ServerMsg| {
             match msg {
-                ServerMsg::Hello { call: c, .. } | ServerMsg::CallUpdated { call: c } => call.set(c),
+                ServerMsg::Hello { call: c, .. } | ServerMsg::CallUpdated { call: c } => {
+                    call.set(c)
+                }
                 ServerMsg::Transcript(seg) => {
                     last_seq.update_value(|s| *s = (*s).max(seg.seq));
                     transcript.upsert(seg);
                 }
                 ServerMsg::CaughtUp { seq } => last_seq.update_value(|s| *s = (*s).max(seq)),
                 ServerMsg::NewCall { call: c } => on_new_call(c, follow, notice, &navigate),
-                ServerMsg::Error { code: ErrorCode::Unavailable, .. } => link.set(Link::Unavailable),
+                ServerMsg::Error {
+                    code: ErrorCode::Unavailable,
+                    ..
+                } => link.set(Link::Unavailable),
                 ServerMsg::Error { message, .. } => {
                     leptos::logging::warn!("server: {message}");
                 }
@@ -121,7 +126,11 @@ fn CallView(snap: CallSnapshot) -> impl IntoView {
         }
     };
     let path_id = id.clone();
-    live_socket(move || call_socket_path(&path_id, last_seq.get_value()), on_msg, link);
+    live_socket(
+        move || call_socket_path(&path_id, last_seq.get_value()),
+        on_msg,
+        link,
+    );
 
     view! {
         <StatusBadge status />
@@ -169,8 +178,13 @@ fn Lobby(reason: LobbyReason) -> impl IntoView {
             format!("No call with id {id}"),
             "Check the id, or wait: new calls appear here when they start.".to_string(),
         ),
-        LobbyReason::Invalid(message) => (message.clone(), "A call id looks like 0f8fad5b-d9cb-469f-a165-70867728950e.".to_string()),
-        LobbyReason::Failed(message) => (message.clone(), "Reload the page to try again.".to_string()),
+        LobbyReason::Invalid(message) => (
+            message.clone(),
+            "A call id looks like 0f8fad5b-d9cb-469f-a165-70867728950e.".to_string(),
+        ),
+        LobbyReason::Failed(message) => {
+            (message.clone(), "Reload the page to try again.".to_string())
+        }
     };
     let waiting = reason == LobbyReason::Waiting;
 
@@ -179,9 +193,14 @@ fn Lobby(reason: LobbyReason) -> impl IntoView {
         move |msg: ServerMsg| {
             match msg {
                 // A call that started while the page loaded.
-                ServerMsg::Latest { call: Some(c) } if waiting => on_new_call(c, follow, notice, &navigate),
+                ServerMsg::Latest { call: Some(c) } if waiting => {
+                    on_new_call(c, follow, notice, &navigate)
+                }
                 ServerMsg::NewCall { call: c } => on_new_call(c, follow, notice, &navigate),
-                ServerMsg::Error { code: ErrorCode::Unavailable, .. } => link.set(Link::Unavailable),
+                ServerMsg::Error {
+                    code: ErrorCode::Unavailable,
+                    ..
+                } => link.set(Link::Unavailable),
                 _ => {}
             }
             Flow::Continue

@@ -59,23 +59,27 @@ impl Settings {
     }
 
     fn validate(s: Settings) -> Result<Self, ConfigError> {
-        if !(s.simulator_pace > 0.0 && s.simulator_pace <= 1000.0) {
+        if !(0.0..=1000.0).contains(&s.simulator_pace) || s.simulator_pace == 0.0 {
             return Err(ConfigError::Invalid(format!(
                 "simulator_pace must be above 0 and at most 1000, not {}",
                 s.simulator_pace
             )));
         }
-        if !(s.simulator_call_every_secs >= 1.0) {
+        if s.simulator_call_every_secs.is_nan() || s.simulator_call_every_secs < 1.0 {
             return Err(ConfigError::Invalid(format!(
                 "simulator_call_every_secs must be at least 1, not {}",
                 s.simulator_call_every_secs
             )));
         }
         if s.retain_calls == 0 {
-            return Err(ConfigError::Invalid("retain_calls must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "retain_calls must be at least 1".into(),
+            ));
         }
         if s.heartbeat_secs == 0 {
-            return Err(ConfigError::Invalid("heartbeat_secs must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "heartbeat_secs must be at least 1".into(),
+            ));
         }
         Ok(s)
     }

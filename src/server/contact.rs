@@ -31,8 +31,8 @@ pub fn details_from_attributes(
     let raw_id = attributes
         .get(ATTR_CONTACT_ID)
         .ok_or(ContactError::MissingId)?;
-    let call_id =
-        CallId::parse(raw_id).map_err(|_| ContactError::BadId(raw_id.chars().take(80).collect()))?;
+    let call_id = CallId::parse(raw_id)
+        .map_err(|_| ContactError::BadId(raw_id.chars().take(80).collect()))?;
     let customer_phone = attributes
         .get(ATTR_PHONE)
         .or_else(|| attributes.get(ATTR_PHONE_ALT))
@@ -55,7 +55,10 @@ mod tests {
     use super::*;
 
     fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -64,7 +67,10 @@ mod tests {
             attrs(&[
                 ("contactId", "0f8fad5b-d9cb-469f-a165-70867728950e"),
                 ("customerPhoneNumber", "+14155550123"),
-                ("callTimestamp", "Thu Jan 05 2023 12:28:53 GMT-0500 (Eastern Standard Time)"),
+                (
+                    "callTimestamp",
+                    "Thu Jan 05 2023 12:28:53 GMT-0500 (Eastern Standard Time)",
+                ),
                 ("mergeStatus", "done"),
             ]),
             None,

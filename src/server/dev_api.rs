@@ -4,6 +4,7 @@
 //! - `POST /api/dev/calls` `{"contactId"?, "customerPhoneNumber"?, "attributes"?}`
 //! - `POST /api/dev/calls/{id}/segments` `{"speaker", "startMs", "endMs"?, "text", "partial"?, "segmentId"?}`
 //! - `POST /api/dev/calls/{id}/end`
+//! - `POST /api/dev/reset` forgets every call
 
 use std::collections::BTreeMap;
 
@@ -22,7 +23,8 @@ use super::contact::{ATTR_CONTACT_ID, ATTR_DATE, ATTR_PHONE, ATTR_TIMESTAMP};
 use super::queries::parse_id;
 use super::rest::ApiError;
 use super::state::AppState;
-use super::store::{NewContact, SegmentWrite};
+use super::store::memory::MemoryStore;
+use super::store::{CallSink, NewContact, SegmentWrite};
 use super::timestamp::{format_call_date, format_js_date_string};
 
 pub fn routes() -> Router<AppState> {
@@ -30,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/dev/calls", post(create_call))
         .route("/api/dev/calls/{id}/segments", post(write_segment))
         .route("/api/dev/calls/{id}/end", post(end_call))
+        .route("/api/dev/reset", post(reset))
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,8 +56,11 @@ struct WriteSegment {
     segment_id: Option<String>,
 }
 
-fn sink(state: &AppState) -> Result<&std::sync::Arc<dyn super::store::CallSink>, ApiError> {
-    state.sink.as_ref().ok_or(ApiError(AppError::Unavailable))
+fn sink(state: &AppState) -> Result<&MemoryStore, ApiError> {
+    state
+        .memory
+        .as_deref()
+        .ok_or(ApiError(AppError::Unavailable))
 }
 
 fn write_failed(e: super::store::StoreError) -> ApiError {
@@ -99,7 +105,15 @@ async fn write_segment(
     Json(body): Json<WriteSegment>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&raw)?;
-    if state.hub.store().call_details(&id).await.ok().flatten().is_none() {
+    if state
+        .hub
+        .store()
+        .call_details(&id)
+        .await
+        .ok()
+        .flatten()
+        .is_none()
+    {
         return Err(ApiError(AppError::UnknownCall(id)));
     }
     sink(&state)?
@@ -126,7 +140,15 @@ async fn end_call(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&raw)?;
-    if state.hub.store().call_details(&id).await.ok().flatten().is_none() {
+    if state
+        .hub
+        .store()
+        .call_details(&id)
+        .await
+        .ok()
+        .flatten()
+        .is_none()
+    {
         return Err(ApiError(AppError::UnknownCall(id)));
     }
     let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
@@ -134,5 +156,11 @@ async fn end_call(
         .end_call(&id, now_ms)
         .await
         .map_err(write_failed)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn reset(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+    sink(&state)?.clear();
+    tracing::info!("embedded store cleared through the developer API");
     Ok(StatusCode::NO_CONTENT)
 }

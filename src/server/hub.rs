@@ -144,7 +144,10 @@ async fn watch_store(hub: std::sync::Weak<Hub>) {
                 hub.wake(&id).await
             }
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "store notices lagged; re-reading every watched call");
+                tracing::warn!(
+                    missed = n,
+                    "store notices lagged; re-reading every watched call"
+                );
                 hub.wake_all().await;
             }
             Err(broadcast::error::RecvError::Closed) => return,
@@ -167,7 +170,9 @@ async fn run_feed(
     let mut backoff = Duration::from_millis(250);
     loop {
         let tick = poll.unwrap_or(hub.linger).min(hub.linger);
-        let woken = tokio::time::timeout(tick, feed.wake.notified()).await.is_ok();
+        let woken = tokio::time::timeout(tick, feed.wake.notified())
+            .await
+            .is_ok();
 
         if feed.tx.receiver_count() == 0 {
             let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);

@@ -42,7 +42,10 @@ pub async fn latest_snapshot(store: &dyn CallStore) -> Result<Option<CallSnapsho
     }
 }
 
-async fn snapshot_of(store: &dyn CallStore, details: CallDetails) -> Result<CallSnapshot, AppError> {
+async fn snapshot_of(
+    store: &dyn CallStore,
+    details: CallDetails,
+) -> Result<CallSnapshot, AppError> {
     let mut segments = Vec::new();
     let mut last = Seq::ZERO;
     loop {

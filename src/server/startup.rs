@@ -33,6 +33,7 @@ pub enum StartupError {
 }
 
 pub struct Application {
+    hub: Arc<Hub>,
     listener: TcpListener,
     router: Router,
     shutdown: watch::Sender<bool>,
@@ -40,19 +41,23 @@ pub struct Application {
 
 impl Application {
     /// Builds the app and binds its listener (port 0 picks a free port).
-    pub async fn build(settings: Settings, leptos_options: LeptosOptions) -> Result<Self, StartupError> {
+    pub async fn build(
+        settings: Settings,
+        leptos_options: LeptosOptions,
+    ) -> Result<Self, StartupError> {
         let addr = leptos_options.site_addr;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
         let (shutdown, shutdown_rx) = watch::channel(false);
 
-        let (store, sink): (Arc<dyn CallStore>, Option<Arc<dyn CallSink>>) = match settings.store {
+        let (store, memory): (Arc<dyn CallStore>, Option<Arc<MemoryStore>>) = match settings.store {
             StoreKind::Memory => {
                 let memory = Arc::new(MemoryStore::new(settings.retain_calls));
                 (memory.clone(), Some(memory))
             }
         };
+        let sink: Option<Arc<dyn CallSink>> = memory.clone().map(|m| m as Arc<dyn CallSink>);
         let hub = Hub::start(store, Duration::from_secs(settings.feed_linger_secs));
 
         if settings.simulator {
@@ -72,15 +77,21 @@ impl Application {
             leptos_options: leptos_options.clone(),
             settings: Arc::new(settings),
             hub,
-            sink,
+            memory,
             shutdown: shutdown_rx,
         };
+        let hub = state.hub.clone();
         let router = router(state);
         Ok(Self {
+            hub,
             listener,
             router,
             shutdown,
         })
+    }
+
+    pub fn hub(&self) -> Arc<Hub> {
+        self.hub.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -95,18 +106,22 @@ impl Application {
     /// elsewhere and waits (at most 10 s) for requests in flight.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         let shutdown = self.shutdown;
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                stop_signal().await;
-                tracing::info!("shutting down: closing live sockets");
-                let _ = shutdown.send(true);
-                tokio::spawn(async {
-                    tokio::time::sleep(Duration::from_secs(10)).await;
-                    tracing::warn!("shutdown grace period over; exiting");
-                    std::process::exit(0);
-                });
-            })
-            .await?;
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
+            tracing::info!("shutting down: closing live sockets");
+            let _ = shutdown.send(true);
+            tokio::spawn(async {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                tracing::warn!("shutdown grace period over; exiting");
+                std::process::exit(0);
+            });
+        })
+        .await?;
         Ok(())
     }
 }
@@ -119,7 +134,7 @@ fn router(state: AppState) -> Router {
         .route("/latest-call", get(rest::latest_call))
         .route("/ws/calls", get(ws::lobby_socket))
         .route("/ws/{call_id}", get(ws::call_socket));
-    if state.settings.dev_api && state.sink.is_some() {
+    if state.settings.dev_api && state.memory.is_some() {
         tracing::warn!("developer API enabled at /api/dev: never in production");
         router = router.merge(dev_api::routes());
     }

@@ -8,15 +8,16 @@ use tokio::sync::watch;
 
 use super::config::Settings;
 use super::hub::Hub;
-use super::store::CallSink;
+use super::store::memory::MemoryStore;
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub settings: Arc<Settings>,
     pub hub: Arc<Hub>,
-    /// Where the simulator and the developer API write (embedded store only).
-    pub sink: Option<Arc<dyn CallSink>>,
+    /// The embedded store, when it is the backend: the developer API writes
+    /// into it.
+    pub memory: Option<Arc<MemoryStore>>,
     /// Turns true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
 }

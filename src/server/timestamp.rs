@@ -95,15 +95,31 @@ mod tests {
 
     #[test]
     fn iso_and_epoch_forms_parse() {
-        assert_eq!(parse_call_timestamp("2023-01-05T17:28:53Z"), Some(1_672_939_733_000));
-        assert_eq!(parse_call_timestamp("2023-01-05T17:28:53.250+00:00"), Some(1_672_939_733_250));
+        assert_eq!(
+            parse_call_timestamp("2023-01-05T17:28:53Z"),
+            Some(1_672_939_733_000)
+        );
+        assert_eq!(
+            parse_call_timestamp("2023-01-05T17:28:53.250+00:00"),
+            Some(1_672_939_733_250)
+        );
         assert_eq!(parse_call_timestamp("1672939733"), Some(1_672_939_733_000));
-        assert_eq!(parse_call_timestamp("1672939733250"), Some(1_672_939_733_250));
+        assert_eq!(
+            parse_call_timestamp("1672939733250"),
+            Some(1_672_939_733_250)
+        );
     }
 
     #[test]
     fn junk_is_none() {
-        for junk in ["", "yesterday", "Thu Jan 45 2023 12:28:53 GMT-0500", "-5", "NaN", "1e400"] {
+        for junk in [
+            "",
+            "yesterday",
+            "Thu Jan 45 2023 12:28:53 GMT-0500",
+            "-5",
+            "NaN",
+            "1e400",
+        ] {
             assert_eq!(parse_call_timestamp(junk), None, "{junk}");
         }
     }
@@ -112,7 +128,10 @@ mod tests {
     fn our_own_format_round_trips() {
         let t = OffsetDateTime::from_unix_timestamp(1_672_939_733).unwrap();
         let s = format_js_date_string(t);
-        assert_eq!(s, "Thu Jan 05 2023 17:28:53 GMT+0000 (Coordinated Universal Time)");
+        assert_eq!(
+            s,
+            "Thu Jan 05 2023 17:28:53 GMT+0000 (Coordinated Universal Time)"
+        );
         assert_eq!(parse_call_timestamp(&s), Some(1_672_939_733_000));
         assert_eq!(format_call_date(t), "1/5/2023");
     }

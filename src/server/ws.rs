@@ -55,7 +55,8 @@ pub async fn call_socket(
                         message: e.to_string(),
                     };
                     let _ = conn.send(&msg).await;
-                    conn.finish(End::Close(close::MALFORMED_CALL_ID, "malformed call id")).await;
+                    conn.finish(End::Close(close::MALFORMED_CALL_ID, "malformed call id"))
+                        .await;
                 }
             }
         }
@@ -293,7 +294,9 @@ impl Conn {
                 Ok(Some(call)) => call,
                 Ok(None) | Err(_) => return Ok(()),
             },
-            Err(RecvError::Closed) => return Err(End::Close(close::GOING_AWAY, "server restarting")),
+            Err(RecvError::Closed) => {
+                return Err(End::Close(close::GOING_AWAY, "server restarting"))
+            }
         };
         if Some(&call.call_id) == watching {
             return Ok(());

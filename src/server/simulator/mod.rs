@@ -127,9 +127,11 @@ pub fn spawn(
             let phone = format!("+1415555{:04}", rng.random_range(100..10000));
             match start_call(sink.as_ref(), &phone).await {
                 Ok(id) => {
-                    let span = tracing::info_span!("simulated_call", call_id = %id, script = script.title);
+                    let span =
+                        tracing::info_span!("simulated_call", call_id = %id, script = script.title);
                     tokio::spawn(
-                        play(sink.clone(), id, plan, settings.pace, shutdown.clone()).instrument(span),
+                        play(sink.clone(), id, plan, settings.pace, shutdown.clone())
+                            .instrument(span),
                     );
                 }
                 Err(e) => tracing::warn!(error = %e, "simulator could not start a call"),
@@ -207,7 +209,10 @@ mod tests {
             let plan = plan_call(script, &mut rng);
             let mut by_key: HashMap<(Speaker, i64), Vec<&SegmentWrite>> = HashMap::new();
             for w in &plan.writes {
-                by_key.entry((w.write.speaker, w.write.start_ms)).or_default().push(&w.write);
+                by_key
+                    .entry((w.write.speaker, w.write.start_ms))
+                    .or_default()
+                    .push(&w.write);
             }
             // One key per line: partials overwrite, never add.
             assert_eq!(by_key.len(), script.lines.len(), "{}", script.title);

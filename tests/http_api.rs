@@ -1,0 +1,174 @@
+//! The seed's REST endpoints and the server functions, over real HTTP.
+
+mod common;
+
+use common::spawn_app;
+use serde_json::{json, Value};
+use travoiq_monitor::error::AppError;
+use travoiq_monitor::model::{CallSnapshot, Speaker};
+
+#[tokio::test]
+async fn health_check_answers() {
+    let app = spawn_app().await;
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "ok");
+}
+
+#[tokio::test]
+async fn latest_call_is_404_with_a_json_body_before_the_first_call() {
+    let app = spawn_app().await;
+    let res = app.get("/latest-call").await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "no_call");
+}
+
+#[tokio::test]
+async fn latest_call_names_the_newest_call_by_its_parsed_timestamp() {
+    let app = spawn_app().await;
+    // String order says the January call is newer ("Thu" > "Sat"); time says February.
+    let feb = app
+        .create_call_with(
+            json!({ "attributes": { "callTimestamp": "Sat Feb 04 2023 09:00:00 GMT+0000" } }),
+        )
+        .await;
+    let _jan = app
+        .create_call_with(json!({ "attributes": { "callTimestamp": "Thu Jan 05 2023 12:28:53 GMT-0500 (Eastern Standard Time)" } }))
+        .await;
+    let v: Value = app.get("/latest-call").await.json().await.unwrap();
+    assert_eq!(v["contactId"], feb.as_str());
+}
+
+#[tokio::test]
+async fn details_answers_the_item_under_its_table_names() {
+    let app = spawn_app().await;
+    let id = app
+        .create_call_with(json!({
+            "customerPhoneNumber": "+14155550123",
+            "attributes": { "mergeStatus": "pending", "audioFromCustomer": "s3://bucket/a.wav" }
+        }))
+        .await;
+    let res = app.get(&format!("/details/{id}")).await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["contactId"], id.as_str());
+    assert_eq!(v["customerPhoneNumber"], "+14155550123");
+    assert!(v["callTimestamp"].as_str().unwrap().contains("GMT"));
+    assert_eq!(v["mergeStatus"], "pending");
+    assert_eq!(v["audioFromCustomer"], "s3://bucket/a.wav");
+
+    // The id is accepted in upper case and answered in canonical form.
+    let v: Value = app
+        .get(&format!("/details/{}", id.to_uppercase()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["contactId"], id.as_str());
+}
+
+#[tokio::test]
+async fn bad_ids_get_400_unknown_ids_404_each_with_a_json_error() {
+    let app = spawn_app().await;
+    for bad in [
+        "nope",
+        "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "0f8fad5b-d9cb-469f-a165-70867728950",
+        "%F0%9F%98%80%F0%9F%98%80",
+        &"a".repeat(2000),
+    ] {
+        let res = app.get(&format!("/details/{bad}")).await;
+        assert_eq!(res.status(), 400, "{bad}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["error"], "malformed_call_id");
+        let message = v["message"].as_str().unwrap();
+        assert!(
+            message.chars().count() < 200,
+            "echoes at most a short prefix"
+        );
+    }
+    let res = app
+        .get("/details/0f8fad5b-d9cb-469f-a165-70867728950e")
+        .await;
+    assert_eq!(res.status(), 404);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"], "unknown_call");
+}
+
+#[tokio::test]
+async fn server_function_returns_the_snapshot_in_conversation_order() {
+    let app = spawn_app().await;
+    let id = app.create_call("+14155550100").await;
+    app.say(&id, "Agent", 2000, "Second", false).await;
+    app.say(&id, "Customer", 500, "First", true).await;
+    app.say(&id, "Customer", 500, "First, grown", false).await;
+
+    let res = app
+        .http
+        .post(format!("{}/api/call", app.base))
+        .form(&[("id", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let snap: CallSnapshot = res.json().await.unwrap();
+    assert_eq!(snap.details.call_id.as_str(), id);
+    let lines: Vec<_> = snap
+        .segments
+        .iter()
+        .map(|s| (s.speaker, s.text.as_str(), s.partial))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (Speaker::Customer, "First, grown", false),
+            (Speaker::Agent, "Second", false)
+        ]
+    );
+    assert_eq!(snap.last_seq.0, 3);
+}
+
+#[tokio::test]
+async fn server_function_errors_are_typed() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .post(format!("{}/api/call", app.base))
+        .form(&[("id", "<b>bad</b>")])
+        .send()
+        .await
+        .unwrap();
+    let err: AppError = res.json().await.unwrap();
+    assert!(matches!(err, AppError::InvalidCallId { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_page_renders_on_the_server_with_the_call_and_its_transcript_as_text() {
+    let app = spawn_app().await;
+    let id = app.create_call("+14155550199").await;
+    app.say(
+        &id,
+        "Customer",
+        0,
+        "<script>alert('x')</script> & <b>bold</b>",
+        false,
+    )
+    .await;
+    let res = app.get(&format!("/calls/{id}")).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&id));
+    assert!(html.contains("+14155550199"));
+    assert!(
+        html.contains("&lt;script&gt;alert"),
+        "transcript text is escaped"
+    );
+    assert!(!html.contains("<script>alert"), "never raw");
+    assert!(!html.contains("<b>bold</b>"));
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/no/such/page").await.status(), 404);
+}

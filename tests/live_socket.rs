@@ -1,0 +1,239 @@
+//! The live WebSocket path, over real sockets: backlog then live, partials
+//! in place, resume from a position, fan-out, pushes and closes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{close_code, next_json, next_msg, send_text, spawn_app};
+use futures::future::join_all;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use travoiq_monitor::model::{CallStatus, Seq, Speaker};
+use travoiq_monitor::protocol::{close, ErrorCode, ServerMsg};
+
+fn transcript(msg: ServerMsg) -> travoiq_monitor::model::Segment {
+    match msg {
+        ServerMsg::Transcript(seg) => seg,
+        other => panic!("expected a transcript frame, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_viewer_gets_hello_the_backlog_then_live_changes_in_order() {
+    let app = spawn_app().await;
+    let id = app.create_call("+14155550123").await;
+    app.say(&id, "Agent", 0, "Thank you for calling", false)
+        .await;
+    app.say(&id, "Customer", 1500, "Hi", true).await;
+
+    let mut ws = app.connect(&format!("/ws/{id}")).await;
+    match next_msg(&mut ws).await {
+        ServerMsg::Hello { call, after } => {
+            assert_eq!(call.call_id.as_str(), id);
+            assert_eq!(call.customer_phone.as_deref(), Some("+14155550123"));
+            assert_eq!(after, Seq::ZERO);
+        }
+        other => panic!("expected hello, got {other:?}"),
+    }
+    // The seed's two fields are at the top level of each transcript frame.
+    let first = next_json(&mut ws).await;
+    assert_eq!(first["type"], "transcript");
+    assert_eq!(first["speaker"], "Agent");
+    assert_eq!(first["text"], "Thank you for calling");
+    let second = transcript(next_msg(&mut ws).await);
+    assert_eq!(
+        (second.speaker, second.text.as_str(), second.partial),
+        (Speaker::Customer, "Hi", true)
+    );
+    assert_eq!(next_msg(&mut ws).await, ServerMsg::CaughtUp { seq: Seq(2) });
+
+    // Live: the partial grows and becomes final on the same key.
+    app.say(&id, "Customer", 1500, "Hi there", true).await;
+    app.say(&id, "Customer", 1500, "Hi there, I need help", false)
+        .await;
+    let mut seen = Vec::new();
+    while seen
+        .last()
+        .map(|s: &travoiq_monitor::model::Segment| s.partial)
+        .unwrap_or(true)
+    {
+        seen.push(transcript(next_msg(&mut ws).await));
+    }
+    assert!(seen
+        .iter()
+        .all(|s| s.start_ms == 1500 && s.speaker == Speaker::Customer));
+    assert!(seen.windows(2).all(|w| w[0].seq < w[1].seq), "in order");
+    assert_eq!(seen.last().unwrap().text, "Hi there, I need help");
+}
+
+#[tokio::test]
+async fn a_reconnecting_viewer_gets_exactly_what_it_missed() {
+    let app = spawn_app().await;
+    let id = app.create_call("+1").await;
+    app.say(&id, "Agent", 0, "one", false).await; // 1
+    app.say(&id, "Customer", 1000, "tw", true).await; // 2
+    app.say(&id, "Agent", 2000, "three", false).await; // 3
+    app.say(&id, "Customer", 1000, "two", false).await; // 4: replaces 2
+    app.say(&id, "Agent", 3000, "four", false).await; // 5
+
+    let mut ws = app.connect(&format!("/ws/{id}?after=3")).await;
+    assert!(matches!(
+        next_msg(&mut ws).await,
+        ServerMsg::Hello { after: Seq(3), .. }
+    ));
+    let a = transcript(next_msg(&mut ws).await);
+    let b = transcript(next_msg(&mut ws).await);
+    assert_eq!((a.seq, a.text.as_str()), (Seq(4), "two"));
+    assert_eq!((b.seq, b.text.as_str()), (Seq(5), "four"));
+    assert_eq!(next_msg(&mut ws).await, ServerMsg::CaughtUp { seq: Seq(5) });
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_ids_are_told_and_closed_with_their_codes() {
+    let app = spawn_app().await;
+    let mut ws = app
+        .connect("/ws/0f8fad5b-d9cb-469f-a165-70867728950e")
+        .await;
+    assert!(matches!(
+        next_msg(&mut ws).await,
+        ServerMsg::Error {
+            code: ErrorCode::UnknownCall,
+            ..
+        }
+    ));
+    assert_eq!(
+        close_code(&mut ws).await,
+        Some(CloseCode::from(close::UNKNOWN_CALL))
+    );
+
+    let mut ws = app.connect("/ws/not-a-call").await;
+    assert!(matches!(
+        next_msg(&mut ws).await,
+        ServerMsg::Error {
+            code: ErrorCode::MalformedCallId,
+            ..
+        }
+    ));
+    assert_eq!(
+        close_code(&mut ws).await,
+        Some(CloseCode::from(close::MALFORMED_CALL_ID))
+    );
+    // No feed was started for either.
+    assert_eq!(app.hub.active_feeds().await, 0);
+}
+
+#[tokio::test]
+async fn new_calls_are_pushed_to_the_lobby_and_to_call_viewers() {
+    let app = spawn_app().await;
+    let mut lobby = app.connect("/ws/calls").await;
+    assert_eq!(next_msg(&mut lobby).await, ServerMsg::Latest { call: None });
+
+    let first = app.create_call("+1").await;
+    match next_msg(&mut lobby).await {
+        ServerMsg::NewCall { call } => assert_eq!(call.call_id.as_str(), first),
+        other => panic!("{other:?}"),
+    }
+
+    let mut viewer = app.connect(&format!("/ws/{first}")).await;
+    assert!(matches!(
+        next_msg(&mut viewer).await,
+        ServerMsg::Hello { .. }
+    ));
+    assert!(matches!(
+        next_msg(&mut viewer).await,
+        ServerMsg::CaughtUp { .. }
+    ));
+    let second = app.create_call("+2").await;
+    match next_msg(&mut viewer).await {
+        ServerMsg::NewCall { call } => assert_eq!(call.call_id.as_str(), second),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_end_of_a_call_reaches_its_viewers() {
+    let app = spawn_app().await;
+    let id = app.create_call("+1").await;
+    let mut ws = app.connect(&format!("/ws/{id}")).await;
+    assert!(matches!(next_msg(&mut ws).await, ServerMsg::Hello { .. }));
+    assert!(matches!(
+        next_msg(&mut ws).await,
+        ServerMsg::CaughtUp { .. }
+    ));
+    app.end(&id).await;
+    match next_msg(&mut ws).await {
+        ServerMsg::CallUpdated { call } => assert_eq!(call.status(), CallStatus::Ended),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn fifty_viewers_share_one_feed_and_all_get_every_change() {
+    let app = spawn_app().await;
+    let id = app.create_call("+1").await;
+    let path = format!("/ws/{id}");
+    let mut viewers = join_all((0..50).map(|_| app.connect(&path))).await;
+    for ws in viewers.iter_mut() {
+        assert!(matches!(next_msg(ws).await, ServerMsg::Hello { .. }));
+        assert!(matches!(next_msg(ws).await, ServerMsg::CaughtUp { .. }));
+    }
+    assert_eq!(app.hub.active_feeds().await, 1);
+
+    app.say(&id, "Agent", 0, "Hello everyone", false).await;
+    for ws in viewers.iter_mut() {
+        assert_eq!(transcript(next_msg(ws).await).text, "Hello everyone");
+    }
+
+    // The feed stops a while (feed_linger_secs = 1) after the last viewer leaves.
+    drop(viewers);
+    let mut stopped = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if app.hub.active_feeds().await == 0 {
+            stopped = true;
+            break;
+        }
+    }
+    assert!(stopped, "feed still running after its viewers left");
+}
+
+#[tokio::test]
+async fn malformed_client_frames_close_the_socket_with_policy_and_harm_nothing() {
+    let app = spawn_app().await;
+    let id = app.create_call("+1").await;
+    let mut ws = app.connect(&format!("/ws/{id}")).await;
+    assert!(matches!(next_msg(&mut ws).await, ServerMsg::Hello { .. }));
+    send_text(&mut ws, "{\"type\":\"rm -rf\"}").await;
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Policy));
+
+    // A well-formed ping is fine.
+    let mut ws = app.connect(&format!("/ws/{id}")).await;
+    send_text(&mut ws, "{\"type\":\"ping\"}").await;
+    assert!(matches!(next_msg(&mut ws).await, ServerMsg::Hello { .. }));
+
+    // An oversized frame ends that socket; the server carries on.
+    let mut big = app.connect(&format!("/ws/{id}")).await;
+    send_text(&mut big, &"x".repeat(64 * 1024)).await;
+    let _ = close_code(&mut big).await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn heartbeats_arrive_on_a_quiet_call() {
+    let app = spawn_app().await; // heartbeat_secs = 1
+    let id = app.create_call("+1").await;
+    let mut ws = app.connect(&format!("/ws/{id}")).await;
+    let mut beats = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+    while tokio::time::Instant::now() < deadline && beats < 2 {
+        use futures::StreamExt;
+        if let Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) =
+            tokio::time::timeout(Duration::from_secs(2), ws.next()).await
+        {
+            if t.contains("\"heartbeat\"") {
+                beats += 1;
+            }
+        }
+    }
+    assert!(beats >= 2, "saw {beats} heartbeats");
+}

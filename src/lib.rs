@@ -1,4 +1,5 @@
 //! TravoIQ Monitor: a live call-monitoring dashboard for Amazon Connect.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod app;

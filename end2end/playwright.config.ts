@@ -1,0 +1,82 @@
+import { defineConfig, devices } from '@playwright/test';
+
+// Two servers from the same release binary (built by `cargo leptos build --release`):
+// - "dev": simulator off, developer API on, so tests write exact calls;
+// - "sim": the newcomer's default, with the simulator playing calls (faster).
+const bin = process.env.TRAVOIQ_SERVER_BIN ?? 'target/release/travoiq-monitor';
+const DEV_PORT = Number(process.env.E2E_DEV_PORT ?? 3101);
+const SIM_PORT = Number(process.env.E2E_SIM_PORT ?? 3102);
+export const SIM_URL = `http://127.0.0.1:${SIM_PORT}`;
+
+const launchOptions = {
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+};
+
+const server = (port: number, env: Record<string, string>) => ({
+  command: bin,
+  cwd: '..',
+  url: `http://127.0.0.1:${port}/healthz`,
+  // Never test against a server left over from an earlier run.
+  reuseExistingServer: false,
+  timeout: 30_000,
+  stdout: 'ignore' as const,
+  stderr: 'pipe' as const,
+  env: {
+    LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+    LEPTOS_SITE_ROOT: 'target/site',
+    LEPTOS_ENV: 'PROD',
+    RUST_LOG: 'warn,travoiq_monitor=info',
+    ...env,
+  },
+});
+
+export default defineConfig({
+  testDir: './tests',
+  // One server holds the dev data: tests run one at a time.
+  workers: 1,
+  fullyParallel: false,
+  retries: process.env.CI ? 1 : 0,
+  timeout: 40_000,
+  expect: { timeout: 8_000 },
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${DEV_PORT}`,
+    trace: 'retain-on-failure',
+    launchOptions,
+  },
+  projects: [
+    {
+      name: 'desktop',
+      use: { ...devices['Desktop Chrome'], viewport: { width: 1280, height: 800 }, launchOptions },
+    },
+    {
+      name: 'phone',
+      use: {
+        viewport: { width: 390, height: 844 },
+        deviceScaleFactor: 3,
+        isMobile: true,
+        hasTouch: true,
+        userAgent: devices['Pixel 7'].userAgent,
+        launchOptions,
+      },
+    },
+  ],
+  webServer: [
+    server(DEV_PORT, { TRAVOIQ_SIMULATOR: 'off', TRAVOIQ_DEV_API: 'on' }),
+    server(SIM_PORT, {
+      TRAVOIQ_SIMULATOR: 'on',
+      TRAVOIQ_SIMULATOR_PACE: '4',
+      TRAVOIQ_SIMULATOR_CALL_EVERY_SECS: '40',
+    }),
+  ],
+});

@@ -1,0 +1,106 @@
+import { test, expect } from './fixtures';
+
+const UUID = /\/calls\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+test.describe('choosing and following calls', () => {
+  test('with no call yet it says so, then follows the first call when it starts', async ({ writer, dashboard, page }) => {
+    await dashboard.goto('/');
+    await expect(dashboard.emptyState).toContainText('Waiting for the first call');
+    await expect(dashboard.status).toHaveAttribute('data-state', 'waiting');
+    await expect(dashboard.followSwitch).toBeChecked();
+
+    const id = await writer.createCall('+14155550111');
+    await expect(page).toHaveURL(`/calls/${id}`);
+    await expect(dashboard.callId).toHaveText(id);
+    await expect(dashboard.phone).toHaveText('+14155550111');
+  });
+
+  test('the home page shows the newest call and the address bar names it', async ({ writer, dashboard, page }) => {
+    await writer.createCall('+10000000001');
+    const newest = await writer.createCall('+10000000002');
+    await dashboard.goto('/');
+    await expect(page).toHaveURL(`/calls/${newest}`);
+    await expect(dashboard.phone).toHaveText('+10000000002');
+  });
+
+  test('with follow on, a new call replaces the shown one without a reload', async ({ writer, dashboard, page }) => {
+    const first = await writer.createCall('+10000000001');
+    await writer.say(first, 'Agent', 0, 'Hello from the first call');
+    await dashboard.goto(`/calls/${first}`);
+    await expect(dashboard.status).toHaveAttribute('data-state', 'live');
+    await page.evaluate(() => ((window as any).__sameDocument = true));
+
+    const second = await writer.createCall('+10000000002');
+    await expect(page).toHaveURL(`/calls/${second}`);
+    await expect(dashboard.callId).toHaveText(second);
+    await expect(dashboard.bubbles).toHaveCount(0);
+    await writer.say(second, 'Customer', 0, 'Hello from the second call');
+    await expect(dashboard.bubble('Customer', 0)).toContainText('Hello from the second call');
+    expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+  });
+
+  test('with follow off, a new call is announced and can be opened', async ({ writer, dashboard, page }) => {
+    const first = await writer.createCall('+10000000001');
+    await dashboard.goto(`/calls/${first}`);
+    await dashboard.setFollow(false);
+    await expect(dashboard.status).toHaveAttribute('data-state', 'live');
+
+    const second = await writer.createCall('+10000000002');
+    await expect(dashboard.newCallNotice).toBeVisible();
+    await expect(dashboard.newCallNotice).toContainText('+10000000002');
+    await expect(page).toHaveURL(`/calls/${first}`);
+    await expect(dashboard.callId).toHaveText(first);
+
+    await dashboard.openNewCall.click();
+    await expect(page).toHaveURL(`/calls/${second}`);
+    await expect(dashboard.callId).toHaveText(second);
+    await expect(dashboard.newCallNotice).toBeHidden();
+    // The choice sticks across calls.
+    await expect(dashboard.followSwitch).not.toBeChecked();
+  });
+
+  test('Start Monitoring opens the typed call and stops following', async ({ writer, dashboard, page }) => {
+    const wanted = await writer.createCall('+10000000001');
+    await writer.say(wanted, 'Customer', 0, 'The call I want');
+    await writer.createCall('+10000000002');
+    await dashboard.goto('/');
+    await expect(page).toHaveURL(UUID);
+
+    await dashboard.monitor(wanted.toUpperCase());
+    await expect(page).toHaveURL(`/calls/${wanted}`);
+    await expect(dashboard.callId).toHaveText(wanted);
+    await expect(dashboard.bubble('Customer', 0)).toContainText('The call I want');
+    await expect(dashboard.followSwitch).not.toBeChecked();
+
+    // A new call does not take the page away from the chosen one.
+    await writer.createCall('+10000000003');
+    await expect(dashboard.newCallNotice).toBeVisible();
+    await expect(page).toHaveURL(`/calls/${wanted}`);
+  });
+
+  test('a malformed id typed in the form is refused on the spot', async ({ writer, dashboard, page }) => {
+    const id = await writer.createCall();
+    await dashboard.goto(`/calls/${id}`);
+    await dashboard.monitor('<script>alert(1)</script>');
+    await expect(dashboard.callIdError).toContainText('is not a valid call id');
+    await expect(dashboard.callIdError).toContainText('<script>alert(1)</script>');
+    await expect(dashboard.callIdInput).toHaveAttribute('aria-invalid', 'true');
+    await expect(page).toHaveURL(`/calls/${id}`);
+    await dashboard.monitor('');
+    await expect(dashboard.callIdError).toContainText('required');
+  });
+
+  test('an unknown call id says there is no such call', async ({ writer, dashboard }) => {
+    await writer.createCall();
+    await dashboard.goto('/calls/0f8fad5b-d9cb-469f-a165-70867728950e');
+    await expect(dashboard.emptyState).toContainText('No call with id 0f8fad5b-d9cb-469f-a165-70867728950e');
+    await expect(dashboard.status).toHaveAttribute('data-state', 'unknown');
+  });
+
+  test('a malformed id in the address says it is not a call id', async ({ writer, dashboard }) => {
+    await writer.createCall();
+    await dashboard.goto('/calls/not-a-call');
+    await expect(dashboard.emptyState).toContainText('is not a valid call id');
+    await expect(dashboard.status).toHaveAttribute('data-state', 'invalid');
+  });
+});

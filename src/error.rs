@@ -13,6 +13,10 @@ pub enum AppError {
     UnknownCall(CallId),
     #[error("The data source is unavailable; retrying.")]
     Unavailable,
+    #[error("The data source is missing a table; see the server log.")]
+    MissingTable,
+    #[error("The data source refused the request; see the server log.")]
+    DataSourceRefused,
     #[error("Could not reach the server: {0}")]
     Transport(String),
 }
@@ -37,6 +41,8 @@ impl AppError {
             AppError::InvalidCallId { .. } => "malformed_call_id",
             AppError::UnknownCall(_) => "unknown_call",
             AppError::Unavailable => "unavailable",
+            AppError::MissingTable => "missing_table",
+            AppError::DataSourceRefused => "data_source_refused",
             AppError::Transport(_) => "transport",
         }
     }

@@ -1,12 +1,48 @@
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
 use leptos::config::get_configuration;
-use travoiq_monitor::server::config::Settings;
-use travoiq_monitor::server::startup::Application;
-use travoiq_monitor::server::telemetry;
+use travoiq_monitor::server::config::{Settings, WriterFormat};
+use travoiq_monitor::server::startup::{self, Application};
+use travoiq_monitor::server::store::dynamo;
+use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+use travoiq_monitor::server::{simulator, telemetry};
+
+/// TravoIQ Monitor: live call monitoring for Amazon Connect.
+///
+/// Settings come from Leptos.toml (compiled in) and TRAVOIQ_* variables;
+/// see the README.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the dashboard (the default).
+    Serve,
+    /// Play simulated calls into the DynamoDB tables, as the upstream
+    /// pipeline writes them, for local work against a DynamoDB-compatible
+    /// server (AWS_ENDPOINT_URL_DYNAMODB). Pace and frequency come from
+    /// TRAVOIQ_SIMULATOR_PACE and TRAVOIQ_SIMULATOR_CALL_EVERY_SECS.
+    Writer {
+        /// The upstream writer to imitate.
+        #[arg(long, value_enum, default_value = "connect-rt")]
+        format: WriterFormat,
+        /// Create the three tables (with streams) if they do not exist.
+        #[arg(long)]
+        create_tables: bool,
+        /// Stop after this many calls (default: until Ctrl-C).
+        #[arg(long)]
+        calls: Option<usize>,
+    },
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
     // A .env file is optional (the seed used one); real env vars win.
     let dotenv = dotenvy::dotenv();
     telemetry::init();
@@ -22,31 +58,68 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let leptos_options = match get_configuration(None) {
-        Ok(conf) => conf.leptos_options,
-        Err(e) => {
-            tracing::error!(error = %e, "invalid LEPTOS_* settings");
-            return ExitCode::FAILURE;
-        }
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Writer {
+            format,
+            create_tables,
+            calls,
+        } => write_calls(settings, format, create_tables, calls).await,
     };
-    let app = match Application::build(settings, leptos_options).await {
-        Ok(app) => app,
-        Err(e) => {
-            tracing::error!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Some(addr) = app.local_addr() {
-        tracing::info!("TravoIQ Monitor listening on http://{addr}");
-    }
-    match app.run_until_stopped().await {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
-        }
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    let leptos_options = get_configuration(None)
+        .map_err(|e| format!("invalid LEPTOS_* settings: {e}"))?
+        .leptos_options;
+    let app = Application::build(settings, leptos_options)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(addr) = app.local_addr() {
+        tracing::info!("TravoIQ Monitor listening on http://{addr}");
+    }
+    app.run_until_stopped().await.map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn write_calls(
+    settings: Settings,
+    format: WriterFormat,
+    create_tables: bool,
+    calls: Option<usize>,
+) -> Result<(), String> {
+    let dynamo = startup::dynamo_settings(&settings);
+    let sdk = dynamo::sdk_config(dynamo.timeout, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let writer = DynamoWriter::new(client, dynamo.tables.clone(), format);
+    if create_tables {
+        writer.create_tables().await.map_err(|e| e.to_string())?;
+    }
+    if calls == Some(0) {
+        return Ok(());
+    }
+    tracing::info!(?format, tables = ?dynamo.tables, "writing simulated calls");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let player = simulator::spawn(
+        std::sync::Arc::new(writer),
+        startup::simulator_settings(&settings, calls),
+        stopped,
+    );
+    tokio::select! {
+        _ = player => Ok(()),
+        _ = tokio::signal::ctrl_c() => {
+            let _ = stop.send(true);
+            Ok(())
         }
     }
 }

@@ -161,6 +161,10 @@ pub struct CallDetails {
     /// `callTimestamp` (absent when the table's value could not be parsed).
     pub started_at_ms: Option<i64>,
     pub ended_at_ms: Option<i64>,
+    /// The call's audio stream (`KINESIS_STREAM_PREFIX` + contact id), when
+    /// a prefix is configured.
+    #[serde(default)]
+    pub audio_stream: Option<String>,
     /// Every attribute of the item under its table name (`contactId`,
     /// `customerPhoneNumber`, `callTimestamp`, and whatever else it has).
     pub attributes: BTreeMap<String, String>,

@@ -106,6 +106,17 @@ pub fn CallCard(#[prop(into)] call: Signal<CallDetails>) -> impl IntoView {
                     <dd class="mono" data-testid="call-duration">{duration}</dd>
                 </div>
             </dl>
+            {move || {
+                call.with(|c| c.audio_stream.clone())
+                    .map(|stream| {
+                        view! {
+                            <p class="stream">
+                                "Audio stream: "
+                                <span class="mono" data-testid="audio-stream">{stream}</span>
+                            </p>
+                        }
+                    })
+            }}
             <Show when=move || !extras().is_empty()>
                 <details class="extra">
                     <summary>"More details"</summary>

@@ -4,6 +4,8 @@
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
+pub use super::store::dynamo::items::WriterFormat;
+
 const DEFAULTS: &str = include_str!("../../Leptos.toml");
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +20,15 @@ pub enum ConfigError {
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
     Memory,
+    Dynamodb,
+}
+
+/// The three tables the monitor reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableNames {
+    pub contact: String,
+    pub customer: String,
+    pub agent: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -30,13 +41,49 @@ pub struct Settings {
     pub heartbeat_secs: u64,
     pub feed_linger_secs: u64,
     pub dev_api: bool,
+    pub table_prefix: String,
+    pub contact_table: String,
+    pub customer_table: String,
+    pub agent_table: String,
+    pub dynamodb_poll_ms: u64,
+    pub latest_poll_secs: u64,
+    pub dynamodb_timeout_ms: u64,
+    pub call_idle_end_secs: u64,
+    /// `KINESIS_STREAM_PREFIX`, as the original app named it: each call's
+    /// audio stream is this prefix plus its contact id.
+    #[serde(default)]
+    pub kinesis_stream_prefix: Option<String>,
+    /// On the DynamoDB backend the simulator writes only when this names an
+    /// upstream format (`connect-rt` or `kvs-ms`): never by accident.
+    #[serde(default)]
+    pub simulator_format: Option<WriterFormat>,
 }
 
 impl Settings {
     /// Loads the compiled-in defaults and applies `TRAVOIQ_*` overrides from
     /// the process environment.
     pub fn load() -> Result<Self, ConfigError> {
-        Self::load_from(Environment::with_prefix("TRAVOIQ").try_parsing(false))
+        let mut settings = Self::load_from(Environment::with_prefix("TRAVOIQ").try_parsing(false))?;
+        if let Ok(prefix) = std::env::var("KINESIS_STREAM_PREFIX") {
+            settings.kinesis_stream_prefix = Some(prefix).filter(|p| !p.trim().is_empty());
+        }
+        Ok(settings)
+    }
+
+    /// Table names: each explicit name, or the prefix plus the seed's name.
+    pub fn table_names(&self) -> TableNames {
+        let pick = |explicit: &str, suffix: &str| {
+            if explicit.trim().is_empty() {
+                format!("{}{suffix}", self.table_prefix)
+            } else {
+                explicit.trim().to_string()
+            }
+        };
+        TableNames {
+            contact: pick(&self.contact_table, "contactDetails"),
+            customer: pick(&self.customer_table, "contactTranscriptSegments"),
+            agent: pick(&self.agent_table, "contactTranscriptSegmentsToCustomer"),
+        }
     }
 
     /// Loads with overrides from the given key/value pairs instead of the
@@ -76,6 +123,11 @@ impl Settings {
                 "retain_calls must be at least 1".into(),
             ));
         }
+        if s.dynamodb_poll_ms < 50 || s.dynamodb_timeout_ms < 100 || s.latest_poll_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "dynamodb_poll_ms must be at least 50, dynamodb_timeout_ms at least 100, latest_poll_secs at least 1".into(),
+            ));
+        }
         if s.heartbeat_secs == 0 {
             return Err(ConfigError::Invalid(
                 "heartbeat_secs must be at least 1".into(),
@@ -109,6 +161,32 @@ mod tests {
         assert!(!s.simulator);
         assert!(s.dev_api);
         assert_eq!(s.simulator_pace, 4.0);
+    }
+
+    #[test]
+    fn table_names_follow_the_prefix_unless_named() {
+        let s = Settings::load_with(&[]).unwrap();
+        assert_eq!(
+            s.table_names(),
+            TableNames {
+                contact: "travoiq-recording-contactDetails".into(),
+                customer: "travoiq-recording-contactTranscriptSegments".into(),
+                agent: "travoiq-recording-contactTranscriptSegmentsToCustomer".into(),
+            }
+        );
+        let s = Settings::load_with(&[
+            ("table_prefix", "stage-travoiq-recording-"),
+            ("agent_table", "agent-words"),
+        ])
+        .unwrap();
+        let t = s.table_names();
+        assert_eq!(t.contact, "stage-travoiq-recording-contactDetails");
+        assert_eq!(t.agent, "agent-words");
+        let s =
+            Settings::load_with(&[("store", "dynamodb"), ("simulator_format", "kvs-ms")]).unwrap();
+        assert_eq!(s.store, StoreKind::Dynamodb);
+        assert_eq!(s.simulator_format, Some(WriterFormat::KvsMs));
+        assert!(Settings::load_with(&[("simulator_format", "csv")]).is_err());
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub enum ContactError {
 pub fn details_from_attributes(
     attributes: BTreeMap<String, String>,
     ended_at_ms: Option<i64>,
+    audio_stream_prefix: Option<&str>,
 ) -> Result<CallDetails, ContactError> {
     let raw_id = attributes
         .get(ATTR_CONTACT_ID)
@@ -41,7 +42,9 @@ pub fn details_from_attributes(
     let started_at_ms = attributes
         .get(ATTR_TIMESTAMP)
         .and_then(|t| parse_call_timestamp(t));
+    let audio_stream = audio_stream_prefix.map(|prefix| format!("{prefix}{call_id}"));
     Ok(CallDetails {
+        audio_stream,
         call_id,
         customer_phone,
         started_at_ms,
@@ -74,22 +77,34 @@ mod tests {
                 ("mergeStatus", "done"),
             ]),
             None,
+            None,
         )
         .unwrap();
         assert_eq!(d.customer_phone.as_deref(), Some("+14155550123"));
         assert_eq!(d.started_at_ms, Some(1_672_939_733_000));
         let extra: Vec<_> = d.extra_attributes().map(|(k, _)| k.as_str()).collect();
         assert_eq!(extra, ["mergeStatus"]);
+        assert_eq!(d.audio_stream, None);
+        let with_stream = details_from_attributes(
+            attrs(&[("contactId", "0f8fad5b-d9cb-469f-a165-70867728950e")]),
+            None,
+            Some("live-audio-connect-travoiqbot-contact-"),
+        )
+        .unwrap();
+        assert_eq!(
+            with_stream.audio_stream.as_deref(),
+            Some("live-audio-connect-travoiqbot-contact-0f8fad5b-d9cb-469f-a165-70867728950e")
+        );
     }
 
     #[test]
     fn odd_items_are_rejected_or_degraded_not_fatal() {
         assert_eq!(
-            details_from_attributes(attrs(&[("customerPhoneNumber", "+1")]), None),
+            details_from_attributes(attrs(&[("customerPhoneNumber", "+1")]), None, None),
             Err(ContactError::MissingId)
         );
         assert!(matches!(
-            details_from_attributes(attrs(&[("contactId", "<img src=x>")]), None),
+            details_from_attributes(attrs(&[("contactId", "<img src=x>")]), None, None),
             Err(ContactError::BadId(_))
         ));
         let d = details_from_attributes(
@@ -98,6 +113,7 @@ mod tests {
                 ("callTimestamp", "soon"),
                 ("phoneNumber", "+442071838750"),
             ]),
+            None,
             None,
         )
         .unwrap();

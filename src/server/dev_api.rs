@@ -1,5 +1,7 @@
-//! Developer endpoints that write into the embedded store, so tests (and
-//! people) can play exact calls: `TRAVOIQ_DEV_API=on` only.
+//! Developer endpoints that write calls, so tests (and people) can play
+//! exact conversations: `TRAVOIQ_DEV_API=on` only. On the embedded store
+//! they write into it; on DynamoDB they write the real tables through the
+//! writer, in the configured upstream format.
 //!
 //! - `POST /api/dev/calls` `{"contactId"?, "customerPhoneNumber"?, "attributes"?}`
 //! - `POST /api/dev/calls/{id}/segments` `{"speaker", "startMs", "endMs"?, "text", "partial"?, "segmentId"?}`
@@ -23,6 +25,9 @@ use super::contact::{ATTR_CONTACT_ID, ATTR_DATE, ATTR_PHONE, ATTR_TIMESTAMP};
 use super::queries::parse_id;
 use super::rest::ApiError;
 use super::state::AppState;
+use std::sync::Arc;
+
+use super::store::dynamo::writer::DynamoWriter;
 use super::store::memory::MemoryStore;
 use super::store::{CallSink, NewContact, SegmentWrite};
 use super::timestamp::{format_call_date, format_js_date_string};
@@ -56,10 +61,37 @@ struct WriteSegment {
     segment_id: Option<String>,
 }
 
-fn sink(state: &AppState) -> Result<&MemoryStore, ApiError> {
+/// Where the developer API writes.
+#[derive(Clone)]
+pub enum DevTarget {
+    Memory(Arc<MemoryStore>),
+    Dynamo(Arc<DynamoWriter>),
+}
+
+impl DevTarget {
+    fn sink(&self) -> &dyn CallSink {
+        match self {
+            DevTarget::Memory(m) => m.as_ref(),
+            DevTarget::Dynamo(d) => d.as_ref(),
+        }
+    }
+
+    async fn reset(&self) -> Result<(), super::store::StoreError> {
+        match self {
+            DevTarget::Memory(m) => {
+                m.clear();
+                Ok(())
+            }
+            DevTarget::Dynamo(d) => d.clear().await,
+        }
+    }
+}
+
+fn sink(state: &AppState) -> Result<&dyn CallSink, ApiError> {
     state
-        .memory
-        .as_deref()
+        .dev
+        .as_ref()
+        .map(DevTarget::sink)
         .ok_or(ApiError(AppError::Unavailable))
 }
 
@@ -160,7 +192,8 @@ async fn end_call(
 }
 
 async fn reset(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    sink(&state)?.clear();
-    tracing::info!("embedded store cleared through the developer API");
+    let target = state.dev.as_ref().ok_or(ApiError(AppError::Unavailable))?;
+    target.reset().await.map_err(write_failed)?;
+    tracing::info!("store cleared through the developer API");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,9 +11,15 @@ pub fn parse_id(raw: &str) -> Result<CallId, AppError> {
     CallId::parse(raw).map_err(|reason| AppError::invalid_call_id(raw, reason))
 }
 
-fn unavailable(e: StoreError) -> AppError {
+/// Maps a store failure to what the client is told; the detail stays in
+/// the log.
+pub fn store_error(e: StoreError) -> AppError {
     tracing::warn!(error = %e, "store read failed");
-    AppError::Unavailable
+    match e {
+        StoreError::Unavailable(_) => AppError::Unavailable,
+        StoreError::MissingTable(_) => AppError::MissingTable,
+        StoreError::AccessDenied(_) | StoreError::Misconfigured(_) => AppError::DataSourceRefused,
+    }
 }
 
 pub async fn details(store: &dyn CallStore, raw: &str) -> Result<CallDetails, AppError> {
@@ -21,12 +27,12 @@ pub async fn details(store: &dyn CallStore, raw: &str) -> Result<CallDetails, Ap
     store
         .call_details(&id)
         .await
-        .map_err(unavailable)?
+        .map_err(store_error)?
         .ok_or(AppError::UnknownCall(id))
 }
 
 pub async fn latest(store: &dyn CallStore) -> Result<Option<CallDetails>, AppError> {
-    store.latest_call().await.map_err(unavailable)
+    store.latest_call().await.map_err(store_error)
 }
 
 /// A call's details and whole transcript so far, in conversation order.
@@ -52,7 +58,7 @@ async fn snapshot_of(
         let page = store
             .segments_after(&details.call_id, last, PAGE)
             .await
-            .map_err(unavailable)?;
+            .map_err(store_error)?;
         if let Some(seg) = page.segments.last() {
             last = seg.seq;
         }

@@ -29,6 +29,8 @@ impl IntoResponse for ApiError {
             AppError::InvalidCallId { .. } => StatusCode::BAD_REQUEST,
             AppError::UnknownCall(_) => StatusCode::NOT_FOUND,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::MissingTable => StatusCode::NOT_FOUND,
+            AppError::DataSourceRefused => StatusCode::BAD_GATEWAY,
             AppError::Transport(_) => StatusCode::BAD_GATEWAY,
         };
         let body = Json(json!({ "error": self.0.code(), "message": self.0.to_string() }));

@@ -15,10 +15,13 @@ use tower_http::trace::TraceLayer;
 use crate::app::{shell, App};
 
 use super::config::{Settings, StoreKind};
+use super::dev_api::DevTarget;
 use super::hub::Hub;
 use super::state::AppState;
+use super::store::dynamo::writer::DynamoWriter;
+use super::store::dynamo::{DynamoSettings, DynamoStore};
 use super::store::memory::MemoryStore;
-use super::store::{CallSink, CallStore};
+use super::store::{CallSink, CallStore, StoreError};
 use super::{dev_api, rest, simulator, ws};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,71 @@ pub enum StartupError {
     },
     #[error("server failed: {0}")]
     Serve(#[from] std::io::Error),
+    #[error("data source: {0}")]
+    Store(#[from] StoreError),
+}
+
+type Opened = (
+    Arc<dyn CallStore>,
+    Option<Arc<dyn CallSink>>,
+    Option<DevTarget>,
+);
+
+/// Opens the configured backend, and what writes into it (the simulator's
+/// and the developer API's sink), if anything may.
+async fn open_store(settings: &Settings) -> Result<Opened, StartupError> {
+    Ok(match settings.store {
+        StoreKind::Memory => {
+            let memory = Arc::new(
+                MemoryStore::new(settings.retain_calls)
+                    .with_audio_stream_prefix(settings.kinesis_stream_prefix.clone()),
+            );
+            (
+                memory.clone(),
+                Some(memory.clone()),
+                Some(DevTarget::Memory(memory)),
+            )
+        }
+        StoreKind::Dynamodb => {
+            let store = DynamoStore::connect(dynamo_settings(settings)).await?;
+            let writer = settings.simulator_format.map(|format| {
+                Arc::new(DynamoWriter::new(
+                    store.client().clone(),
+                    settings.table_names(),
+                    format,
+                ))
+            });
+            (
+                store,
+                writer.clone().map(|w| w as Arc<dyn CallSink>),
+                writer.map(DevTarget::Dynamo),
+            )
+        }
+    })
+}
+
+pub fn dynamo_settings(settings: &Settings) -> DynamoSettings {
+    DynamoSettings {
+        tables: settings.table_names(),
+        poll: Duration::from_millis(settings.dynamodb_poll_ms),
+        latest_poll: Duration::from_secs(settings.latest_poll_secs),
+        timeout: Duration::from_millis(settings.dynamodb_timeout_ms),
+        idle_end: Duration::from_secs(settings.call_idle_end_secs),
+        audio_stream_prefix: settings.kinesis_stream_prefix.clone(),
+        page_limit: None,
+        endpoint: None,
+    }
+}
+
+pub fn simulator_settings(
+    settings: &Settings,
+    max_calls: Option<usize>,
+) -> simulator::SimulatorSettings {
+    simulator::SimulatorSettings {
+        pace: settings.simulator_pace,
+        call_every: Duration::from_secs_f64(settings.simulator_call_every_secs),
+        max_calls,
+    }
 }
 
 pub struct Application {
@@ -51,33 +119,30 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
         let (shutdown, shutdown_rx) = watch::channel(false);
 
-        let (store, memory): (Arc<dyn CallStore>, Option<Arc<MemoryStore>>) = match settings.store {
-            StoreKind::Memory => {
-                let memory = Arc::new(MemoryStore::new(settings.retain_calls));
-                (memory.clone(), Some(memory))
-            }
-        };
-        let sink: Option<Arc<dyn CallSink>> = memory.clone().map(|m| m as Arc<dyn CallSink>);
+        let (store, sink, dev) = open_store(&settings).await?;
         let hub = Hub::start(store, Duration::from_secs(settings.feed_linger_secs));
 
         if settings.simulator {
-            if let Some(sink) = &sink {
-                simulator::spawn(
-                    sink.clone(),
-                    simulator::SimulatorSettings {
-                        pace: settings.simulator_pace,
-                        call_every: Duration::from_secs_f64(settings.simulator_call_every_secs),
-                    },
-                    shutdown_rx.clone(),
-                );
+            match &sink {
+                Some(sink) => {
+                    simulator::spawn(
+                        sink.clone(),
+                        simulator_settings(&settings, None),
+                        shutdown_rx.clone(),
+                    );
+                }
+                None => tracing::info!(
+                    "simulator off: on DynamoDB it writes only with TRAVOIQ_SIMULATOR_FORMAT set"
+                ),
             }
         }
 
+        let dev = if settings.dev_api { dev } else { None };
         let state = AppState {
             leptos_options: leptos_options.clone(),
             settings: Arc::new(settings),
             hub,
-            memory,
+            dev,
             shutdown: shutdown_rx,
         };
         let hub = state.hub.clone();
@@ -134,7 +199,7 @@ fn router(state: AppState) -> Router {
         .route("/latest-call", get(rest::latest_call))
         .route("/ws/calls", get(ws::lobby_socket))
         .route("/ws/{call_id}", get(ws::call_socket));
-    if state.settings.dev_api && state.memory.is_some() {
+    if state.dev.is_some() {
         tracing::warn!("developer API enabled at /api/dev: never in production");
         router = router.merge(dev_api::routes());
     }

@@ -7,17 +7,16 @@ use leptos::config::LeptosOptions;
 use tokio::sync::watch;
 
 use super::config::Settings;
+use super::dev_api::DevTarget;
 use super::hub::Hub;
-use super::store::memory::MemoryStore;
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub settings: Arc<Settings>,
     pub hub: Arc<Hub>,
-    /// The embedded store, when it is the backend: the developer API writes
-    /// into it.
-    pub memory: Option<Arc<MemoryStore>>,
+    /// Where the developer API writes, when it is on.
+    pub dev: Option<DevTarget>,
     /// Turns true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
 }

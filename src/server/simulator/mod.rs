@@ -103,6 +103,8 @@ pub struct SimulatorSettings {
     pub pace: f64,
     /// A new call starts about this often (at pace 1.0).
     pub call_every: Duration,
+    /// Stop starting calls after this many (the calls under way finish).
+    pub max_calls: Option<usize>,
 }
 
 fn scaled(ms: u64, pace: f64) -> Duration {
@@ -120,7 +122,16 @@ pub fn spawn(
         let mut rng = StdRng::from_os_rng();
         let mut next_script = rng.random_range(0..SCRIPTS.len());
         tracing::info!(pace = settings.pace, every = ?settings.call_every, "simulator started");
+        let mut started = 0usize;
+        let mut players: Vec<JoinHandle<()>> = Vec::new();
         loop {
+            if settings.max_calls.is_some_and(|max| started >= max) {
+                for player in players {
+                    let _ = tokio::join!(player);
+                }
+                return;
+            }
+            started += 1;
             let script = &SCRIPTS[next_script % SCRIPTS.len()];
             next_script += 1;
             let plan = plan_call(script, &mut rng);
@@ -129,12 +140,16 @@ pub fn spawn(
                 Ok(id) => {
                     let span =
                         tracing::info_span!("simulated_call", call_id = %id, script = script.title);
-                    tokio::spawn(
+                    players.retain(|p| !p.is_finished());
+                    players.push(tokio::spawn(
                         play(sink.clone(), id, plan, settings.pace, shutdown.clone())
                             .instrument(span),
-                    );
+                    ));
                 }
                 Err(e) => tracing::warn!(error = %e, "simulator could not start a call"),
+            }
+            if settings.max_calls.is_some_and(|max| started >= max) {
+                continue;
             }
             let jitter = rng.random_range(0.8..1.2);
             let wait = settings.call_every.mul_f64(jitter / settings.pace);

@@ -17,6 +17,7 @@ const NOTICE_CAPACITY: usize = 1024;
 
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    audio_stream_prefix: Option<String>,
     notices: broadcast::Sender<StoreNotice>,
     retain: usize,
 }
@@ -54,9 +55,17 @@ impl MemoryStore {
         let (notices, _) = broadcast::channel(NOTICE_CAPACITY);
         Self {
             inner: Mutex::new(Inner::default()),
+            audio_stream_prefix: None,
             notices,
             retain: retain.max(1),
         }
+    }
+
+    /// Names each call's audio stream with this prefix (as the Kinesis
+    /// stream the pipeline reads would be named).
+    pub fn with_audio_stream_prefix(mut self, prefix: Option<String>) -> Self {
+        self.audio_stream_prefix = prefix;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -153,8 +162,12 @@ impl CallStore for MemoryStore {
 #[async_trait]
 impl CallSink for MemoryStore {
     async fn start_call(&self, contact: NewContact) -> Result<(), StoreError> {
-        let details = details_from_attributes(contact.attributes, None)
-            .map_err(|e| StoreError::Misconfigured(e.to_string()))?;
+        let details = details_from_attributes(
+            contact.attributes,
+            None,
+            self.audio_stream_prefix.as_deref(),
+        )
+        .map_err(|e| StoreError::Misconfigured(e.to_string()))?;
         let id = details.call_id.clone();
         {
             let mut inner = self.lock();

@@ -1,6 +1,7 @@
 //! The store interface every backend implements, and the write interface the
 //! simulator (and, later, the DynamoDB writer) plays calls into.
 
+pub mod dynamo;
 pub mod memory;
 
 use std::collections::BTreeMap;
@@ -19,8 +20,14 @@ pub enum StoreError {
     /// retrying.
     #[error("data source unavailable: {0}")]
     Unavailable(String),
-    /// The backend refused (missing table, no permission); retrying will not
-    /// help until someone fixes the deployment.
+    /// A table the monitor needs does not exist.
+    #[error("missing table: {0}")]
+    MissingTable(String),
+    /// The backend refused (no permission, bad credentials); retrying will
+    /// not help until someone fixes the deployment.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    /// The data or the request is not what the store expects.
     #[error("data source misconfigured: {0}")]
     Misconfigured(String),
 }
@@ -52,6 +59,8 @@ pub trait CallStore: Send + Sync + 'static {
 
     /// Each segment whose latest write is after `after`, in its latest
     /// state, ordered by that write's position; at most `limit` of them.
+    /// A polling backend may answer from a copy up to half its poll
+    /// interval old; the call's feed picks up the rest on its next read.
     async fn segments_after(
         &self,
         id: &CallId,

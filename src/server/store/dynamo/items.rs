@@ -63,7 +63,7 @@ fn number(item: &Item, name: &'static str) -> Result<f64, ItemError> {
         None => return Err(ItemError::Missing(name)),
     };
     let n: f64 = raw.trim().parse().map_err(|_| ItemError::Malformed(name))?;
-    if n.is_finite() && n >= 0.0 && n < 1e13 {
+    if (0.0..1e13).contains(&n) {
         Ok(n)
     } else {
         Err(ItemError::Malformed(name))
@@ -80,7 +80,8 @@ fn string<'a>(item: &'a Item, name: &'static str) -> Option<&'a str> {
 /// Which format an item was written in: writer B spells `segmentId` in
 /// lower case and stores `LoggedOn` as a number; everything else is A.
 pub fn format_of(item: &Item) -> WriterFormat {
-    if item.contains_key(SEGMENT_ID_B) || matches!(item.get(LOGGED_ON), Some(AttributeValue::N(_))) {
+    if item.contains_key(SEGMENT_ID_B) || matches!(item.get(LOGGED_ON), Some(AttributeValue::N(_)))
+    {
         WriterFormat::KvsMs
     } else {
         WriterFormat::ConnectRt
@@ -167,13 +168,20 @@ pub fn segment_item(
             item.insert(START_TIME.into(), AttributeValue::N(seconds(w.start_ms)));
             item.insert(END_TIME.into(), AttributeValue::N(seconds(w.end_ms)));
             item.insert(SEGMENT_ID_A.into(), AttributeValue::S(w.segment_id.clone()));
-            let logged = time::OffsetDateTime::from_unix_timestamp_nanos(now_ms as i128 * 1_000_000)
-                .ok()
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-                .unwrap_or_default();
+            let logged =
+                time::OffsetDateTime::from_unix_timestamp_nanos(now_ms as i128 * 1_000_000)
+                    .ok()
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .unwrap_or_default();
             item.insert(LOGGED_ON.into(), AttributeValue::S(logged));
             // Upstream writes TTL in milliseconds, ten minutes ahead.
-            item.insert(EXPIRES_AFTER.into(), AttributeValue::N((now_ms + 600_000).to_string()));
+            item.insert(
+                EXPIRES_AFTER.into(),
+                AttributeValue::N((now_ms + 600_000).to_string()),
+            );
         }
         WriterFormat::KvsMs => {
             item.insert(START_TIME.into(), AttributeValue::N(w.start_ms.to_string()));
@@ -193,7 +201,11 @@ fn seconds(ms: i64) -> String {
     let s = format!("{:.3}", ms as f64 / 1000.0);
     // DynamoDB normalises numbers; so do we, to compare like with like.
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s.is_empty() { "0".into() } else { s.to_string() }
+    if s.is_empty() {
+        "0".into()
+    } else {
+        s.to_string()
+    }
 }
 
 /// Which table a speaker's words are in.
@@ -238,7 +250,11 @@ mod tests {
         assert_eq!((p.start_ms, p.end_ms, p.partial), (3210, 4500, true));
         assert_eq!(p.segment_id, "seg-1");
         // DynamoDB may normalise 3.0 to 3: still seconds for writer A.
-        let it = item(vec![("StartTime", n("3")), ("Transcript", s("x")), ("SegmentId", s("a"))]);
+        let it = item(vec![
+            ("StartTime", n("3")),
+            ("Transcript", s("x")),
+            ("SegmentId", s("a")),
+        ]);
         assert_eq!(parse_segment(&it).unwrap().start_ms, 3000);
     }
 
@@ -261,13 +277,32 @@ mod tests {
     #[test]
     fn odd_items_are_errors_not_panics() {
         let cases = vec![
-            (item(vec![("Transcript", s("x"))]), ItemError::Missing("StartTime")),
-            (item(vec![("StartTime", s("soon")), ("Transcript", s("x"))]), ItemError::Malformed("StartTime")),
-            (item(vec![("StartTime", n("-1")), ("Transcript", s("x"))]), ItemError::Malformed("StartTime")),
-            (item(vec![("StartTime", n("1"))]), ItemError::Missing("Transcript")),
-            (item(vec![("StartTime", n("1")), ("Transcript", n("5"))]), ItemError::Malformed("Transcript")),
             (
-                item(vec![("StartTime", n("1")), ("Transcript", s("x")), ("IsPartial", s("maybe"))]),
+                item(vec![("Transcript", s("x"))]),
+                ItemError::Missing("StartTime"),
+            ),
+            (
+                item(vec![("StartTime", s("soon")), ("Transcript", s("x"))]),
+                ItemError::Malformed("StartTime"),
+            ),
+            (
+                item(vec![("StartTime", n("-1")), ("Transcript", s("x"))]),
+                ItemError::Malformed("StartTime"),
+            ),
+            (
+                item(vec![("StartTime", n("1"))]),
+                ItemError::Missing("Transcript"),
+            ),
+            (
+                item(vec![("StartTime", n("1")), ("Transcript", n("5"))]),
+                ItemError::Malformed("Transcript"),
+            ),
+            (
+                item(vec![
+                    ("StartTime", n("1")),
+                    ("Transcript", s("x")),
+                    ("IsPartial", s("maybe")),
+                ]),
                 ItemError::Malformed("IsPartial"),
             ),
         ];
@@ -290,7 +325,10 @@ mod tests {
             let it = segment_item(format, "id", &w, 1_700_000_000_000);
             assert_eq!(format_of(&it), format);
             let p = parse_segment(&it).unwrap();
-            assert_eq!((p.start_ms, p.end_ms, p.text.as_str(), p.partial), (12_340, 15_000, "Hello", true));
+            assert_eq!(
+                (p.start_ms, p.end_ms, p.text.as_str(), p.partial),
+                (12_340, 15_000, "Hello", true)
+            );
         }
         assert_eq!(seconds(12_340), "12.34");
         assert_eq!(seconds(3_000), "3");

@@ -3,7 +3,30 @@ import { defineConfig, devices } from '@playwright/test';
 // Two servers from the same release binary (built by `cargo leptos build --release`):
 // - "dev": simulator off, developer API on, so tests write exact calls;
 // - "sim": the newcomer's default, with the simulator playing calls (faster).
+//
+// E2E_BACKEND=dynamodb runs the same suite with both servers on the DynamoDB
+// backend against E2E_DYNAMODB_ENDPOINT (scripts/test starts moto for it):
+// the dev server writes calls in the connect-rt format, the simulator server
+// in kvs-ms, each into its own tables, created by `travoiq-monitor writer`.
 const bin = process.env.TRAVOIQ_SERVER_BIN ?? 'target/release/travoiq-monitor';
+const backend = process.env.E2E_BACKEND ?? 'memory';
+
+function backendEnv(name: string, format: string): Record<string, string> {
+  if (backend !== 'dynamodb') return {};
+  const endpoint = process.env.E2E_DYNAMODB_ENDPOINT;
+  if (!endpoint) throw new Error('E2E_BACKEND=dynamodb needs E2E_DYNAMODB_ENDPOINT');
+  return {
+    TRAVOIQ_STORE: 'dynamodb',
+    TRAVOIQ_TABLE_PREFIX: `e2e-${name}-`,
+    TRAVOIQ_SIMULATOR_FORMAT: format,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB_STREAMS: endpoint,
+    AWS_REGION_NAME: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}
 const DEV_PORT = Number(process.env.E2E_DEV_PORT ?? 3101);
 const SIM_PORT = Number(process.env.E2E_SIM_PORT ?? 3102);
 export const SIM_URL = `http://127.0.0.1:${SIM_PORT}`;
@@ -23,7 +46,8 @@ const launchOptions = {
 };
 
 const server = (port: number, env: Record<string, string>) => ({
-  command: bin,
+  // On DynamoDB, create the tables (if missing) before serving.
+  command: backend === 'dynamodb' ? `${bin} writer --create-tables --calls 0 && exec ${bin}` : bin,
   cwd: '..',
   url: `http://127.0.0.1:${port}/healthz`,
   // Never test against a server left over from an earlier run.
@@ -72,11 +96,12 @@ export default defineConfig({
     },
   ],
   webServer: [
-    server(DEV_PORT, { TRAVOIQ_SIMULATOR: 'off', TRAVOIQ_DEV_API: 'on' }),
+    server(DEV_PORT, { TRAVOIQ_SIMULATOR: 'off', TRAVOIQ_DEV_API: 'on', ...backendEnv('dev', 'connect-rt') }),
     server(SIM_PORT, {
       TRAVOIQ_SIMULATOR: 'on',
       TRAVOIQ_SIMULATOR_PACE: '4',
       TRAVOIQ_SIMULATOR_CALL_EVERY_SECS: '40',
+      ...backendEnv('sim', 'kvs-ms'),
     }),
   ],
 });

@@ -97,7 +97,7 @@ async fn write_calls(
     calls: Option<usize>,
 ) -> Result<(), String> {
     let dynamo = startup::dynamo_settings(&settings);
-    let sdk = dynamo::sdk_config(dynamo.timeout, None)
+    let sdk = dynamo::sdk_config(dynamo.timeout, dynamo.endpoint.as_deref())
         .await
         .map_err(|e| e.to_string())?;
     let client = aws_sdk_dynamodb::Client::new(&sdk);

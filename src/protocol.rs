@@ -44,6 +44,9 @@ pub enum ServerMsg {
     NewCall { call: CallDetails },
     /// First frame on the lobby socket: the newest call, if any.
     Latest { call: Option<CallDetails> },
+    /// The data source behind this call stopped (or resumed) answering;
+    /// the stream continues from where it was once it is back.
+    SourceStatus { available: bool },
     /// Sent when nothing else was for a while, so the browser can tell a
     /// quiet call from a dead connection.
     Heartbeat,

@@ -16,8 +16,11 @@ test.describe('choosing and following calls', () => {
   });
 
   test('the home page shows the newest call and the address bar names it', async ({ writer, dashboard, page }) => {
-    await writer.createCall('+10000000001');
-    const newest = await writer.createCall('+10000000002');
+    // Start times as the contact flow writes them (JavaScript Date.toString()),
+    // written newest first: the order comes from the parsed times.
+    const now = Date.now();
+    const newest = await writer.createCall('+10000000002', { callTimestamp: new Date(now).toString() });
+    await writer.createCall('+10000000001', { callTimestamp: new Date(now - 3_600_000).toString() });
     await dashboard.goto('/');
     await expect(page).toHaveURL(`/calls/${newest}`);
     await expect(dashboard.phone).toHaveText('+10000000002');

@@ -88,8 +88,10 @@ async fn session(
         match frame {
             Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerMsg>(&text) {
                 Ok(msg) => {
-                    let is_error = matches!(msg, ServerMsg::Error { .. });
-                    if !is_error {
+                    // The link is up once the server has greeted us; later
+                    // frames may say the data source is down (the page's
+                    // handler shows that).
+                    if matches!(msg, ServerMsg::Hello { .. } | ServerMsg::Latest { .. }) {
                         *attempt = 0;
                         set_link(Link::Live);
                     }

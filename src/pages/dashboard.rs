@@ -116,7 +116,9 @@ fn CallView(snap: CallSnapshot) -> impl IntoView {
                 ServerMsg::Error {
                     code: ErrorCode::Unavailable,
                     ..
-                } => link.set(Link::Unavailable),
+                }
+                | ServerMsg::SourceStatus { available: false } => link.set(Link::Unavailable),
+                ServerMsg::SourceStatus { available: true } => link.set(Link::Live),
                 ServerMsg::Error { message, .. } => {
                     leptos::logging::warn!("server: {message}");
                 }

@@ -57,6 +57,10 @@ pub struct Settings {
     /// upstream format (`connect-rt` or `kvs-ms`): never by accident.
     #[serde(default)]
     pub simulator_format: Option<WriterFormat>,
+    /// A DynamoDB endpoint for this server only ("" = aws-config's own:
+    /// AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, or AWS).
+    #[serde(default)]
+    pub dynamodb_endpoint: String,
 }
 
 impl Settings {

@@ -28,6 +28,7 @@ use super::state::AppState;
 use std::sync::Arc;
 
 use super::store::dynamo::writer::DynamoWriter;
+use super::store::dynamo::DynamoStore;
 use super::store::memory::MemoryStore;
 use super::store::{CallSink, NewContact, SegmentWrite};
 use super::timestamp::{format_call_date, format_js_date_string};
@@ -65,14 +66,14 @@ struct WriteSegment {
 #[derive(Clone)]
 pub enum DevTarget {
     Memory(Arc<MemoryStore>),
-    Dynamo(Arc<DynamoWriter>),
+    Dynamo(Arc<DynamoWriter>, Arc<DynamoStore>),
 }
 
 impl DevTarget {
     fn sink(&self) -> &dyn CallSink {
         match self {
             DevTarget::Memory(m) => m.as_ref(),
-            DevTarget::Dynamo(d) => d.as_ref(),
+            DevTarget::Dynamo(d, _) => d.as_ref(),
         }
     }
 
@@ -82,7 +83,11 @@ impl DevTarget {
                 m.clear();
                 Ok(())
             }
-            DevTarget::Dynamo(d) => d.clear().await,
+            DevTarget::Dynamo(d, store) => {
+                d.clear().await?;
+                store.forget_all().await;
+                Ok(())
+            }
         }
     }
 }

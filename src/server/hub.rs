@@ -22,6 +22,8 @@ use super::store::{CallStore, StoreError, StoreNotice};
 pub enum FeedEvent {
     Segment(Segment),
     Details(CallDetails),
+    /// The store stopped (false) or resumed (true) answering for this call.
+    Source(bool),
 }
 
 /// Per-feed broadcast capacity. A viewer further behind than this re-reads
@@ -168,6 +170,7 @@ async fn run_feed(
     let poll = hub.store.poll_interval();
     let mut idle_since: Option<tokio::time::Instant> = None;
     let mut backoff = Duration::from_millis(250);
+    let mut healthy = true;
     loop {
         let tick = poll.unwrap_or(hub.linger).min(hub.linger);
         let woken = tokio::time::timeout(tick, feed.wake.notified())
@@ -187,8 +190,19 @@ async fn run_feed(
             continue;
         }
         match read_changes(&hub, &id, &feed, &mut last, &mut details).await {
-            Ok(()) => backoff = Duration::from_millis(250),
+            Ok(()) => {
+                if !healthy {
+                    tracing::info!("data source answering again");
+                    healthy = true;
+                    let _ = feed.tx.send(FeedEvent::Source(true));
+                }
+                backoff = Duration::from_millis(250);
+            }
             Err(e) => {
+                if healthy {
+                    healthy = false;
+                    let _ = feed.tx.send(FeedEvent::Source(false));
+                }
                 tracing::warn!(error = %e, retry_in = ?backoff, "feed read failed");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(10));

@@ -68,9 +68,9 @@ async fn open_store(settings: &Settings) -> Result<Opened, StartupError> {
                 ))
             });
             (
-                store,
+                store.clone(),
                 writer.clone().map(|w| w as Arc<dyn CallSink>),
-                writer.map(DevTarget::Dynamo),
+                writer.map(|w| DevTarget::Dynamo(w, store)),
             )
         }
     })
@@ -85,7 +85,7 @@ pub fn dynamo_settings(settings: &Settings) -> DynamoSettings {
         idle_end: Duration::from_secs(settings.call_idle_end_secs),
         audio_stream_prefix: settings.kinesis_stream_prefix.clone(),
         page_limit: None,
-        endpoint: None,
+        endpoint: Some(settings.dynamodb_endpoint.trim().to_string()).filter(|e| !e.is_empty()),
     }
 }
 

@@ -233,6 +233,18 @@ impl Conn {
                     }
                     Ok(FeedEvent::Segment(_)) => Ok(()),
                     Ok(FeedEvent::Details(call)) => self.send(&ServerMsg::CallUpdated { call }).await,
+                    Ok(FeedEvent::Source(available)) => {
+                        // Back: whatever the feed missed, this viewer reads itself.
+                        let caught_up = if available {
+                            self.catch_up(id, &mut after).await
+                        } else {
+                            Ok(())
+                        };
+                        match caught_up {
+                            Ok(()) => self.send(&ServerMsg::SourceStatus { available }).await,
+                            Err(end) => Err(end),
+                        }
+                    }
                     Err(RecvError::Lagged(missed)) => {
                         tracing::info!(missed, "viewer lagged; re-reading from the store");
                         self.catch_up(id, &mut after).await

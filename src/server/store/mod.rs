@@ -77,6 +77,11 @@ pub trait CallStore: Send + Sync + 'static {
         None
     }
 
+    /// Requests made to a remote backend so far (None for the embedded one).
+    fn request_counts(&self) -> Option<dynamo::RequestCounts> {
+        None
+    }
+
     /// Position of the latest write to a call's transcript.
     async fn last_seq(&self, id: &CallId) -> Result<Seq, StoreError> {
         let mut last = Seq::ZERO;

@@ -15,6 +15,7 @@ mod streams;
 pub mod writer;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -99,7 +100,40 @@ pub async fn sdk_config(
     Ok(config)
 }
 
+/// DynamoDB requests made so far, by kind (for benchmarks and logs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestCounts {
+    pub query: u64,
+    pub get_item: u64,
+    pub scan: u64,
+    pub get_records: u64,
+}
+
+impl RequestCounts {
+    pub fn since(&self, earlier: &RequestCounts) -> RequestCounts {
+        RequestCounts {
+            query: self.query - earlier.query,
+            get_item: self.get_item - earlier.get_item,
+            scan: self.scan - earlier.scan,
+            get_records: self.get_records - earlier.get_records,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    query: AtomicU64,
+    get_item: AtomicU64,
+    scan: AtomicU64,
+    get_records: Arc<AtomicU64>,
+}
+
+fn count(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 pub struct DynamoStore {
+    counters: Counters,
     client: Client,
     settings: DynamoSettings,
     calls: std::sync::Mutex<HashMap<CallId, Arc<tokio::sync::Mutex<CallCache>>>>,
@@ -167,6 +201,7 @@ impl DynamoStore {
         };
         let (notices, _) = broadcast::channel(1024);
         let store = Arc::new(Self {
+            counters: Counters::default(),
             client,
             settings,
             calls: std::sync::Mutex::new(HashMap::new()),
@@ -182,6 +217,12 @@ impl DynamoStore {
         &self.client
     }
 
+    /// Drops everything cached (after the tables were emptied by hand).
+    pub async fn forget_all(&self) {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.latest.lock().await = Latest::default();
+    }
+
     fn notify(&self, notice: StoreNotice) {
         let _ = self.notices.send(notice);
     }
@@ -194,18 +235,21 @@ impl DynamoStore {
         let tables = self.settings.tables.clone();
         match arns.contact {
             Some(arn) => {
+                // One consumer, in stream order: a later event wins a tie.
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
                 let weak = Arc::downgrade(self);
+                tokio::spawn(async move {
+                    while let Some(change) = rx.recv().await {
+                        let Some(store) = weak.upgrade() else { return };
+                        store.on_contact_change(change).await;
+                    }
+                });
                 tokio::spawn(streams::follow(
                     streams.clone(),
                     tables.contact.clone(),
                     arn,
-                    move |change| {
-                        let Some(store) = weak.upgrade() else {
-                            return false;
-                        };
-                        tokio::spawn(async move { store.on_contact_change(change).await });
-                        true
-                    },
+                    self.counters.get_records.clone(),
+                    move |change| tx.send(change).is_ok(),
                 ));
             }
             None => {
@@ -224,6 +268,7 @@ impl DynamoStore {
                     streams.clone(),
                     table,
                     arn,
+                    self.counters.get_records.clone(),
                     move |change| {
                         let Some(store) = weak.upgrade() else {
                             return false;
@@ -291,6 +336,7 @@ impl DynamoStore {
         let mut newest: Option<CallDetails> = None;
         let mut start: Option<Item> = None;
         loop {
+            count(&self.counters.scan);
             let out = self
                 .client
                 .scan()
@@ -363,6 +409,7 @@ impl DynamoStore {
             }
         }
         let table = &self.settings.tables.contact;
+        count(&self.counters.get_item);
         let out = self
             .client
             .get_item()
@@ -635,6 +682,16 @@ impl CallStore for DynamoStore {
 
     fn poll_interval(&self) -> Option<Duration> {
         Some(self.poll)
+    }
+
+    fn request_counts(&self) -> Option<RequestCounts> {
+        let c = &self.counters;
+        Some(RequestCounts {
+            query: c.query.load(Ordering::Relaxed),
+            get_item: c.get_item.load(Ordering::Relaxed),
+            scan: c.scan.load(Ordering::Relaxed),
+            get_records: c.get_records.load(Ordering::Relaxed),
+        })
     }
 
     async fn last_seq(&self, id: &CallId) -> Result<Seq, StoreError> {

@@ -62,6 +62,7 @@ pub async fn follow(
     client: Client,
     table: String,
     arn: String,
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
     mut on_change: impl FnMut(Change) -> bool + Send,
 ) {
     let mut iterators: HashMap<String, String> = HashMap::new();
@@ -91,6 +92,7 @@ pub async fn follow(
         let mut got_any = false;
         let shards: Vec<(String, String)> = iterators.drain().collect();
         for (shard, iterator) in shards {
+            requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match client
                 .get_records()
                 .shard_iterator(iterator)

@@ -38,6 +38,11 @@ impl DynamoWriter {
     /// Creates any of the three tables that does not exist, with streams
     /// (NEW_AND_OLD_IMAGES) as upstream creates them.
     pub async fn create_tables(&self) -> Result<(), StoreError> {
+        self.create_tables_with(true).await
+    }
+
+    /// Creates the tables, with or without streams.
+    pub async fn create_tables_with(&self, streams: bool) -> Result<(), StoreError> {
         let contact_key = ("contactId", ScalarAttributeType::S, None);
         let transcript_key = (
             items::CONTACT_ID,
@@ -55,15 +60,17 @@ impl DynamoWriter {
                 .create_table()
                 .table_name(table)
                 .billing_mode(BillingMode::PayPerRequest)
-                .stream_specification(
+                .attribute_definitions(attribute(hash, hash_type)?)
+                .key_schema(key_element(hash, KeyType::Hash)?);
+            if streams {
+                create = create.stream_specification(
                     StreamSpecification::builder()
                         .stream_enabled(true)
                         .stream_view_type(StreamViewType::NewAndOldImages)
                         .build()
                         .map_err(|e| StoreError::Misconfigured(e.to_string()))?,
-                )
-                .attribute_definitions(attribute(hash, hash_type)?)
-                .key_schema(key_element(hash, KeyType::Hash)?);
+                );
+            }
             if let Some((range, range_type)) = range {
                 create = create
                     .attribute_definitions(attribute(range, range_type)?)

@@ -1,0 +1,149 @@
+//! What one watched call costs in DynamoDB requests, and that it does not
+//! grow with the number of viewers: the real server on the DynamoDB backend
+//! (moto on loopback), one simulated call written by the writer, and 1 then
+//! 50 WebSocket viewers on it; once with streams on the tables (as upstream
+//! creates them) and once without. Prints requests per second by kind.
+//!
+//!     cargo bench --features ssr --bench read_cost
+
+#[path = "../tests/common/dynamo.rs"]
+mod dynamo;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use travoiq_monitor::model::CallId;
+use travoiq_monitor::server::config::{Settings, TableNames, WriterFormat};
+use travoiq_monitor::server::simulator::{self, plan_call, random_call_id_string, SCRIPTS};
+use travoiq_monitor::server::startup::Application;
+use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+use travoiq_monitor::server::store::dynamo::{sdk_config, RequestCounts};
+use travoiq_monitor::server::store::{CallSink, NewContact};
+
+const WINDOW: Duration = Duration::from_secs(15);
+
+#[tokio::main]
+async fn main() {
+    dynamo::moto();
+    println!("DynamoDB requests per second while one call is watched ({WINDOW:?} per run)");
+    println!(
+        "{:<14} {:>8} {:>8} {:>8} {:>8} {:>10} {:>8}",
+        "tables", "viewers", "Query", "GetItem", "Scan", "GetRecords", "total"
+    );
+    for streams in [true, false] {
+        let mut totals = Vec::new();
+        for viewers in [1usize, 50] {
+            let c = run(streams, viewers).await;
+            let per_s = |n: u64| n as f64 / WINDOW.as_secs_f64();
+            let total = c.query + c.get_item + c.scan + c.get_records;
+            println!(
+                "{:<14} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>10.2} {:>8.2}",
+                if streams {
+                    "with streams"
+                } else {
+                    "no streams"
+                },
+                viewers,
+                per_s(c.query),
+                per_s(c.get_item),
+                per_s(c.scan),
+                per_s(c.get_records),
+                per_s(total)
+            );
+            totals.push(per_s(total));
+        }
+        println!(
+            "  ratio 50 viewers / 1 viewer: {:.2}",
+            totals[1] / totals[0]
+        );
+    }
+}
+
+async fn run(streams: bool, viewers: usize) -> RequestCounts {
+    let prefix = dynamo::unique_prefix("bench");
+    let tables = TableNames {
+        contact: format!("{prefix}contactDetails"),
+        customer: format!("{prefix}contactTranscriptSegments"),
+        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
+    };
+    let sdk = sdk_config(Duration::from_secs(5), None).await.expect("sdk");
+    let writer = Arc::new(DynamoWriter::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        tables.clone(),
+        WriterFormat::ConnectRt,
+    ));
+    writer.create_tables_with(streams).await.expect("tables");
+
+    let settings = Settings::load_with(&[
+        ("store", "dynamodb"),
+        ("simulator", "off"),
+        ("table_prefix", &prefix),
+    ])
+    .expect("settings");
+    let mut options = leptos::config::get_configuration(None)
+        .expect("options")
+        .leptos_options;
+    options.site_addr = "127.0.0.1:0".parse().expect("addr");
+    let app = Application::build(settings, options).await.expect("app");
+    let port = app.port();
+    let hub = app.hub();
+    tokio::spawn(app.run_until_stopped());
+
+    // A call, played in real time by the writer.
+    let id = CallId::parse(&random_call_id_string()).expect("id");
+    writer
+        .start_call(NewContact {
+            call_id: id.clone(),
+            attributes: [
+                ("contactId".to_string(), id.to_string()),
+                (
+                    "callTimestamp".to_string(),
+                    travoiq_monitor::server::timestamp::format_js_date_string(
+                        time::OffsetDateTime::now_utc(),
+                    ),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        })
+        .await
+        .expect("call");
+    let plan = plan_call(&SCRIPTS[0], &mut rand::rng());
+    let player = {
+        let writer = writer.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let begun = Instant::now();
+            for w in plan.writes {
+                let at = Duration::from_millis(w.at_ms);
+                if let Some(wait) = at.checked_sub(begun.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+                let _ = writer.write_segment(&id, w.write).await;
+            }
+        })
+    };
+
+    let mut sockets = Vec::new();
+    for _ in 0..viewers {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws/{id}"))
+            .await
+            .expect("socket");
+        sockets.push(tokio::spawn(async move {
+            let mut ws = ws;
+            while let Some(Ok(_)) = ws.next().await {}
+        }));
+    }
+    // Let connecting settle, then count over the window.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = hub.store().request_counts().unwrap_or_default();
+    tokio::time::sleep(WINDOW).await;
+    let after = hub.store().request_counts().unwrap_or_default();
+    player.abort();
+    for s in sockets {
+        s.abort();
+    }
+    let _ = simulator::SCRIPTS.len();
+    after.since(&before)
+}

@@ -1,0 +1,188 @@
+//! The whole server on the DynamoDB backend (moto on loopback, behind a
+//! proxy that can be cut): HTTP answers and the live socket through an
+//! outage of the data source.
+
+mod common;
+
+use std::time::Duration;
+
+use common::dynamo::{moto, unique_prefix, Proxy};
+use common::{next_msg, spawn_app_with, TestApp};
+use travoiq_monitor::model::{CallId, Speaker};
+use travoiq_monitor::protocol::ServerMsg;
+use travoiq_monitor::server::config::{TableNames, WriterFormat};
+use travoiq_monitor::server::simulator::random_call_id_string;
+use travoiq_monitor::server::store::dynamo::sdk_config;
+use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+use travoiq_monitor::server::store::{CallSink, NewContact, SegmentWrite};
+
+struct Setup {
+    app: TestApp,
+    proxy: Proxy,
+    writer: DynamoWriter,
+}
+
+async fn setup(format: WriterFormat) -> Setup {
+    let moto = moto();
+    let prefix = unique_prefix("app");
+    let tables = TableNames {
+        contact: format!("{prefix}contactDetails"),
+        customer: format!("{prefix}contactTranscriptSegments"),
+        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
+    };
+    let sdk = sdk_config(Duration::from_secs(5), None).await.unwrap();
+    let writer = DynamoWriter::new(aws_sdk_dynamodb::Client::new(&sdk), tables, format);
+    writer.create_tables().await.unwrap();
+    let proxy = Proxy::start(&moto.endpoint).await;
+    let endpoint = proxy.endpoint();
+    let app = spawn_app_with(&[
+        ("store", "dynamodb"),
+        ("table_prefix", &prefix),
+        ("dynamodb_endpoint", &endpoint),
+        ("dynamodb_poll_ms", "100"),
+        ("dynamodb_timeout_ms", "900"),
+    ])
+    .await;
+    Setup { app, proxy, writer }
+}
+
+async fn start_call(writer: &DynamoWriter) -> CallId {
+    let id = CallId::parse(&random_call_id_string()).unwrap();
+    writer
+        .start_call(NewContact {
+            call_id: id.clone(),
+            attributes: [
+                ("contactId".to_string(), id.to_string()),
+                (
+                    "customerPhoneNumber".to_string(),
+                    "+14155550123".to_string(),
+                ),
+                (
+                    "callTimestamp".to_string(),
+                    "Thu Jan 05 2023 12:28:53 GMT-0500 (Eastern Standard Time)".to_string(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+fn say(speaker: Speaker, start_ms: i64, text: &str, partial: bool) -> SegmentWrite {
+    SegmentWrite {
+        speaker,
+        segment_id: "s".into(),
+        start_ms,
+        end_ms: start_ms + 500,
+        text: text.into(),
+        partial,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_and_latest_come_from_the_tables_and_outages_are_503() {
+    let s = setup(WriterFormat::ConnectRt).await;
+    let id = start_call(&s.writer).await;
+    let res = s.app.get(&format!("/details/{id}")).await;
+    assert_eq!(res.status(), 200);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["customerPhoneNumber"], "+14155550123");
+    assert!(v["callTimestamp"]
+        .as_str()
+        .unwrap()
+        .starts_with("Thu Jan 05 2023"));
+    let v: serde_json::Value = s.app.get("/latest-call").await.json().await.unwrap();
+    assert_eq!(v["contactId"], id.as_str());
+
+    s.proxy.cut();
+    let res = s
+        .app
+        .get(&format!("/details/{}", random_call_id_string()))
+        .await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"],
+        "unavailable"
+    );
+    s.proxy.restore();
+    assert_eq!(s.app.get(&format!("/details/{id}")).await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_table_is_a_404_with_its_own_code() {
+    moto();
+    let app = spawn_app_with(&[("store", "dynamodb"), ("table_prefix", "absent-")]).await;
+    let res = app
+        .get(&format!("/details/{}", random_call_id_string()))
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"],
+        "missing_table"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_are_told_of_an_outage_and_resume_with_nothing_lost_or_doubled() {
+    let s = setup(WriterFormat::KvsMs).await;
+    let id = start_call(&s.writer).await;
+    s.writer
+        .write_segment(&id, say(Speaker::Agent, 0, "Hello", false))
+        .await
+        .unwrap();
+
+    let mut ws = s.app.connect(&format!("/ws/{id}")).await;
+    assert!(matches!(next_msg(&mut ws).await, ServerMsg::Hello { .. }));
+    let first = match next_msg(&mut ws).await {
+        ServerMsg::Transcript(seg) => seg,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(first.text, "Hello");
+    assert!(matches!(
+        next_msg(&mut ws).await,
+        ServerMsg::CaughtUp { .. }
+    ));
+
+    s.proxy.cut();
+    assert_eq!(
+        next_msg(&mut ws).await,
+        ServerMsg::SourceStatus { available: false }
+    );
+    // Written while the monitor cannot read.
+    s.writer
+        .write_segment(&id, say(Speaker::Customer, 1000, "I lost", true))
+        .await
+        .unwrap();
+    s.writer
+        .write_segment(&id, say(Speaker::Customer, 1000, "I lost my bag", false))
+        .await
+        .unwrap();
+    s.writer
+        .write_segment(&id, say(Speaker::Agent, 2500, "Sorry to hear", false))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.proxy.restore();
+
+    let mut texts = Vec::new();
+    let mut back = false;
+    while !(back && texts.len() >= 2) {
+        match next_msg(&mut ws).await {
+            ServerMsg::Transcript(seg) => texts.push((seg.speaker, seg.text, seg.partial)),
+            ServerMsg::SourceStatus { available: true } => back = true,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let finals: Vec<_> = texts.iter().filter(|t| !t.2).cloned().collect();
+    assert_eq!(
+        finals,
+        [
+            (Speaker::Customer, "I lost my bag".to_string(), false),
+            (Speaker::Agent, "Sorry to hear".to_string(), false)
+        ]
+    );
+    assert_eq!(texts.len(), 2, "nothing doubled: {texts:?}");
+}

@@ -233,8 +233,8 @@ async fn the_latest_call_is_the_newest_by_time_among_hundreds(b: Backend) {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let mut newest: Option<(i64, CallId)> = None;
-    for i in 0..150u32 {
-        let ms = 1_672_531_200_000 + ((i as i64 * 7_919) % 150) * 86_400_000 + i as i64 * 1000;
+    for i in 0..250u32 {
+        let ms = 1_672_531_200_000 + ((i as i64 * 7_919) % 250) * 86_400_000 + i as i64 * 1000;
         let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap();
         let offset = time::UtcOffset::from_hms(-5, 0, 0).unwrap();
         let local = t.to_offset(offset);

@@ -484,6 +484,7 @@ impl DynamoStore {
                         .expression_attribute_values(":from", AttributeValue::N(from.clone())),
                     None => query.key_condition_expression("#c = :id"),
                 };
+                count(&self.counters.query);
                 let out = query
                     .send()
                     .await

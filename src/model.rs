@@ -201,6 +201,9 @@ pub struct CallSnapshot {
     pub details: CallDetails,
     pub segments: Vec<Segment>,
     pub last_seq: Seq,
+    /// The numbering `last_seq` belongs to (see [`CallStore::epoch`] on the
+    /// server): positions from another epoch mean nothing.
+    pub epoch: u64,
 }
 
 /// Orders segments as a conversation: by start time, customer first on a tie.

@@ -28,10 +28,16 @@ pub mod close {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ServerMsg {
-    /// First frame on a call socket: the call, and the position the stream
-    /// resumes after.
+    /// First frame on a call socket: the call, the position the stream
+    /// resumes after, and the epoch of the positions. When the client's
+    /// epoch was not the server's (a restart, a rebuilt cache), `after` is 0
+    /// and the whole call follows: the client starts its transcript afresh.
     #[serde(rename_all = "camelCase")]
-    Hello { call: CallDetails, after: Seq },
+    Hello {
+        call: CallDetails,
+        after: Seq,
+        epoch: u64,
+    },
     /// A segment as it now stands: new, grown (partial) or final. A segment
     /// already shown is replaced in place (same speaker and start time).
     Transcript(Segment),
@@ -75,9 +81,9 @@ pub enum ClientMsg {
 /// Largest frame the server accepts from a browser.
 pub const MAX_CLIENT_FRAME: usize = 1024;
 
-/// Path of the socket for one call, resuming after `after`.
-pub fn call_socket_path(id: &CallId, after: Seq) -> String {
-    format!("/ws/{id}?after={after}")
+/// Path of the socket for one call, resuming after `after` of `epoch`.
+pub fn call_socket_path(id: &CallId, after: Seq, epoch: u64) -> String {
+    format!("/ws/{id}?after={after}&epoch={epoch}")
 }
 
 /// Path of the lobby socket: new-call pushes only.

@@ -28,7 +28,7 @@ async fn a_viewer_gets_hello_the_backlog_then_live_changes_in_order() {
 
     let mut ws = app.connect(&format!("/ws/{id}")).await;
     match next_msg(&mut ws).await {
-        ServerMsg::Hello { call, after } => {
+        ServerMsg::Hello { call, after, .. } => {
             assert_eq!(call.call_id.as_str(), id);
             assert_eq!(call.customer_phone.as_deref(), Some("+14155550123"));
             assert_eq!(after, Seq::ZERO);
@@ -76,7 +76,16 @@ async fn a_reconnecting_viewer_gets_exactly_what_it_missed() {
     app.say(&id, "Customer", 1000, "two", false).await; // 4: replaces 2
     app.say(&id, "Agent", 3000, "four", false).await; // 5
 
-    let mut ws = app.connect(&format!("/ws/{id}?after=3")).await;
+    // The first connection tells the epoch its positions belong to.
+    let mut first = app.connect(&format!("/ws/{id}")).await;
+    let ServerMsg::Hello { epoch, .. } = next_msg(&mut first).await else {
+        panic!("expected hello")
+    };
+    drop(first);
+
+    let mut ws = app
+        .connect(&format!("/ws/{id}?after=3&epoch={epoch}"))
+        .await;
     assert!(matches!(
         next_msg(&mut ws).await,
         ServerMsg::Hello { after: Seq(3), .. }
@@ -86,6 +95,27 @@ async fn a_reconnecting_viewer_gets_exactly_what_it_missed() {
     assert_eq!((a.seq, a.text.as_str()), (Seq(4), "two"));
     assert_eq!((b.seq, b.text.as_str()), (Seq(5), "four"));
     assert_eq!(next_msg(&mut ws).await, ServerMsg::CaughtUp { seq: Seq(5) });
+
+    // A position from another epoch (a restarted server) replays the call.
+    let mut ws = app
+        .connect(&format!("/ws/{id}?after=3&epoch={}", epoch.wrapping_add(1)))
+        .await;
+    assert!(matches!(
+        next_msg(&mut ws).await,
+        ServerMsg::Hello { after: Seq(0), .. }
+    ));
+    let mut texts = Vec::new();
+    loop {
+        match next_msg(&mut ws).await {
+            ServerMsg::Transcript(seg) => texts.push(seg.text),
+            ServerMsg::CaughtUp { seq } => {
+                assert_eq!(seq, Seq(5));
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(texts, ["one", "three", "two", "four"]);
 }
 
 #[tokio::test]

@@ -65,6 +65,12 @@ impl Transcript {
         self.changes.update(|n| *n += 1);
     }
 
+    /// Forgets every line (the server is replaying the call from the start).
+    pub fn clear(&self) {
+        self.rows.set(Vec::new());
+        self.changes.update(|n| *n += 1);
+    }
+
     pub fn len(&self) -> usize {
         self.rows.with(Vec::len)
     }

@@ -71,6 +71,7 @@ fn CallView(snap: CallSnapshot) -> impl IntoView {
     let call = RwSignal::new(snap.details);
     let transcript = Transcript::new(snap.segments);
     let last_seq = StoredValue::new(snap.last_seq);
+    let epoch = StoredValue::new(snap.epoch);
     let link = RwSignal::new(Link::Connecting);
     let notice = RwSignal::new(None::<CallDetails>);
 
@@ -104,9 +105,21 @@ fn CallView(snap: CallSnapshot) -> impl IntoView {
         let navigate = navigate.clone();
         move |msg: ServerMsg| {
             match msg {
-                ServerMsg::Hello { call: c, .. } | ServerMsg::CallUpdated { call: c } => {
+                ServerMsg::Hello {
+                    call: c,
+                    after,
+                    epoch: theirs,
+                } => {
+                    // The server could not resume where we were (it restarted,
+                    // or renumbered the call): it replays the call in full.
+                    if theirs != epoch.get_value() || after != last_seq.get_value() {
+                        transcript.clear();
+                        epoch.set_value(theirs);
+                        last_seq.set_value(after);
+                    }
                     call.set(c)
                 }
+                ServerMsg::CallUpdated { call: c } => call.set(c),
                 ServerMsg::Transcript(seg) => {
                     last_seq.update_value(|s| *s = (*s).max(seg.seq));
                     transcript.upsert(seg);
@@ -129,7 +142,7 @@ fn CallView(snap: CallSnapshot) -> impl IntoView {
     };
     let path_id = id.clone();
     live_socket(
-        move || call_socket_path(&path_id, last_seq.get_value()),
+        move || call_socket_path(&path_id, last_seq.get_value(), epoch.get_value()),
         on_msg,
         link,
     );

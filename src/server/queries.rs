@@ -52,6 +52,7 @@ async fn snapshot_of(
     store: &dyn CallStore,
     details: CallDetails,
 ) -> Result<CallSnapshot, AppError> {
+    let epoch = store.epoch(&details.call_id).await.map_err(store_error)?;
     let mut segments = Vec::new();
     let mut last = Seq::ZERO;
     loop {
@@ -72,5 +73,6 @@ async fn snapshot_of(
         details,
         segments,
         last_seq: last,
+        epoch,
     })
 }

@@ -30,6 +30,9 @@ pub struct ResumeQuery {
     /// The last position the client has; the stream resumes after it.
     #[serde(default)]
     after: Option<u64>,
+    /// The epoch `after` belongs to.
+    #[serde(default)]
+    epoch: Option<u64>,
 }
 
 pub async fn call_socket(
@@ -45,8 +48,7 @@ pub async fn call_socket(
             let mut conn = Conn::new(socket, state.clone());
             match parsed {
                 Ok(id) => {
-                    let after = Seq(resume.after.unwrap_or(0));
-                    let reason = conn.stream_call(&id, after).await;
+                    let reason = conn.stream_call(&id, resume).await;
                     conn.finish(reason).await;
                 }
                 Err(e) => {
@@ -183,7 +185,7 @@ impl Conn {
             .map_err(|_| End::Gone)
     }
 
-    async fn stream_call(&mut self, id: &CallId, mut after: Seq) -> End {
+    async fn stream_call(&mut self, id: &CallId, resume: ResumeQuery) -> End {
         // Unknown calls get no feed.
         match self.hub.store().call_details(id).await {
             Ok(Some(_)) => {}
@@ -211,8 +213,24 @@ impl Conn {
             Ok(None) => return End::Close(close::UNKNOWN_CALL, "unknown call"),
             Err(e) => return self.unavailable(e).await,
         };
+        let epoch = match self.hub.store().epoch(id).await {
+            Ok(epoch) => epoch,
+            Err(e) => return self.unavailable(e).await,
+        };
+        // A position from another epoch means nothing: replay the call.
+        let mut after = match resume {
+            ResumeQuery {
+                after: Some(after),
+                epoch: Some(theirs),
+            } if theirs == epoch => Seq(after),
+            ResumeQuery { after: Some(_), .. } => {
+                tracing::info!("position from another epoch; replaying the whole call");
+                Seq::ZERO
+            }
+            ResumeQuery { after: None, .. } => Seq::ZERO,
+        };
         tracing::info!(after = %after, "viewer connected");
-        if let Err(end) = self.send(&ServerMsg::Hello { call, after }).await {
+        if let Err(end) = self.send(&ServerMsg::Hello { call, after, epoch }).await {
             return end;
         }
         if let Err(end) = self.catch_up(id, &mut after).await {

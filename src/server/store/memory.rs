@@ -17,6 +17,8 @@ const NOTICE_CAPACITY: usize = 1024;
 
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// Positions are numbered afresh by every process.
+    epoch: u64,
     audio_stream_prefix: Option<String>,
     notices: broadcast::Sender<StoreNotice>,
     retain: usize,
@@ -55,6 +57,7 @@ impl MemoryStore {
         let (notices, _) = broadcast::channel(NOTICE_CAPACITY);
         Self {
             inner: Mutex::new(Inner::default()),
+            epoch: u64::from(rand::random::<u32>()),
             audio_stream_prefix: None,
             notices,
             retain: retain.max(1),
@@ -147,6 +150,10 @@ impl CallStore for MemoryStore {
 
     fn notices(&self) -> broadcast::Receiver<StoreNotice> {
         self.notices.subscribe()
+    }
+
+    async fn epoch(&self, _id: &CallId) -> Result<u64, StoreError> {
+        Ok(self.epoch)
     }
 
     async fn last_seq(&self, id: &CallId) -> Result<Seq, StoreError> {

@@ -77,6 +77,11 @@ pub trait CallStore: Send + Sync + 'static {
         None
     }
 
+    /// The numbering of a call's positions. Positions from one epoch mean
+    /// nothing in another: a restarted server, or a call whose copy was
+    /// rebuilt, numbers its changes afresh.
+    async fn epoch(&self, id: &CallId) -> Result<u64, StoreError>;
+
     /// Requests made to a remote backend so far (None for the embedded one).
     fn request_counts(&self) -> Option<dynamo::RequestCounts> {
         None

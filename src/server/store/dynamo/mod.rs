@@ -152,6 +152,9 @@ struct Latest {
 }
 
 struct CallCache {
+    /// Positions are given as changes are seen, so every new copy of a
+    /// call numbers afresh.
+    epoch: u64,
     segments: HashMap<SegmentKey, Segment>,
     raw_start: HashMap<SegmentKey, String>,
     by_seq: BTreeMap<Seq, SegmentKey>,
@@ -169,6 +172,7 @@ struct CallCache {
 impl CallCache {
     fn new() -> Self {
         Self {
+            epoch: u64::from(rand::random::<u32>()),
             segments: HashMap::new(),
             raw_start: HashMap::new(),
             by_seq: BTreeMap::new(),
@@ -683,6 +687,10 @@ impl CallStore for DynamoStore {
 
     fn poll_interval(&self) -> Option<Duration> {
         Some(self.poll)
+    }
+
+    async fn epoch(&self, id: &CallId) -> Result<u64, StoreError> {
+        Ok(self.cache(id).lock().await.epoch)
     }
 
     fn request_counts(&self) -> Option<RequestCounts> {

@@ -39,6 +39,8 @@ pub struct Settings {
     pub simulator_call_every_secs: f64,
     pub retain_calls: usize,
     pub heartbeat_secs: u64,
+    pub max_sockets_per_client: usize,
+    pub allowed_origins: String,
     pub feed_linger_secs: u64,
     pub dev_api: bool,
     pub table_prefix: String,
@@ -72,6 +74,15 @@ impl Settings {
             settings.kinesis_stream_prefix = Some(prefix).filter(|p| !p.trim().is_empty());
         }
         Ok(settings)
+    }
+
+    /// The extra origins allowed to open sockets.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        self.allowed_origins
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_string())
+            .filter(|o| !o.is_empty())
+            .collect()
     }
 
     /// Table names: each explicit name, or the prefix plus the seed's name.

@@ -6,6 +6,7 @@ pub mod dev_api;
 pub mod hub;
 pub mod queries;
 pub mod rest;
+pub mod security;
 pub mod simulator;
 pub mod startup;
 pub mod state;

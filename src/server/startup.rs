@@ -18,6 +18,7 @@ use crate::app::{shell, App};
 use super::config::{Settings, StoreKind};
 use super::dev_api::DevTarget;
 use super::hub::Hub;
+use super::security::{self, SocketLimiter};
 use super::state::AppState;
 use super::store::dynamo::writer::DynamoWriter;
 use super::store::dynamo::{DynamoSettings, DynamoStore};
@@ -103,6 +104,7 @@ pub fn simulator_settings(
 
 pub struct Application {
     hub: Arc<Hub>,
+    sockets: SocketLimiter,
     listener: TcpListener,
     router: Router,
     shutdown: watch::Sender<bool>,
@@ -139,7 +141,10 @@ impl Application {
         }
 
         let dev = if settings.dev_api { dev } else { None };
+        let allowed_origins = Arc::new(settings.allowed_origins());
         let state = AppState {
+            sockets: SocketLimiter::default(),
+            allowed_origins,
             leptos_options: leptos_options.clone(),
             settings: Arc::new(settings),
             hub,
@@ -147,9 +152,11 @@ impl Application {
             shutdown: shutdown_rx,
         };
         let hub = state.hub.clone();
+        let sockets = state.sockets.clone();
         let router = router(state);
         Ok(Self {
             hub,
+            sockets,
             listener,
             router,
             shutdown,
@@ -158,6 +165,11 @@ impl Application {
 
     pub fn hub(&self) -> Arc<Hub> {
         self.hub.clone()
+    }
+
+    /// Open live sockets, for tests and metrics.
+    pub fn sockets(&self) -> SocketLimiter {
+        self.sockets.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -208,6 +220,7 @@ fn router(state: AppState) -> Router {
     router
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(security::header_layers())
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use super::config::Settings;
 use super::dev_api::DevTarget;
 use super::hub::Hub;
+use super::security::SocketLimiter;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,6 +18,10 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Where the developer API writes, when it is on.
     pub dev: Option<DevTarget>,
+    /// Open sockets per client address.
+    pub sockets: SocketLimiter,
+    /// Origins besides the server's own that may open sockets.
+    pub allowed_origins: Arc<Vec<String>>,
     /// Turns true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
 }

@@ -6,8 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -18,6 +21,7 @@ use crate::model::{CallDetails, CallId, Seq};
 use crate::protocol::{close, ClientMsg, ErrorCode, ServerMsg, MAX_CLIENT_FRAME};
 
 use super::hub::{FeedEvent, Hub, PAGE};
+use super::security::{origin_allowed, SocketPermit};
 use super::state::AppState;
 use super::store::StoreError;
 
@@ -35,16 +39,46 @@ pub struct ResumeQuery {
     epoch: Option<u64>,
 }
 
+/// Refuses a handshake from another site's page (403) or from an address
+/// with too many sockets open (429), before upgrading.
+fn admit(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<SocketPermit, (StatusCode, &'static str)> {
+    if !origin_allowed(headers, &state.allowed_origins) {
+        tracing::warn!(%peer, origin = ?headers.get(header::ORIGIN), "socket refused: foreign origin");
+        return Err((StatusCode::FORBIDDEN, "origin not allowed"));
+    }
+    state
+        .sockets
+        .acquire(peer.ip(), state.settings.max_sockets_per_client)
+        .ok_or_else(|| {
+            tracing::warn!(%peer, "socket refused: too many from this address");
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many live connections from this address",
+            )
+        })
+}
+
 pub async fn call_socket(
     ws: WebSocketUpgrade,
     Path(raw_id): Path<String>,
     Query(resume): Query<ResumeQuery>,
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
 ) -> Response {
+    let permit = match admit(&state, peer, &headers) {
+        Ok(permit) => permit,
+        Err(refused) => return refused.into_response(),
+    };
     let parsed = CallId::parse(&raw_id);
     let span = tracing::info_span!("ws", call_id = %raw_id.chars().take(64).collect::<String>());
     limit(ws).on_upgrade(move |socket| {
         async move {
+            let _permit = permit;
             let mut conn = Conn::new(socket, state.clone());
             match parsed {
                 Ok(id) => {
@@ -66,9 +100,19 @@ pub async fn call_socket(
     })
 }
 
-pub async fn lobby_socket(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+pub async fn lobby_socket(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let permit = match admit(&state, peer, &headers) {
+        Ok(permit) => permit,
+        Err(refused) => return refused.into_response(),
+    };
     limit(ws).on_upgrade(move |socket| {
         async move {
+            let _permit = permit;
             let mut conn = Conn::new(socket, state);
             let reason = conn.stream_lobby().await;
             conn.finish(reason).await;

@@ -17,6 +17,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::config::Settings;
 use travoiq_monitor::server::hub::Hub;
+use travoiq_monitor::server::security::SocketLimiter;
 use travoiq_monitor::server::startup::Application;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -25,6 +26,7 @@ pub struct TestApp {
     pub base: String,
     pub ws_base: String,
     pub hub: Arc<Hub>,
+    pub sockets: SocketLimiter,
     pub http: reqwest::Client,
 }
 
@@ -50,11 +52,13 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         .expect("app builds");
     let port = app.port();
     let hub = app.hub();
+    let sockets = app.sockets();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         ws_base: format!("ws://127.0.0.1:{port}"),
         hub,
+        sockets,
         http: reqwest::Client::new(),
     }
 }

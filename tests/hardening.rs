@@ -1,0 +1,177 @@
+//! Security headers, who may open sockets, and that sockets leave nothing
+//! behind.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{next_msg, spawn_app, spawn_app_with};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Error as WsError;
+use travoiq_monitor::protocol::ServerMsg;
+
+#[tokio::test]
+async fn pages_carry_a_nonce_csp_and_every_response_the_safety_headers() {
+    let app = spawn_app().await;
+    let id = app.create_call("+1").await;
+    let res = app.get(&format!("/calls/{id}")).await;
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    assert_eq!(res.headers()["referrer-policy"], "same-origin");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the policy");
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "the hydration script carries it"
+    );
+
+    for path in ["/healthz", "/latest-call", "/details/nope"] {
+        let res = app.get(path).await;
+        assert_eq!(
+            res.headers()["content-security-policy"],
+            "default-src 'none'; frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+}
+
+async fn handshake(url: &str, origin: Option<&str>) -> Result<(), u16> {
+    let mut request = url.into_client_request().unwrap();
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok(_) => Ok(()),
+        Err(WsError::Http(response)) => Err(response.status().as_u16()),
+        Err(e) => panic!("unexpected {e}"),
+    }
+}
+
+#[tokio::test]
+async fn sockets_from_another_sites_page_are_refused() {
+    let app = spawn_app_with(&[("allowed_origins", "https://monitor.example.com")]).await;
+    let id = app.create_call("+1").await;
+    let url = format!("{}/ws/{id}", app.ws_base);
+    let own = app.base.clone();
+    assert_eq!(
+        handshake(&url, Some("https://evil.example")).await,
+        Err(403)
+    );
+    assert_eq!(
+        handshake(
+            &format!("{}/ws/calls", app.ws_base),
+            Some("https://evil.example")
+        )
+        .await,
+        Err(403)
+    );
+    assert_eq!(handshake(&url, Some(&own)).await, Ok(()));
+    assert_eq!(
+        handshake(&url, Some("https://monitor.example.com")).await,
+        Ok(())
+    );
+    assert_eq!(
+        handshake(&url, None).await,
+        Ok(()),
+        "non-browser clients send no Origin"
+    );
+}
+
+#[tokio::test]
+async fn one_address_may_hold_only_so_many_sockets() {
+    let app = spawn_app_with(&[("max_sockets_per_client", "3")]).await;
+    let id = app.create_call("+1").await;
+    let path = format!("/ws/{id}");
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut ws = app.connect(&path).await;
+        assert!(matches!(next_msg(&mut ws).await, ServerMsg::Hello { .. }));
+        held.push(ws);
+    }
+    assert_eq!(
+        handshake(&format!("{}{path}", app.ws_base), None).await,
+        Err(429)
+    );
+    drop(held.pop());
+    let mut freed = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if app.sockets.open() == 2 {
+            freed = true;
+            break;
+        }
+    }
+    assert!(freed, "a closed socket gives its place back");
+    assert_eq!(
+        handshake(&format!("{}{path}", app.ws_base), None).await,
+        Ok(())
+    );
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_connect_disconnect_cycles_leak_no_tasks_or_sockets() {
+    let app = spawn_app_with(&[("max_sockets_per_client", "0")]).await;
+    let id = app.create_call("+1").await;
+    app.say(&id, "Agent", 0, "Hello", false).await;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    // Warm up (the feed, the connection pool), then take the baseline.
+    for _ in 0..5 {
+        let mut ws = app.connect(&format!("/ws/{id}")).await;
+        let _ = next_msg(&mut ws).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (tasks_before, fds_before) = (metrics.num_alive_tasks(), open_fds());
+
+    for i in 0..1000 {
+        let path = if i % 2 == 0 {
+            format!("/ws/{id}")
+        } else {
+            "/ws/calls".to_string()
+        };
+        let mut ws = app.connect(&path).await;
+        let _ = next_msg(&mut ws).await;
+        if i % 3 == 0 {
+            let _ = ws.close(None).await; // polite
+        } // else dropped: the TCP connection just goes away
+    }
+
+    let mut settled = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if app.sockets.open() == 0
+            && metrics.num_alive_tasks() <= tasks_before
+            && open_fds() <= fds_before + 2
+        {
+            settled = true;
+            break;
+        }
+    }
+    println!(
+        "after 1000 cycles: sockets open {}, tasks {} (before {tasks_before}), fds {} (before {fds_before})",
+        app.sockets.open(),
+        metrics.num_alive_tasks(),
+        open_fds()
+    );
+    assert!(settled, "sockets, tasks or descriptors left behind");
+    assert!(app.hub.active_feeds().await <= 1, "no feed per connection");
+}

@@ -82,8 +82,13 @@ pub enum ClientMsg {
 pub const MAX_CLIENT_FRAME: usize = 1024;
 
 /// Path of the socket for one call, resuming after `after` of `epoch`.
-pub fn call_socket_path(id: &CallId, after: Seq, epoch: u64) -> String {
-    format!("/ws/{id}?after={after}&epoch={epoch}")
+/// `known` is the newest call the page has heard of: if a newer one
+/// started while the page was between sockets, the server announces it.
+pub fn call_socket_path(id: &CallId, after: Seq, epoch: u64, known: Option<&CallId>) -> String {
+    match known {
+        Some(known) => format!("/ws/{id}?after={after}&epoch={epoch}&known={known}"),
+        None => format!("/ws/{id}?after={after}&epoch={epoch}"),
+    }
 }
 
 /// Path of the lobby socket: new-call pushes only.

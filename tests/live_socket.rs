@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{close_code, next_json, next_msg, send_text, spawn_app};
+use common::{close_code, next_json, next_msg, send_text, spawn_app, spawn_app_with};
 use futures::future::join_all;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use travoiq_monitor::model::{CallStatus, Seq, Speaker};
@@ -199,7 +199,8 @@ async fn the_end_of_a_call_reaches_its_viewers() {
 
 #[tokio::test]
 async fn fifty_viewers_share_one_feed_and_all_get_every_change() {
-    let app = spawn_app().await;
+    // All fifty come from one address here: lift the per-address limit.
+    let app = spawn_app_with(&[("max_sockets_per_client", "0")]).await;
     let id = app.create_call("+1").await;
     let path = format!("/ws/{id}");
     let mut viewers = join_all((0..50).map(|_| app.connect(&path))).await;
@@ -266,4 +267,36 @@ async fn heartbeats_arrive_on_a_quiet_call() {
         }
     }
     assert!(beats >= 2, "saw {beats} heartbeats");
+}
+
+#[tokio::test]
+async fn a_call_that_started_between_sockets_is_announced_on_connect() {
+    let app = spawn_app().await;
+    let a = app.create_call("+1").await;
+    let b = app.create_call("+2").await;
+
+    // The page knew of `a` only: `b` started while it was switching.
+    let mut ws = app.connect(&format!("/ws/{a}?known={a}")).await;
+    assert!(matches!(next_msg(&mut ws).await, ServerMsg::Hello { .. }));
+    assert!(matches!(
+        next_msg(&mut ws).await,
+        ServerMsg::CaughtUp { .. }
+    ));
+    match next_msg(&mut ws).await {
+        ServerMsg::NewCall { call } => assert_eq!(call.call_id.as_str(), b),
+        other => panic!("{other:?}"),
+    }
+
+    // A page that already knows the newest call is told nothing more.
+    let mut ws = app.connect(&format!("/ws/{a}?known={b}")).await;
+    assert!(matches!(next_msg(&mut ws).await, ServerMsg::Hello { .. }));
+    assert!(matches!(
+        next_msg(&mut ws).await,
+        ServerMsg::CaughtUp { .. }
+    ));
+    let c = app.create_call("+3").await;
+    match next_msg(&mut ws).await {
+        ServerMsg::NewCall { call } => assert_eq!(call.call_id.as_str(), c, "only the live push"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -42,6 +42,30 @@ test.describe('choosing and following calls', () => {
     expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
   });
 
+  test('a burst of new calls while lines stream ends on the newest, without errors', async ({
+    writer,
+    dashboard,
+    page,
+  }) => {
+    const first = await writer.createCall('+10000000000');
+    await dashboard.goto(`/calls/${first}`);
+    await expect(dashboard.status).toHaveAttribute('data-state', 'live');
+    let last = first;
+    for (let i = 1; i <= 6; i++) {
+      // Frames queue up behind each new-call push.
+      await Promise.all([
+        writer.say(last, 'Agent', i * 1000, `line ${i}`),
+        writer.say(last, 'Customer', i * 1000 + 500, `reply ${i}`),
+      ]);
+      last = await writer.createCall(`+1000000000${i}`);
+      await writer.say(last, 'Agent', 0, `hello from call ${i}`);
+    }
+    await expect(page).toHaveURL(`/calls/${last}`);
+    await expect(dashboard.callId).toHaveText(last);
+    await expect(dashboard.bubble('Agent', 0)).toContainText('hello from call 6');
+    await expect(dashboard.status).toHaveAttribute('data-state', 'live');
+  });
+
   test('with follow off, a new call is announced and can be opened', async ({ writer, dashboard, page }) => {
     const first = await writer.createCall('+10000000001');
     await dashboard.goto(`/calls/${first}`);

@@ -90,8 +90,9 @@ pub fn TranscriptView(transcript: Transcript) -> impl IntoView {
     let stick = RwSignal::new(true);
     let unseen = RwSignal::new(false);
 
+    // Runs a frame later, maybe after this view is gone: try, don't assume.
     let to_bottom = move || {
-        if let Some(el) = scroller.get_untracked() {
+        if let Some(el) = scroller.try_get_untracked().flatten() {
             el.set_scroll_top(el.scroll_height());
         }
     };

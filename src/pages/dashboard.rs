@@ -22,8 +22,24 @@ pub fn Dashboard() -> impl IntoView {
             .pathname
             .with(|p| p.strip_prefix("/calls/").map(str::to_string))
     });
+    // The call on screen. When the address bar catches up with it (the
+    // home page names the call it shows), there is nothing to load again.
+    let shown = RwSignal::new(None::<CallId>);
+    provide_context(Shown(shown));
+    provide_context(Newest(RwSignal::new(None)));
+    let wanted = Memo::new(move |previous: Option<&Option<String>>| {
+        let requested = requested.get();
+        let already_shown = requested
+            .as_deref()
+            .and_then(|raw| CallId::parse(raw).ok())
+            .is_some_and(|id| shown.get_untracked().as_ref() == Some(&id));
+        match previous {
+            Some(previous) if already_shown => previous.clone(),
+            _ => requested,
+        }
+    });
     let snapshot = Resource::new(
-        move || requested.get(),
+        move || wanted.get(),
         |requested| async move {
             match requested {
                 Some(raw) => load_call(raw).await.map(Some),
@@ -62,18 +78,57 @@ pub fn Dashboard() -> impl IntoView {
     }
 }
 
+/// The call on screen, if any.
+#[derive(Clone, Copy)]
+struct Shown(RwSignal<Option<CallId>>);
+
+/// The newest call this page has heard of (from pushes).
+#[derive(Clone, Copy)]
+struct Newest(RwSignal<Option<CallId>>);
+
+/// What a view needs to react to a new call.
+#[derive(Clone, Copy)]
+struct Followers {
+    follow: RwSignal<bool>,
+    notice: RwSignal<Option<CallDetails>>,
+    newest: RwSignal<Option<CallId>>,
+}
+
+impl Followers {
+    fn new(notice: RwSignal<Option<CallDetails>>) -> Self {
+        Self {
+            follow: expect_context::<Follow>().0,
+            notice,
+            newest: use_context::<Newest>()
+                .map(|n| n.0)
+                .unwrap_or_else(|| RwSignal::new(None)),
+        }
+    }
+}
+
 /// A call and its live transcript.
 #[component]
 fn CallView(snap: CallSnapshot) -> impl IntoView {
-    let follow = expect_context::<Follow>().0;
     let navigate = use_navigate();
     let id = snap.details.call_id.clone();
+    if let Some(Shown(shown)) = use_context::<Shown>() {
+        shown.set(Some(id.clone()));
+        let mine = id.clone();
+        on_cleanup(move || {
+            shown.try_update(|s| {
+                if s.as_ref() == Some(&mine) {
+                    *s = None;
+                }
+            });
+        });
+    }
     let call = RwSignal::new(snap.details);
     let transcript = Transcript::new(snap.segments);
     let last_seq = StoredValue::new(snap.last_seq);
     let epoch = StoredValue::new(snap.epoch);
     let link = RwSignal::new(Link::Connecting);
     let notice = RwSignal::new(None::<CallDetails>);
+    let followers = Followers::new(notice);
 
     let status = Signal::derive(move || {
         let ended = call.with(|c| c.status() == CallStatus::Ended);
@@ -104,6 +159,11 @@ fn CallView(snap: CallSnapshot) -> impl IntoView {
     let on_msg = {
         let navigate = navigate.clone();
         move |msg: ServerMsg| {
+            // Frames already buffered may arrive after this view is gone
+            // (following a new call disposes it): stop, touch nothing.
+            if link.is_disposed() {
+                return Flow::Stop;
+            }
             match msg {
                 ServerMsg::Hello {
                     call: c,
@@ -125,7 +185,7 @@ fn CallView(snap: CallSnapshot) -> impl IntoView {
                     transcript.upsert(seg);
                 }
                 ServerMsg::CaughtUp { seq } => last_seq.update_value(|s| *s = (*s).max(seq)),
-                ServerMsg::NewCall { call: c } => on_new_call(c, follow, notice, &navigate),
+                ServerMsg::NewCall { call: c } => return on_new_call(c, followers, &navigate),
                 ServerMsg::Error {
                     code: ErrorCode::Unavailable,
                     ..
@@ -142,7 +202,14 @@ fn CallView(snap: CallSnapshot) -> impl IntoView {
     };
     let path_id = id.clone();
     live_socket(
-        move || call_socket_path(&path_id, last_seq.get_value(), epoch.get_value()),
+        move || {
+            call_socket_path(
+                &path_id,
+                last_seq.try_get_value().unwrap_or_default(),
+                epoch.try_get_value().unwrap_or_default(),
+                followers.newest.try_get_untracked().flatten().as_ref(),
+            )
+        },
         on_msg,
         link,
     );
@@ -168,10 +235,10 @@ enum LobbyReason {
 /// No call to show: says why, and listens for new calls.
 #[component]
 fn Lobby(reason: LobbyReason) -> impl IntoView {
-    let follow = expect_context::<Follow>().0;
     let navigate = use_navigate();
     let link = RwSignal::new(Link::Connecting);
     let notice = RwSignal::new(None::<CallDetails>);
+    let followers = Followers::new(notice);
 
     let fixed = match &reason {
         LobbyReason::Waiting => None,
@@ -206,19 +273,24 @@ fn Lobby(reason: LobbyReason) -> impl IntoView {
     let on_msg = {
         let navigate = navigate.clone();
         move |msg: ServerMsg| {
+            if link.is_disposed() {
+                return Flow::Stop;
+            }
             match msg {
                 // A call that started while the page loaded.
                 ServerMsg::Latest { call: Some(c) } if waiting => {
-                    on_new_call(c, follow, notice, &navigate)
+                    on_new_call(c, followers, &navigate)
                 }
-                ServerMsg::NewCall { call: c } => on_new_call(c, follow, notice, &navigate),
+                ServerMsg::NewCall { call: c } => on_new_call(c, followers, &navigate),
                 ServerMsg::Error {
                     code: ErrorCode::Unavailable,
                     ..
-                } => link.set(Link::Unavailable),
-                _ => {}
+                } => {
+                    link.set(Link::Unavailable);
+                    Flow::Continue
+                }
+                _ => Flow::Continue,
             }
-            Flow::Continue
         }
     };
     live_socket(|| LOBBY_SOCKET_PATH.to_string(), on_msg, link);
@@ -233,17 +305,28 @@ fn Lobby(reason: LobbyReason) -> impl IntoView {
     }
 }
 
+/// Follows a new call (this view then goes away: its socket stops) or
+/// announces it.
+/// Follows a new call or announces it. The socket carries on until this
+/// view is replaced, so a call that starts while the next one loads is
+/// not missed.
 fn on_new_call(
     call: CallDetails,
-    follow: RwSignal<bool>,
-    notice: RwSignal<Option<CallDetails>>,
+    ctx: Followers,
     navigate: &impl Fn(&str, NavigateOptions),
-) {
+) -> Flow {
+    let Followers {
+        follow,
+        notice,
+        newest,
+    } = ctx;
+    newest.try_set(Some(call.call_id.clone()));
     if follow.get_untracked() {
         navigate(&call_path(&call.call_id), NavigateOptions::default());
     } else {
         notice.set(Some(call));
     }
+    Flow::Continue
 }
 
 /// "A new call started" with a button to open it; shown when not following.
@@ -299,8 +382,10 @@ fn live_socket(
 ) {
     use crate::client::socket;
     let wake = socket::wake_events();
-    let (task, handle) =
-        futures::future::abortable(socket::run(path, on_msg, move |l| link.set(l), wake));
+    let set_link = move |l| {
+        let _ = link.try_set(l);
+    };
+    let (task, handle) = futures::future::abortable(socket::run(path, on_msg, set_link, wake));
     leptos::task::spawn_local(async move {
         let _ = task.await;
     });

@@ -37,6 +37,9 @@ pub struct ResumeQuery {
     /// The epoch `after` belongs to.
     #[serde(default)]
     epoch: Option<u64>,
+    /// The newest call the client has heard of.
+    #[serde(default)]
+    known: Option<String>,
 }
 
 /// Refuses a handshake from another site's page (403) or from an address
@@ -266,6 +269,7 @@ impl Conn {
             ResumeQuery {
                 after: Some(after),
                 epoch: Some(theirs),
+                ..
             } if theirs == epoch => Seq(after),
             ResumeQuery { after: Some(_), .. } => {
                 tracing::info!("position from another epoch; replaying the whole call");
@@ -273,6 +277,7 @@ impl Conn {
             }
             ResumeQuery { after: None, .. } => Seq::ZERO,
         };
+        let known = resume.known.as_deref().and_then(|k| CallId::parse(k).ok());
         tracing::info!(after = %after, "viewer connected");
         if let Err(end) = self.send(&ServerMsg::Hello { call, after, epoch }).await {
             return end;
@@ -282,6 +287,16 @@ impl Conn {
         }
         if let Err(end) = self.send(&ServerMsg::CaughtUp { seq: after }).await {
             return end;
+        }
+        // A call that started while the page was between sockets.
+        if let Some(known) = known {
+            if let Ok(Some(newest)) = self.hub.store().latest_call().await {
+                if newest.call_id != known && newest.call_id != *id {
+                    if let Err(end) = self.send(&ServerMsg::NewCall { call: newest }).await {
+                        return end;
+                    }
+                }
+            }
         }
 
         let mut heartbeat = tokio::time::interval(self.heartbeat);

@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::model::{CallId, Speaker};
 
 use super::contact::{ATTR_CONTACT_ID, ATTR_DATE, ATTR_PHONE, ATTR_TIMESTAMP};
-use super::queries::parse_id;
+use super::queries::{self, parse_id};
 use super::rest::ApiError;
 use super::state::AppState;
 use std::sync::Arc;
@@ -136,23 +136,19 @@ async fn create_call(
     Ok((StatusCode::CREATED, Json(json!({ "contactId": id }))))
 }
 
+/// The id of a call that exists (400 for a malformed id, 404 for an
+/// unknown one, the store's own error if it cannot tell).
+async fn existing_call(state: &AppState, raw: &str) -> Result<CallId, ApiError> {
+    let details = queries::details(state.hub.store().as_ref(), raw).await?;
+    Ok(details.call_id)
+}
+
 async fn write_segment(
     State(state): State<AppState>,
     Path(raw): Path<String>,
     Json(body): Json<WriteSegment>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&raw)?;
-    if state
-        .hub
-        .store()
-        .call_details(&id)
-        .await
-        .ok()
-        .flatten()
-        .is_none()
-    {
-        return Err(ApiError(AppError::UnknownCall(id)));
-    }
+    let id = existing_call(&state, &raw).await?;
     sink(&state)?
         .write_segment(
             &id,
@@ -176,18 +172,7 @@ async fn end_call(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&raw)?;
-    if state
-        .hub
-        .store()
-        .call_details(&id)
-        .await
-        .ok()
-        .flatten()
-        .is_none()
-    {
-        return Err(ApiError(AppError::UnknownCall(id)));
-    }
+    let id = existing_call(&state, &raw).await?;
     let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     sink(&state)?
         .end_call(&id, now_ms)

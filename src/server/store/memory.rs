@@ -1,14 +1,15 @@
 //! The embedded in-process store: the default for local runs and tests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-use crate::model::{CallDetails, CallId, Segment, SegmentKey, Seq};
+use crate::model::{CallDetails, CallId, Seq};
 use crate::server::contact::details_from_attributes;
 
+use super::log::SegmentLog;
 use super::{CallSink, CallStore, NewContact, SegmentPage, SegmentWrite, StoreError, StoreNotice};
 
 /// Capacity of the notice channel; a reader that falls further behind is
@@ -34,10 +35,7 @@ struct Inner {
 struct CallRecord {
     details: CallDetails,
     inserted: u64,
-    segments: HashMap<SegmentKey, Segment>,
-    /// The position of each segment's latest write, for "changes after N".
-    by_seq: BTreeMap<Seq, SegmentKey>,
-    last_seq: Seq,
+    transcript: SegmentLog,
 }
 
 impl CallRecord {
@@ -136,16 +134,7 @@ impl CallStore for MemoryStore {
         let Some(call) = inner.calls.get(id) else {
             return Ok(SegmentPage::default());
         };
-        let mut changed = call.by_seq.range(after.next()..);
-        let segments: Vec<Segment> = changed
-            .by_ref()
-            .take(limit)
-            .filter_map(|(_, key)| call.segments.get(key).cloned())
-            .collect();
-        Ok(SegmentPage {
-            segments,
-            more: changed.next().is_some(),
-        })
+        Ok(call.transcript.page_after(after, limit))
     }
 
     fn notices(&self) -> broadcast::Receiver<StoreNotice> {
@@ -161,7 +150,7 @@ impl CallStore for MemoryStore {
             .lock()
             .calls
             .get(id)
-            .map(|c| c.last_seq)
+            .map(|c| c.transcript.last())
             .unwrap_or_default())
     }
 }
@@ -189,9 +178,7 @@ impl CallSink for MemoryStore {
                         CallRecord {
                             details,
                             inserted,
-                            segments: HashMap::new(),
-                            by_seq: BTreeMap::new(),
-                            last_seq: Seq::ZERO,
+                            transcript: SegmentLog::default(),
                         },
                     );
                 }
@@ -212,22 +199,7 @@ impl CallSink for MemoryStore {
                     "transcript for unknown call {id}"
                 )));
             };
-            let seq = call.last_seq.next();
-            call.last_seq = seq;
-            let segment = Segment {
-                seq,
-                segment_id: write.segment_id,
-                speaker: write.speaker,
-                start_ms: write.start_ms,
-                end_ms: write.end_ms,
-                text: write.text,
-                partial: write.partial,
-            };
-            let key = segment.key();
-            if let Some(previous) = call.segments.insert(key, segment) {
-                call.by_seq.remove(&previous.seq);
-            }
-            call.by_seq.insert(seq, key);
+            call.transcript.record(write);
         }
         self.notify(StoreNotice::SegmentsChanged(id.clone()));
         Ok(())
@@ -252,6 +224,7 @@ impl CallSink for MemoryStore {
 mod tests {
     use super::*;
     use crate::model::Speaker;
+    use std::collections::BTreeMap;
 
     fn id(n: u8) -> CallId {
         CallId::parse(&format!("00000000-0000-4000-8000-0000000000{n:02x}")).unwrap()

@@ -2,6 +2,7 @@
 //! simulator (and, later, the DynamoDB writer) plays calls into.
 
 pub mod dynamo;
+pub mod log;
 pub mod memory;
 
 use std::collections::BTreeMap;

@@ -14,7 +14,7 @@ pub mod items;
 mod streams;
 pub mod writer;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -28,12 +28,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use tokio::sync::broadcast;
 
-use crate::model::{CallDetails, CallId, Segment, SegmentKey, Seq, Speaker};
+use crate::model::{CallDetails, CallId, SegmentKey, Seq, Speaker};
 use crate::server::config::TableNames;
 use crate::server::contact::{details_from_attributes, ATTR_CONTACT_ID};
 use crate::server::timestamp::parse_call_timestamp;
 
-use super::{CallStore, SegmentPage, StoreError, StoreNotice};
+use super::log::SegmentLog;
+use super::{CallStore, SegmentPage, SegmentWrite, StoreError, StoreNotice};
 use errors::classify;
 use items::Item;
 
@@ -155,10 +156,9 @@ struct CallCache {
     /// Positions are given as changes are seen, so every new copy of a
     /// call numbers afresh.
     epoch: u64,
-    segments: HashMap<SegmentKey, Segment>,
+    transcript: SegmentLog,
+    /// Each segment's sort key as stored, to resume queries from.
     raw_start: HashMap<SegmentKey, String>,
-    by_seq: BTreeMap<Seq, SegmentKey>,
-    last_seq: Seq,
     /// Per table (customer, agent): the sort key to query from.
     tails: [Option<String>; 2],
     refreshed_at: Option<Instant>,
@@ -173,10 +173,8 @@ impl CallCache {
     fn new() -> Self {
         Self {
             epoch: u64::from(rand::random::<u32>()),
-            segments: HashMap::new(),
+            transcript: SegmentLog::default(),
             raw_start: HashMap::new(),
-            by_seq: BTreeMap::new(),
-            last_seq: Seq::ZERO,
             tails: [None, None],
             refreshed_at: None,
             details: None,
@@ -529,7 +527,7 @@ fn absorb(cache: &mut CallCache, speaker: Speaker, table: &str, item: &Item) {
         start_ms: parsed.start_ms,
         speaker,
     };
-    if let Some(old) = cache.segments.get(&key) {
+    if let Some(old) = cache.transcript.get(&key) {
         if old.text == parsed.text && old.partial == parsed.partial && old.end_ms == parsed.end_ms {
             return;
         }
@@ -544,33 +542,25 @@ fn absorb(cache: &mut CallCache, speaker: Speaker, table: &str, item: &Item) {
     }
     .unwrap_or_else(now_ms);
     cache.last_write_ms = Some(cache.last_write_ms.map_or(logged, |l| l.max(logged)));
-    let seq = cache.last_seq.next();
-    cache.last_seq = seq;
-    let segment = Segment {
-        seq,
-        segment_id: parsed.segment_id,
+    cache.transcript.record(SegmentWrite {
         speaker,
+        segment_id: parsed.segment_id,
         start_ms: parsed.start_ms,
         end_ms: parsed.end_ms,
         text: parsed.text,
         partial: parsed.partial,
-    };
-    if let Some(previous) = cache.segments.insert(key, segment) {
-        cache.by_seq.remove(&previous.seq);
-    }
-    cache.by_seq.insert(seq, key);
+    });
     cache.raw_start.insert(key, raw);
 }
 
 /// Where the next read of a table starts: the earliest utterance still
 /// partial (it may change), else the newest one (a new one may follow).
 fn tail_of(cache: &CallCache, speaker: Speaker) -> Option<String> {
-    let mine = cache.segments.values().filter(|s| s.speaker == speaker);
-    let from = mine
-        .clone()
+    let mine = || cache.transcript.segments().filter(|s| s.speaker == speaker);
+    let from = mine()
         .filter(|s| s.partial)
         .min_by_key(|s| s.start_ms)
-        .or_else(|| mine.max_by_key(|s| s.start_ms))?;
+        .or_else(|| mine().max_by_key(|s| s.start_ms))?;
     cache.raw_start.get(&from.key()).cloned()
 }
 
@@ -669,16 +659,7 @@ impl CallStore for DynamoStore {
         let mut cache = cache.lock().await;
         cache.used_at = Instant::now();
         self.refresh(id, &mut cache).await?;
-        let mut changed = cache.by_seq.range(after.next()..);
-        let segments: Vec<Segment> = changed
-            .by_ref()
-            .take(limit)
-            .filter_map(|(_, key)| cache.segments.get(key).cloned())
-            .collect();
-        Ok(SegmentPage {
-            more: changed.next().is_some(),
-            segments,
-        })
+        Ok(cache.transcript.page_after(after, limit))
     }
 
     fn notices(&self) -> broadcast::Receiver<StoreNotice> {
@@ -707,6 +688,6 @@ impl CallStore for DynamoStore {
         let cache = self.cache(id);
         let mut cache = cache.lock().await;
         self.refresh(id, &mut cache).await?;
-        Ok(cache.last_seq)
+        Ok(cache.transcript.last())
     }
 }

@@ -175,3 +175,59 @@ async fn a_thousand_connect_disconnect_cycles_leak_no_tasks_or_sockets() {
     assert!(settled, "sockets, tasks or descriptors left behind");
     assert!(app.hub.active_feeds().await <= 1, "no feed per connection");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_dropped_and_delays_nobody() {
+    let app = spawn_app_with(&[
+        ("ws_send_timeout_secs", "1"),
+        ("max_sockets_per_client", "0"),
+    ])
+    .await;
+    let id = app.create_call("+1").await;
+
+    // Connects, then never reads a byte.
+    let (_stalled, _) = tokio_tungstenite::connect_async(format!("{}/ws/{id}", app.ws_base))
+        .await
+        .unwrap();
+    let mut normal = app.connect(&format!("/ws/{id}")).await;
+    assert!(matches!(
+        next_msg(&mut normal).await,
+        ServerMsg::Hello { .. }
+    ));
+    assert!(matches!(
+        next_msg(&mut normal).await,
+        ServerMsg::CaughtUp { .. }
+    ));
+
+    // Enough to fill the stalled client's buffers many times over.
+    let big = "x".repeat(40_000);
+    let mut latencies = Vec::new();
+    for i in 0..300i64 {
+        let sent = std::time::Instant::now();
+        app.say(&id, "Agent", i * 1000, &format!("{i} {big}"), false)
+            .await;
+        loop {
+            if let ServerMsg::Transcript(seg) = next_msg(&mut normal).await {
+                assert_eq!(seg.start_ms, i * 1000, "in order, nothing skipped");
+                break;
+            }
+        }
+        latencies.push(sent.elapsed());
+    }
+    latencies.sort();
+    println!(
+        "normal client beside a stalled one: p50 {:?}, p99 {:?}, max {:?} per 40 KB line",
+        latencies[150], latencies[296], latencies[299]
+    );
+
+    // The stalled one has been let go; the normal one is still there.
+    let mut dropped = false;
+    for _ in 0..100 {
+        if app.sockets.open() == 1 {
+            dropped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(dropped, "the stalled socket is still open");
+}

@@ -39,6 +39,7 @@ pub struct Settings {
     pub simulator_call_every_secs: f64,
     pub retain_calls: usize,
     pub heartbeat_secs: u64,
+    pub ws_send_timeout_secs: u64,
     pub max_sockets_per_client: usize,
     pub allowed_origins: String,
     pub feed_linger_secs: u64,

@@ -25,10 +25,6 @@ use super::security::{origin_allowed, SocketPermit};
 use super::state::AppState;
 use super::store::StoreError;
 
-/// A send that takes longer than this means the client is not reading: we
-/// close rather than let it hold resources.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-
 #[derive(Debug, Deserialize)]
 pub struct ResumeQuery {
     /// The last position the client has; the stream resumes after it.
@@ -144,6 +140,9 @@ struct Conn {
     hub: Arc<Hub>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     heartbeat: Duration,
+    /// A send that takes longer than this means the client is not reading:
+    /// the socket is closed rather than left to hold resources.
+    send_timeout: Duration,
     /// Heartbeats sent since the peer last said anything.
     unanswered: u32,
 }
@@ -163,6 +162,7 @@ impl Conn {
             hub: state.hub.clone(),
             shutdown: state.shutdown.clone(),
             heartbeat: Duration::from_secs(state.settings.heartbeat_secs),
+            send_timeout: Duration::from_secs(state.settings.ws_send_timeout_secs),
             unanswered: 0,
         }
     }
@@ -172,7 +172,9 @@ impl Conn {
             tracing::error!(error = %e, "could not encode a frame");
             End::Close(1011, "internal error")
         })?;
-        match tokio::time::timeout(SEND_TIMEOUT, self.tx.send(Message::Text(text.into()))).await {
+        match tokio::time::timeout(self.send_timeout, self.tx.send(Message::Text(text.into())))
+            .await
+        {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Gone),
             Err(_) => {

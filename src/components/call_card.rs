@@ -35,10 +35,6 @@ pub fn format_local(ms: i64) -> String {
     format_utc(ms)
 }
 
-pub fn format_duration(ms: i64) -> String {
-    crate::model::format_offset(ms)
-}
-
 #[component]
 pub fn CallCard(#[prop(into)] call: Signal<CallDetails>) -> impl IntoView {
     let clock = use_context::<Clock>().map(|c| c.0);
@@ -58,7 +54,7 @@ pub fn CallCard(#[prop(into)] call: Signal<CallDetails>) -> impl IntoView {
         call.with(|c| {
             let start = c.started_at_ms?;
             let end = c.ended_at_ms.or_else(now)?;
-            Some(format_duration(end - start))
+            Some(crate::model::format_offset(end - start))
         })
         .unwrap_or_else(|| "—".into())
     };

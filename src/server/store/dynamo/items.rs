@@ -11,8 +11,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::model::Speaker;
-
 pub type Item = HashMap<String, AttributeValue>;
 
 pub const CONTACT_ID: &str = "ContactId";
@@ -208,18 +206,10 @@ fn seconds(ms: i64) -> String {
     }
 }
 
-/// Which table a speaker's words are in.
-pub fn speaker_of_table(customer_table: bool) -> Speaker {
-    if customer_table {
-        Speaker::Customer
-    } else {
-        Speaker::Agent
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Speaker;
     use crate::server::store::SegmentWrite;
 
     fn s(v: &str) -> AttributeValue {

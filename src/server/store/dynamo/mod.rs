@@ -38,8 +38,6 @@ use super::{CallStore, SegmentPage, SegmentWrite, StoreError, StoreNotice};
 use errors::classify;
 use items::Item;
 
-pub use errors::classify as classify_error;
-
 /// Attributes the recording pipeline adds once a call is over.
 const ENDED_MARKERS: [&str; 3] = ["combinedAudio", "audioFromCustomer", "audioToCustomer"];
 /// How long call details are reused before being read again.

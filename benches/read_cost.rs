@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use travoiq_monitor::model::CallId;
 use travoiq_monitor::server::config::{Settings, TableNames, WriterFormat};
 use travoiq_monitor::server::simulator::{self, plan_call, random_call_id_string, SCRIPTS};
@@ -79,8 +80,14 @@ async fn run(streams: bool, viewers: usize) -> RequestCounts {
         ("store", "dynamodb"),
         ("simulator", "off"),
         ("table_prefix", &prefix),
+        ("demo_users", "on"),
+        ("demo_password", BENCH_PASSWORD),
     ])
     .expect("settings");
+    travoiq_monitor::server::startup::dynamo_accounts(&settings, aws_sdk_dynamodb::Client::new(&sdk))
+        .create_tables()
+        .await
+        .expect("account tables");
     let mut options = leptos::config::get_configuration(None)
         .expect("options")
         .leptos_options;
@@ -89,6 +96,7 @@ async fn run(streams: bool, viewers: usize) -> RequestCounts {
     let port = app.port();
     let hub = app.hub();
     tokio::spawn(app.run_until_stopped());
+    let cookie = sign_in(port).await;
 
     // A call, played in real time by the writer.
     let id = CallId::parse(&random_call_id_string()).expect("id");
@@ -127,7 +135,13 @@ async fn run(streams: bool, viewers: usize) -> RequestCounts {
 
     let mut sockets = Vec::new();
     for _ in 0..viewers {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws/{id}"))
+        let mut request = format!("ws://127.0.0.1:{port}/ws/{id}")
+            .into_client_request()
+            .expect("request");
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().expect("cookie"));
+        let (ws, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("socket");
         sockets.push(tokio::spawn(async move {
@@ -146,4 +160,26 @@ async fn run(streams: bool, viewers: usize) -> RequestCounts {
     }
     let _ = simulator::SCRIPTS.len();
     after.since(&before)
+}
+
+const BENCH_PASSWORD: &str = "bench-demo-password";
+
+/// Signs in as the demo supervisor; the session cookie.
+async fn sign_in(port: u16) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let res = client
+        .post(format!("http://127.0.0.1:{port}/signin"))
+        .form(&[("username", "supervisor"), ("password", BENCH_PASSWORD)])
+        .send()
+        .await
+        .expect("sign in");
+    res.headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
 }

@@ -5,10 +5,14 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
+use crate::api::current_user;
 use crate::components::call_card::Clock;
 use crate::components::controls::Follow;
+use crate::components::user_bar::Me;
+use crate::pages::admin::Admin;
 use crate::pages::dashboard::Dashboard;
 use crate::pages::not_found::NotFound;
+use crate::pages::sign_in::SignIn;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The page's Content-Security-Policy names this response's nonce, which
@@ -49,6 +53,7 @@ pub fn App() -> impl IntoView {
     provide_context(Follow(RwSignal::new(true)));
     let (now, set_now) = signal(None::<i64>);
     provide_context(Clock(now));
+    provide_context(Me(Resource::new_blocking(|| (), |_| current_user())));
 
     // Browser only: mark the page as interactive (tests wait for it) and
     // start the clock that ticks call durations.
@@ -71,6 +76,8 @@ pub fn App() -> impl IntoView {
         <Title text="TravoIQ Monitor" />
         <Router>
             <Routes fallback=NotFound>
+                <Route path=path!("/signin") view=SignIn />
+                <Route path=path!("/admin") view=Admin />
                 // One dashboard for both addresses, so switching calls keeps
                 // the page (and its controls) in place.
                 <ParentRoute path=path!("") view=Dashboard>

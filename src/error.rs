@@ -19,6 +19,12 @@ pub enum AppError {
     DataSourceRefused,
     #[error("Could not reach the server: {0}")]
     Transport(String),
+    #[error("Sign in to continue.")]
+    SignInRequired,
+    #[error("Your role does not allow that.")]
+    NotAllowed,
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl AppError {
@@ -44,6 +50,9 @@ impl AppError {
             AppError::MissingTable => "missing_table",
             AppError::DataSourceRefused => "data_source_refused",
             AppError::Transport(_) => "transport",
+            AppError::SignInRequired => "sign_in_required",
+            AppError::NotAllowed => "not_allowed",
+            AppError::Invalid(_) => "invalid",
         }
     }
 }

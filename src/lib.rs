@@ -1,6 +1,7 @@
 //! TravoIQ Monitor: a live call-monitoring dashboard for Amazon Connect.
 #![recursion_limit = "256"]
 
+pub mod admin_api;
 pub mod api;
 pub mod app;
 #[cfg(feature = "hydrate")]

@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use leptos::config::get_configuration;
+use travoiq_monitor::server::auth::cli::{self as accounts, AccountsCommand};
 use travoiq_monitor::server::config::{Settings, WriterFormat};
 use travoiq_monitor::server::startup::{self, Application};
 use travoiq_monitor::server::store::dynamo;
@@ -38,6 +39,11 @@ enum Command {
         #[arg(long)]
         calls: Option<usize>,
     },
+    /// Manage sign-in accounts in the configured store.
+    Accounts {
+        #[command(subcommand)]
+        action: AccountsCommand,
+    },
 }
 
 #[tokio::main]
@@ -65,6 +71,7 @@ async fn main() -> ExitCode {
             create_tables,
             calls,
         } => write_calls(settings, format, create_tables, calls).await,
+        Command::Accounts { action } => accounts::run(&settings, action).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,7 +18,9 @@ pub mod close {
     pub const TOO_BIG: u16 = 1009;
     /// The call id in the path is not a call id.
     pub const MALFORMED_CALL_ID: u16 = 4400;
-    /// No such call.
+    /// The session ended (signed out, expired, account disabled).
+    pub const SIGNED_OUT: u16 = 4401;
+    /// No such call (or none this user may see: the same answer).
     pub const UNKNOWN_CALL: u16 = 4404;
     /// The data source is unavailable; reconnect later.
     pub const UNAVAILABLE: u16 = 4503;
@@ -67,6 +69,7 @@ pub enum ErrorCode {
     UnknownCall,
     Unavailable,
     BadFrame,
+    SignedOut,
 }
 
 /// Frames the browser may send. Anything else closes the socket with
@@ -84,11 +87,32 @@ pub const MAX_CLIENT_FRAME: usize = 1024;
 /// Path of the socket for one call, resuming after `after` of `epoch`.
 /// `known` is the newest call the page has heard of: if a newer one
 /// started while the page was between sockets, the server announces it.
-pub fn call_socket_path(id: &CallId, after: Seq, epoch: u64, known: Option<&CallId>) -> String {
-    match known {
-        Some(known) => format!("/ws/{id}?after={after}&epoch={epoch}&known={known}"),
-        None => format!("/ws/{id}?after={after}&epoch={epoch}"),
+/// `grant` is a signed link's grant, for a call shared with this user.
+pub fn call_socket_path(
+    id: &CallId,
+    after: Seq,
+    epoch: u64,
+    known: Option<&CallId>,
+    grant: Option<&str>,
+) -> String {
+    let mut path = format!("/ws/{id}?after={after}&epoch={epoch}");
+    if let Some(known) = known {
+        path.push_str(&format!("&known={known}"));
     }
+    if let Some(grant) = grant.filter(|g| is_grant_shaped(g)) {
+        path.push_str(&format!("&grant={grant}"));
+    }
+    path
+}
+
+/// A grant as the server issues them (digits, a dot, URL-safe base64):
+/// anything else is not passed along.
+pub fn is_grant_shaped(grant: &str) -> bool {
+    !grant.is_empty()
+        && grant.len() <= 128
+        && grant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// Path of the lobby socket: new-call pushes only.

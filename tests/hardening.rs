@@ -5,8 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{next_msg, spawn_app, spawn_app_with};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use common::{next_msg, spawn_app, spawn_app_with, TestApp};
 use tokio_tungstenite::tungstenite::Error as WsError;
 use travoiq_monitor::protocol::ServerMsg;
 
@@ -47,8 +46,8 @@ async fn pages_carry_a_nonce_csp_and_every_response_the_safety_headers() {
     }
 }
 
-async fn handshake(url: &str, origin: Option<&str>) -> Result<(), u16> {
-    let mut request = url.into_client_request().unwrap();
+async fn handshake(app: &TestApp, url: &str, origin: Option<&str>) -> Result<(), u16> {
+    let mut request = common::ws_request(url, Some(&app.cookie));
     if let Some(origin) = origin {
         request
             .headers_mut()
@@ -68,24 +67,25 @@ async fn sockets_from_another_sites_page_are_refused() {
     let url = format!("{}/ws/{id}", app.ws_base);
     let own = app.base.clone();
     assert_eq!(
-        handshake(&url, Some("https://evil.example")).await,
+        handshake(&app, &url, Some("https://evil.example")).await,
         Err(403)
     );
     assert_eq!(
         handshake(
+            &app,
             &format!("{}/ws/calls", app.ws_base),
             Some("https://evil.example")
         )
         .await,
         Err(403)
     );
-    assert_eq!(handshake(&url, Some(&own)).await, Ok(()));
+    assert_eq!(handshake(&app, &url, Some(&own)).await, Ok(()));
     assert_eq!(
-        handshake(&url, Some("https://monitor.example.com")).await,
+        handshake(&app, &url, Some("https://monitor.example.com")).await,
         Ok(())
     );
     assert_eq!(
-        handshake(&url, None).await,
+        handshake(&app, &url, None).await,
         Ok(()),
         "non-browser clients send no Origin"
     );
@@ -103,7 +103,7 @@ async fn one_address_may_hold_only_so_many_sockets() {
         held.push(ws);
     }
     assert_eq!(
-        handshake(&format!("{}{path}", app.ws_base), None).await,
+        handshake(&app, &format!("{}{path}", app.ws_base), None).await,
         Err(429)
     );
     drop(held.pop());
@@ -117,7 +117,7 @@ async fn one_address_may_hold_only_so_many_sockets() {
     }
     assert!(freed, "a closed socket gives its place back");
     assert_eq!(
-        handshake(&format!("{}{path}", app.ws_base), None).await,
+        handshake(&app, &format!("{}{path}", app.ws_base), None).await,
         Ok(())
     );
 }
@@ -186,9 +186,12 @@ async fn a_client_that_never_reads_is_dropped_and_delays_nobody() {
     let id = app.create_call("+1").await;
 
     // Connects, then never reads a byte.
-    let (_stalled, _) = tokio_tungstenite::connect_async(format!("{}/ws/{id}", app.ws_base))
-        .await
-        .unwrap();
+    let (_stalled, _) = tokio_tungstenite::connect_async(common::ws_request(
+        &format!("{}/ws/{id}", app.ws_base),
+        Some(&app.cookie),
+    ))
+    .await
+    .unwrap();
     let mut normal = app.connect(&format!("/ws/{id}")).await;
     assert!(matches!(
         next_msg(&mut normal).await,

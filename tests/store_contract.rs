@@ -43,11 +43,12 @@ fn settings(tables: TableNames, endpoint: Option<String>, timeout: Duration) -> 
         audio_stream_prefix: None,
         page_limit: Some(5),
         endpoint,
+        owner_attribute: "agentUsername".into(),
     }
 }
 
 async fn memory() -> Backend {
-    let store = Arc::new(MemoryStore::new(1000));
+    let store = Arc::new(MemoryStore::new(1000).with_owner_attribute("agentUsername"));
     Backend {
         store: store.clone(),
         sink: store,

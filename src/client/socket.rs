@@ -23,6 +23,10 @@ enum Outcome {
     Retry { unavailable: bool },
 }
 
+/// After this many failed connects in a row, ask whether the session is
+/// still alive (a refused handshake looks like any dropped connection).
+const CHECK_SESSION_AFTER: u32 = 2;
+
 /// Runs until `on_msg` says stop, or until the future is dropped. `path`
 /// is asked again before every connect, so it can carry the latest
 /// position to resume after.
@@ -51,6 +55,10 @@ pub async fn run(
             Outcome::Retry { unavailable } => unavailable,
         };
         attempt = attempt.saturating_add(1);
+        if attempt >= CHECK_SESSION_AFTER && !signed_in().await {
+            set_link(Link::SignedOut);
+            return;
+        }
         set_link(if unavailable {
             Link::Unavailable
         } else {
@@ -105,6 +113,10 @@ async fn session(
             Some(Err(WebSocketError::ConnectionClose(ev))) => {
                 return match ev.code {
                     close::UNKNOWN_CALL | close::MALFORMED_CALL_ID => Outcome::Stop,
+                    close::SIGNED_OUT => {
+                        set_link(Link::SignedOut);
+                        Outcome::Stop
+                    }
                     close::UNAVAILABLE => Outcome::Retry { unavailable: true },
                     _ => Outcome::Retry { unavailable: false },
                 };
@@ -112,6 +124,12 @@ async fn session(
             Some(Err(_)) | None => return Outcome::Retry { unavailable: false },
         }
     }
+}
+
+/// Whether the session is alive; when the server cannot be asked (the
+/// network is down), assume it is and keep trying.
+async fn signed_in() -> bool {
+    !matches!(crate::api::current_user().await, Ok(None))
 }
 
 fn socket_url(path: &str) -> String {

@@ -4,3 +4,4 @@ pub mod call_card;
 pub mod controls;
 pub mod status;
 pub mod transcript;
+pub mod user_bar;

@@ -17,6 +17,8 @@ pub enum Link {
     Reconnecting,
     /// Connected to the server, but its data source is down.
     Unavailable,
+    /// The session ended: nothing more will come until the user signs in.
+    SignedOut,
 }
 
 impl From<Link> for Status {
@@ -26,6 +28,7 @@ impl From<Link> for Status {
             Link::Live => Status::Live,
             Link::Reconnecting => Status::Reconnecting,
             Link::Unavailable => Status::Unavailable,
+            Link::SignedOut => Status::SignedOut,
         }
     }
 }
@@ -37,6 +40,7 @@ pub enum Status {
     Reconnecting,
     /// The server is up but its data source is not.
     Unavailable,
+    SignedOut,
     Ended,
     Waiting,
     UnknownCall,
@@ -51,6 +55,7 @@ impl Status {
             Status::Live => "Live".into(),
             Status::Reconnecting => "Connection lost, reconnecting…".into(),
             Status::Unavailable => "Data source unavailable, retrying…".into(),
+            Status::SignedOut => "Signed out".into(),
             Status::Ended => "Call ended".into(),
             Status::Waiting => "Waiting for the first call".into(),
             Status::UnknownCall => "Unknown call".into(),
@@ -66,6 +71,7 @@ impl Status {
             Status::Live => "live",
             Status::Reconnecting => "reconnecting",
             Status::Unavailable => "unavailable",
+            Status::SignedOut => "signed-out",
             Status::Ended => "ended",
             Status::Waiting => "waiting",
             Status::UnknownCall => "unknown",
@@ -86,6 +92,11 @@ pub fn StatusBadge(#[prop(into)] status: Signal<Status>) -> impl IntoView {
         >
             <span class="dot" aria-hidden="true"></span>
             <span>{move || status.with(Status::label)}</span>
+            <Show when=move || status.with(|s| *s == Status::SignedOut)>
+                <a href="/signin" rel="external" data-testid="sign-in-again">
+                    "Sign in again"
+                </a>
+            </Show>
         </div>
     }
 }

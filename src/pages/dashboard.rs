@@ -2,17 +2,18 @@
 //! empty state that says why there is none), kept live over a WebSocket.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
-use crate::api::{load_call, load_latest};
+use crate::api::{load_call, load_latest, share_call};
 use crate::components::call_card::CallCard;
 use crate::components::controls::{call_path, Controls, Follow};
 use crate::components::status::{Flow, Link, Status, StatusBadge};
 use crate::components::transcript::{Transcript, TranscriptView};
+use crate::components::user_bar::{Me, UserBar};
 use crate::error::AppError;
 use crate::model::{CallDetails, CallId, CallSnapshot, CallStatus};
-use crate::protocol::{call_socket_path, ErrorCode, ServerMsg, LOBBY_SOCKET_PATH};
+use crate::protocol::{call_socket_path, is_grant_shaped, ErrorCode, ServerMsg, LOBBY_SOCKET_PATH};
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
@@ -38,11 +39,18 @@ pub fn Dashboard() -> impl IntoView {
             _ => requested,
         }
     });
+    // A shared link's grant travels with the call it opens.
+    let query = use_query_map();
+    let grant = move || {
+        query
+            .with_untracked(|q| q.get("grant"))
+            .filter(|g| is_grant_shaped(g))
+    };
     let snapshot = Resource::new(
         move || wanted.get(),
-        |requested| async move {
+        move |requested| async move {
             match requested {
-                Some(raw) => load_call(raw).await.map(Some),
+                Some(raw) => load_call(raw, grant()).await.map(Some),
                 None => load_latest().await,
             }
         },
@@ -55,12 +63,14 @@ pub fn Dashboard() -> impl IntoView {
                     <span class="brand">"TravoIQ"</span>
                     " Monitor"
                 </h1>
+                <UserBar />
             </header>
             <Controls />
             <Transition fallback=|| view! { <p class="empty" data-testid="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match snapshot.await {
-                        Ok(Some(snap)) => view! { <CallView snap /> }.into_any(),
+                        Ok(Some(snap)) => view! { <CallView snap grant=grant() /> }.into_any(),
+                        Err(AppError::SignInRequired) => view! { <SignedOut /> }.into_any(),
                         Ok(None) => view! { <Lobby reason=LobbyReason::Waiting /> }.into_any(),
                         Err(AppError::UnknownCall(id)) => {
                             view! { <Lobby reason=LobbyReason::Unknown(id) /> }.into_any()
@@ -106,9 +116,22 @@ impl Followers {
     }
 }
 
-/// A call and its live transcript.
+/// The session ended while the page was open.
 #[component]
-fn CallView(snap: CallSnapshot) -> impl IntoView {
+fn SignedOut() -> impl IntoView {
+    view! {
+        <StatusBadge status=Status::SignedOut />
+        <section class="empty-state" data-testid="empty-state">
+            <h2>"Your session ended"</h2>
+            <p>"Sign in again to keep watching."</p>
+        </section>
+    }
+}
+
+/// A call and its live transcript. `grant` is a shared link's, if the call
+/// was opened from one.
+#[component]
+fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
     let navigate = use_navigate();
     let id = snap.details.call_id.clone();
     if let Some(Shown(shown)) = use_context::<Shown>() {
@@ -139,12 +162,17 @@ fn CallView(snap: CallSnapshot) -> impl IntoView {
         }
     });
 
-    // The address bar names the call shown, so it can be shared.
-    let here = call_path(&id);
+    // The address bar names the call shown (and keeps a shared link's
+    // grant, so a reload still opens it).
+    let here = match &grant {
+        Some(g) => format!("{}?grant={g}", call_path(&id)),
+        None => call_path(&id),
+    };
+    let here_path = call_path(&id);
     let location = use_location();
     let replace = navigate.clone();
     Effect::new(move |_| {
-        if location.pathname.get_untracked() != here {
+        if location.pathname.get_untracked() != here_path {
             replace(
                 &here,
                 NavigateOptions {
@@ -192,6 +220,13 @@ fn CallView(snap: CallSnapshot) -> impl IntoView {
                 }
                 | ServerMsg::SourceStatus { available: false } => link.set(Link::Unavailable),
                 ServerMsg::SourceStatus { available: true } => link.set(Link::Live),
+                ServerMsg::Error {
+                    code: ErrorCode::SignedOut,
+                    ..
+                } => {
+                    link.set(Link::SignedOut);
+                    return Flow::Stop;
+                }
                 ServerMsg::Error { message, .. } => {
                     leptos::logging::warn!("server: {message}");
                 }
@@ -208,16 +243,19 @@ fn CallView(snap: CallSnapshot) -> impl IntoView {
                 last_seq.try_get_value().unwrap_or_default(),
                 epoch.try_get_value().unwrap_or_default(),
                 followers.newest.try_get_untracked().flatten().as_ref(),
+                grant.as_deref(),
             )
         },
         on_msg,
         link,
     );
 
+    let share_id = id.clone();
     view! {
         <StatusBadge status />
         <NewCallNotice notice />
         <CallCard call />
+        <ShareLink id=share_id />
         <TranscriptView transcript />
     }
 }
@@ -289,6 +327,13 @@ fn Lobby(reason: LobbyReason) -> impl IntoView {
                     link.set(Link::Unavailable);
                     Flow::Continue
                 }
+                ServerMsg::Error {
+                    code: ErrorCode::SignedOut,
+                    ..
+                } => {
+                    link.set(Link::SignedOut);
+                    Flow::Stop
+                }
                 _ => Flow::Continue,
             }
         }
@@ -327,6 +372,60 @@ fn on_new_call(
         notice.set(Some(call));
     }
     Flow::Continue
+}
+
+/// For supervisors and admins: makes a signed link to this call that an
+/// agent can open until it expires.
+#[component]
+fn ShareLink(id: CallId) -> impl IntoView {
+    let me = expect_context::<Me>().0;
+    let may_share = move || {
+        me.get()
+            .and_then(Result::ok)
+            .flatten()
+            .is_some_and(|u| u.role.sees_every_call())
+    };
+    let share = Action::new(move |id: &CallId| share_call(id.clone()));
+    let link = move || {
+        share.value().get().map(|result| match result {
+            Ok((path, expires_ms)) => {
+                let origin = window().location().origin().unwrap_or_default();
+                let until = crate::components::call_card::format_local(expires_ms);
+                view! {
+                    <label class="share-output">
+                        <span>"Link for an agent, valid until " {until} ":"</span>
+                        <input
+                            type="text"
+                            readonly
+                            data-testid="share-url"
+                            prop:value=format!("{origin}{path}")
+                        />
+                    </label>
+                }
+                .into_any()
+            }
+            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    };
+    view! {
+        <Show when=may_share>
+            <div class="share">
+                <button
+                    type="button"
+                    data-testid="share-call"
+                    on:click={
+                        let id = id.clone();
+                        move |_| {
+                            share.dispatch(id.clone());
+                        }
+                    }
+                >
+                    "Share with an agent"
+                </button>
+                {link}
+            </div>
+        </Show>
+    }
 }
 
 /// "A new call started" with a button to open it; shown when not following.

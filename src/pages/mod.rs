@@ -2,3 +2,5 @@
 
 pub mod dashboard;
 pub mod not_found;
+pub mod admin;
+pub mod sign_in;

@@ -64,6 +64,40 @@ pub struct Settings {
     /// AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, or AWS).
     #[serde(default)]
     pub dynamodb_endpoint: String,
+
+    // Sign-in and access.
+    pub accounts_file: String,
+    pub accounts_table: String,
+    pub sessions_table: String,
+    pub demo_users: Switch,
+    /// `TRAVOIQ_DEMO_PASSWORD`: the demo accounts' password ("" = random).
+    #[serde(default)]
+    pub demo_password: String,
+    pub session_idle_mins: u64,
+    pub session_max_hours: u64,
+    pub secure_cookies: Switch,
+    pub agent_attribute: String,
+    pub mask_phone_for: String,
+    pub secret: String,
+    pub share_link_mins: u64,
+    pub sign_in_per_account: u32,
+    pub sign_in_per_address: u32,
+}
+
+/// A setting that is on, off, or decided by the rest of the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    Auto,
+    On,
+    Off,
+}
+
+/// The two tables that hold accounts and sessions on DynamoDB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthTables {
+    pub accounts: String,
+    pub sessions: String,
 }
 
 impl Settings {
@@ -100,6 +134,38 @@ impl Settings {
             customer: pick(&self.customer_table, "contactTranscriptSegments"),
             agent: pick(&self.agent_table, "contactTranscriptSegmentsToCustomer"),
         }
+    }
+
+    /// Where accounts and sessions live on DynamoDB.
+    pub fn auth_tables(&self) -> AuthTables {
+        let pick = |explicit: &str, suffix: &str| {
+            if explicit.trim().is_empty() {
+                format!("{}{suffix}", self.table_prefix)
+            } else {
+                explicit.trim().to_string()
+            }
+        };
+        AuthTables {
+            accounts: pick(&self.accounts_table, "monitorAccounts"),
+            sessions: pick(&self.sessions_table, "monitorSessions"),
+        }
+    }
+
+    /// Whether the demo accounts are made at start.
+    pub fn demo_users_enabled(&self) -> bool {
+        match self.demo_users {
+            Switch::On => true,
+            Switch::Off => false,
+            Switch::Auto => self.store == StoreKind::Memory,
+        }
+    }
+
+    /// Roles that see phone numbers masked.
+    pub fn masked_roles(&self) -> Vec<crate::model::Role> {
+        self.mask_phone_for
+            .split(',')
+            .filter_map(|r| crate::model::Role::parse(r.trim()))
+            .collect()
     }
 
     /// Loads with overrides from the given key/value pairs instead of the
@@ -142,6 +208,32 @@ impl Settings {
         if s.dynamodb_poll_ms < 50 || s.dynamodb_timeout_ms < 100 || s.latest_poll_secs == 0 {
             return Err(ConfigError::Invalid(
                 "dynamodb_poll_ms must be at least 50, dynamodb_timeout_ms at least 100, latest_poll_secs at least 1".into(),
+            ));
+        }
+        if s.session_idle_mins == 0 || s.session_max_hours == 0 || s.share_link_mins == 0 {
+            return Err(ConfigError::Invalid(
+                "session_idle_mins, session_max_hours and share_link_mins must be at least 1".into(),
+            ));
+        }
+        if s.sign_in_per_account == 0 || s.sign_in_per_address == 0 {
+            return Err(ConfigError::Invalid(
+                "sign_in_per_account and sign_in_per_address must be at least 1".into(),
+            ));
+        }
+        if s.agent_attribute.trim().is_empty() {
+            return Err(ConfigError::Invalid("agent_attribute must name an attribute".into()));
+        }
+        for role in s.mask_phone_for.split(',').map(str::trim) {
+            if !role.is_empty() && crate::model::Role::parse(role).is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "mask_phone_for: {role:?} is not a role (supervisor, agent, admin)"
+                )));
+            }
+        }
+        let secret = s.secret.trim();
+        if !secret.is_empty() && secret.len() < 32 {
+            return Err(ConfigError::Invalid(
+                "secret must be at least 32 characters".into(),
             ));
         }
         if s.heartbeat_secs == 0 {

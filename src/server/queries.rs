@@ -4,8 +4,59 @@
 use crate::error::AppError;
 use crate::model::{conversation_order, CallDetails, CallId, CallSnapshot, Seq};
 
+use std::net::IpAddr;
+
+use super::auth::{Auth, Viewer};
 use super::hub::PAGE;
 use super::store::{CallStore, StoreError};
+
+/// Who is asking, from where, through which door (for the audit log), and
+/// a shared-link grant if the request carried one.
+pub struct Asker<'a> {
+    pub auth: &'a Auth,
+    pub viewer: &'a Viewer,
+    pub addr: Option<IpAddr>,
+    pub via: &'static str,
+    pub grant: Option<&'a str>,
+}
+
+impl Asker<'_> {
+    /// The call as this asker may see it, or "no such call" when they may
+    /// not (the same answer as for a call that does not exist).
+    pub async fn details(&self, store: &dyn CallStore, raw: &str) -> Result<CallDetails, AppError> {
+        let call = details(store, raw).await?;
+        self.auth
+            .admit_call(self.viewer, call, self.grant, self.addr, self.via)
+    }
+
+    /// The newest call this asker may see.
+    pub async fn latest(&self, store: &dyn CallStore) -> Result<Option<CallDetails>, AppError> {
+        let latest = match self.auth.owner_filter(self.viewer) {
+            None => store.latest_call().await,
+            Some(owner) => store.latest_call_of(owner).await,
+        }
+        .map_err(store_error)?;
+        Ok(latest.map(|call| self.auth.present(self.viewer, call)))
+    }
+
+    pub async fn snapshot(&self, store: &dyn CallStore, raw: &str) -> Result<CallSnapshot, AppError> {
+        let details = self.details(store, raw).await?;
+        snapshot_of(store, details).await
+    }
+
+    pub async fn latest_snapshot(
+        &self,
+        store: &dyn CallStore,
+    ) -> Result<Option<CallSnapshot>, AppError> {
+        match self.latest(store).await? {
+            Some(details) => {
+                crate::server::auth::audit::call_opened(self.viewer, &details.call_id, self.addr, self.via);
+                snapshot_of(store, details).await.map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+}
 
 pub fn parse_id(raw: &str) -> Result<CallId, AppError> {
     CallId::parse(raw).map_err(|reason| AppError::invalid_call_id(raw, reason))
@@ -22,6 +73,8 @@ pub fn store_error(e: StoreError) -> AppError {
     }
 }
 
+/// A call by id, unchecked: for the developer API, which writes calls and
+/// shows none. Everything a user is shown goes through [`Asker`].
 pub async fn details(store: &dyn CallStore, raw: &str) -> Result<CallDetails, AppError> {
     let id = parse_id(raw)?;
     store
@@ -31,23 +84,8 @@ pub async fn details(store: &dyn CallStore, raw: &str) -> Result<CallDetails, Ap
         .ok_or(AppError::UnknownCall(id))
 }
 
-pub async fn latest(store: &dyn CallStore) -> Result<Option<CallDetails>, AppError> {
-    store.latest_call().await.map_err(store_error)
-}
-
-/// A call's details and whole transcript so far, in conversation order.
-pub async fn snapshot(store: &dyn CallStore, raw: &str) -> Result<CallSnapshot, AppError> {
-    let details = details(store, raw).await?;
-    snapshot_of(store, details).await
-}
-
-pub async fn latest_snapshot(store: &dyn CallStore) -> Result<Option<CallSnapshot>, AppError> {
-    match latest(store).await? {
-        Some(details) => snapshot_of(store, details).await.map(Some),
-        None => Ok(None),
-    }
-}
-
+/// A call's details (already admitted) and whole transcript so far, in
+/// conversation order.
 async fn snapshot_of(
     store: &dyn CallStore,
     details: CallDetails,

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::Extension;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,8 +12,37 @@ use serde_json::json;
 
 use crate::error::AppError;
 
-use super::queries;
+use super::auth::gate::ClientAddr;
+use super::auth::Viewer;
+use super::queries::Asker;
 use super::state::AppState;
+
+/// A shared link's grant, on any call endpoint.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct GrantQuery {
+    #[serde(default)]
+    pub grant: Option<String>,
+}
+
+/// The signed-in viewer (the gate puts one on every request it lets
+/// through to these handlers; absent means not signed in).
+fn asker<'a>(
+    state: &'a AppState,
+    viewer: &'a Option<Extension<Viewer>>,
+    addr: Option<Extension<ClientAddr>>,
+    grant: Option<&'a str>,
+) -> Result<Asker<'a>, ApiError> {
+    let Some(Extension(viewer)) = viewer else {
+        return Err(ApiError(AppError::SignInRequired));
+    };
+    Ok(Asker {
+        auth: &state.auth,
+        viewer,
+        addr: addr.map(|Extension(ClientAddr(a))| a),
+        via: "rest",
+        grant,
+    })
+}
 
 /// JSON error bodies: `{"error": code, "message": words}`.
 pub struct ApiError(pub AppError);
@@ -32,6 +62,9 @@ impl IntoResponse for ApiError {
             AppError::MissingTable => StatusCode::NOT_FOUND,
             AppError::DataSourceRefused => StatusCode::BAD_GATEWAY,
             AppError::Transport(_) => StatusCode::BAD_GATEWAY,
+            AppError::SignInRequired => StatusCode::UNAUTHORIZED,
+            AppError::NotAllowed => StatusCode::FORBIDDEN,
+            AppError::Invalid(_) => StatusCode::BAD_REQUEST,
         };
         let body = Json(json!({ "error": self.0.code(), "message": self.0.to_string() }));
         let mut response = (status, body).into_response();
@@ -47,15 +80,27 @@ impl IntoResponse for ApiError {
 /// `GET /details/{call_id}`: the call's item under its table names.
 pub async fn details(
     State(state): State<AppState>,
+    viewer: Option<Extension<Viewer>>,
+    addr: Option<Extension<ClientAddr>>,
     Path(raw): Path<String>,
+    Query(query): Query<GrantQuery>,
 ) -> Result<Json<BTreeMap<String, String>>, ApiError> {
-    let details = queries::details(state.hub.store().as_ref(), &raw).await?;
+    let asker = asker(&state, &viewer, addr, query.grant.as_deref())?;
+    let details = asker.details(state.hub.store().as_ref(), &raw).await?;
     Ok(Json(details.attributes))
 }
 
 /// `GET /latest-call`: the newest call's item, or 404 before the first call.
-pub async fn latest_call(State(state): State<AppState>) -> Response {
-    match queries::latest(state.hub.store().as_ref()).await {
+pub async fn latest_call(
+    State(state): State<AppState>,
+    viewer: Option<Extension<Viewer>>,
+    addr: Option<Extension<ClientAddr>>,
+) -> Response {
+    let asker = match asker(&state, &viewer, addr, None) {
+        Ok(asker) => asker,
+        Err(e) => return e.into_response(),
+    };
+    match asker.latest(state.hub.store().as_ref()).await {
         Ok(Some(details)) => Json(details.attributes).into_response(),
         Ok(None) => (
             StatusCode::NOT_FOUND,

@@ -15,6 +15,10 @@ use tracing::Level;
 
 use crate::app::{shell, App};
 
+use super::auth::accounts::AccountStore;
+use super::auth::dynamo_store::DynamoAccounts;
+use super::auth::file_store::FileAccounts;
+use super::auth::{gate, handlers as auth_handlers, Auth};
 use super::config::{Settings, StoreKind};
 use super::dev_api::DevTarget;
 use super::hub::Hub;
@@ -37,12 +41,15 @@ pub enum StartupError {
     Serve(#[from] std::io::Error),
     #[error("data source: {0}")]
     Store(#[from] StoreError),
+    #[error("accounts: {0}")]
+    Accounts(String),
 }
 
 type Opened = (
     Arc<dyn CallStore>,
     Option<Arc<dyn CallSink>>,
     Option<DevTarget>,
+    Arc<dyn AccountStore>,
 );
 
 /// Opens the configured backend, and what writes into it (the simulator's
@@ -52,12 +59,14 @@ async fn open_store(settings: &Settings) -> Result<Opened, StartupError> {
         StoreKind::Memory => {
             let memory = Arc::new(
                 MemoryStore::new(settings.retain_calls)
-                    .with_audio_stream_prefix(settings.kinesis_stream_prefix.clone()),
+                    .with_audio_stream_prefix(settings.kinesis_stream_prefix.clone())
+                    .with_owner_attribute(settings.agent_attribute.clone()),
             );
             (
                 memory.clone(),
                 Some(memory.clone()),
                 Some(DevTarget::Memory(memory)),
+                Arc::new(FileAccounts::new(&settings.accounts_file)),
             )
         }
         StoreKind::Dynamodb => {
@@ -69,13 +78,49 @@ async fn open_store(settings: &Settings) -> Result<Opened, StartupError> {
                     format,
                 ))
             });
+            let accounts = dynamo_accounts(settings, store.client().clone());
+            accounts.check_tables().await.map_err(|e| {
+                StartupError::Accounts(format!(
+                    "{e}; create the tables with `travoiq-monitor accounts create-tables`"
+                ))
+            })?;
             (
                 store.clone(),
                 writer.clone().map(|w| w as Arc<dyn CallSink>),
                 writer.map(|w| DevTarget::Dynamo(w, store)),
+                Arc::new(accounts),
             )
         }
     })
+}
+
+/// The DynamoDB account store for these settings.
+pub fn dynamo_accounts(settings: &Settings, client: aws_sdk_dynamodb::Client) -> DynamoAccounts {
+    DynamoAccounts::new(
+        client,
+        settings.auth_tables(),
+        settings.session_max_hours.saturating_mul(3600) as i64,
+    )
+}
+
+/// Makes the demo accounts when configured, and says how to sign in.
+async fn demo_users(auth: &Auth, settings: &Settings) -> Result<(), StartupError> {
+    if !settings.demo_users_enabled() {
+        return Ok(());
+    }
+    let given = Some(settings.demo_password.as_str()).filter(|p| !p.is_empty());
+    let made = auth
+        .ensure_demo_users(given)
+        .await
+        .map_err(StartupError::Accounts)?;
+    for (name, password) in made {
+        if given.is_some() {
+            tracing::warn!("demo account {name}: password from TRAVOIQ_DEMO_PASSWORD");
+        } else {
+            tracing::warn!("demo account {name}: password {password}");
+        }
+    }
+    Ok(())
 }
 
 pub fn dynamo_settings(settings: &Settings) -> DynamoSettings {
@@ -88,6 +133,7 @@ pub fn dynamo_settings(settings: &Settings) -> DynamoSettings {
         audio_stream_prefix: settings.kinesis_stream_prefix.clone(),
         page_limit: None,
         endpoint: Some(settings.dynamodb_endpoint.trim().to_string()).filter(|e| !e.is_empty()),
+        owner_attribute: settings.agent_attribute.clone(),
     }
 }
 
@@ -99,11 +145,13 @@ pub fn simulator_settings(
         pace: settings.simulator_pace,
         call_every: Duration::from_secs_f64(settings.simulator_call_every_secs),
         max_calls,
+        agent_attribute: settings.agent_attribute.clone(),
     }
 }
 
 pub struct Application {
     hub: Arc<Hub>,
+    auth: Arc<Auth>,
     sockets: SocketLimiter,
     listener: TcpListener,
     router: Router,
@@ -122,7 +170,9 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
         let (shutdown, shutdown_rx) = watch::channel(false);
 
-        let (store, sink, dev) = open_store(&settings).await?;
+        let (store, sink, dev, accounts) = open_store(&settings).await?;
+        let auth = Arc::new(Auth::new(accounts, &settings));
+        demo_users(&auth, &settings).await?;
         let hub = Hub::start(store, Duration::from_secs(settings.feed_linger_secs));
 
         if settings.simulator {
@@ -148,14 +198,17 @@ impl Application {
             leptos_options: leptos_options.clone(),
             settings: Arc::new(settings),
             hub,
+            auth,
             dev,
             shutdown: shutdown_rx,
         };
         let hub = state.hub.clone();
+        let auth = state.auth.clone();
         let sockets = state.sockets.clone();
         let router = router(state);
         Ok(Self {
             hub,
+            auth,
             sockets,
             listener,
             router,
@@ -165,6 +218,11 @@ impl Application {
 
     pub fn hub(&self) -> Arc<Hub> {
         self.hub.clone()
+    }
+
+    /// Accounts and sessions (for the command line and tests).
+    pub fn auth(&self) -> Arc<Auth> {
+        self.auth.clone()
     }
 
     /// Open live sockets, for tests and metrics.
@@ -208,6 +266,8 @@ fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let mut router = Router::new()
         .route("/healthz", get(rest::healthz))
+        .route("/signin", axum::routing::post(auth_handlers::sign_in))
+        .route("/signout", axum::routing::post(auth_handlers::sign_out))
         .route("/details/{call_id}", get(rest::details))
         .route("/latest-call", get(rest::latest_call))
         .route("/ws/calls", get(ws::lobby_socket))
@@ -220,6 +280,7 @@ fn router(state: AppState) -> Router {
     router
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), gate::gate))
         .layer(security::header_layers())
         .layer(
             TraceLayer::new_for_http()

@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio::sync::watch;
 
+use super::auth::Auth;
 use super::config::Settings;
 use super::dev_api::DevTarget;
 use super::hub::Hub;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub settings: Arc<Settings>,
     pub hub: Arc<Hub>,
+    /// Accounts, sessions and who may see which call.
+    pub auth: Arc<Auth>,
     /// Where the developer API writes, when it is on.
     pub dev: Option<DevTarget>,
     /// Open sockets per client address.

@@ -9,6 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::Extension;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{SplitSink, SplitStream};
@@ -20,6 +21,8 @@ use tracing::Instrument;
 use crate::model::{CallDetails, CallId, Seq};
 use crate::protocol::{close, ClientMsg, ErrorCode, ServerMsg, MAX_CLIENT_FRAME};
 
+use super::auth::accounts::SessionKey;
+use super::auth::{Auth, Viewer};
 use super::hub::{FeedEvent, Hub, PAGE};
 use super::security::{origin_allowed, SocketPermit};
 use super::state::AppState;
@@ -36,7 +39,15 @@ pub struct ResumeQuery {
     /// The newest call the client has heard of.
     #[serde(default)]
     known: Option<String>,
+    /// A shared link's grant for this call.
+    #[serde(default)]
+    grant: Option<String>,
 }
+
+/// How often a live socket re-checks its session in the store (sign-outs
+/// on this instance close sockets at once; this catches other instances,
+/// expiry and disabled accounts).
+const SESSION_RECHECK: Duration = Duration::from_secs(60);
 
 /// Refuses a handshake from another site's page (403) or from an address
 /// with too many sockets open (429), before upgrading.
@@ -44,7 +55,11 @@ fn admit(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
+    viewer: &Option<Extension<Viewer>>,
 ) -> Result<SocketPermit, (StatusCode, &'static str)> {
+    if viewer.is_none() {
+        return Err((StatusCode::UNAUTHORIZED, "sign in to continue"));
+    }
     if !origin_allowed(headers, &state.allowed_origins) {
         tracing::warn!(%peer, origin = ?headers.get(header::ORIGIN), "socket refused: foreign origin");
         return Err((StatusCode::FORBIDDEN, "origin not allowed"));
@@ -67,18 +82,22 @@ pub async fn call_socket(
     Query(resume): Query<ResumeQuery>,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    viewer: Option<Extension<Viewer>>,
     headers: HeaderMap,
 ) -> Response {
-    let permit = match admit(&state, peer, &headers) {
+    let permit = match admit(&state, peer, &headers, &viewer) {
         Ok(permit) => permit,
         Err(refused) => return refused.into_response(),
+    };
+    let Some(Extension(viewer)) = viewer else {
+        return StatusCode::UNAUTHORIZED.into_response();
     };
     let parsed = CallId::parse(&raw_id);
     let span = tracing::info_span!("ws", call_id = %raw_id.chars().take(64).collect::<String>());
     limit(ws).on_upgrade(move |socket| {
         async move {
             let _permit = permit;
-            let mut conn = Conn::new(socket, state.clone());
+            let mut conn = Conn::new(socket, state.clone(), viewer, peer);
             match parsed {
                 Ok(id) => {
                     let reason = conn.stream_call(&id, resume).await;
@@ -103,16 +122,20 @@ pub async fn lobby_socket(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    viewer: Option<Extension<Viewer>>,
     headers: HeaderMap,
 ) -> Response {
-    let permit = match admit(&state, peer, &headers) {
+    let permit = match admit(&state, peer, &headers, &viewer) {
         Ok(permit) => permit,
         Err(refused) => return refused.into_response(),
+    };
+    let Some(Extension(viewer)) = viewer else {
+        return StatusCode::UNAUTHORIZED.into_response();
     };
     limit(ws).on_upgrade(move |socket| {
         async move {
             let _permit = permit;
-            let mut conn = Conn::new(socket, state);
+            let mut conn = Conn::new(socket, state, viewer, peer);
             let reason = conn.stream_lobby().await;
             conn.finish(reason).await;
         }
@@ -138,6 +161,11 @@ struct Conn {
     tx: SplitSink<WebSocket, Message>,
     rx: SplitStream<WebSocket>,
     hub: Arc<Hub>,
+    auth: Arc<Auth>,
+    viewer: Viewer,
+    peer: SocketAddr,
+    signed_out: tokio::sync::broadcast::Receiver<SessionKey>,
+    session_checked: tokio::time::Instant,
     shutdown: tokio::sync::watch::Receiver<bool>,
     heartbeat: Duration,
     /// A send that takes longer than this means the client is not reading:
@@ -154,12 +182,17 @@ enum Inbound {
 }
 
 impl Conn {
-    fn new(socket: WebSocket, state: AppState) -> Self {
+    fn new(socket: WebSocket, state: AppState, viewer: Viewer, peer: SocketAddr) -> Self {
         let (tx, rx) = socket.split();
         Self {
             tx,
             rx,
             hub: state.hub.clone(),
+            signed_out: state.auth.signed_out(),
+            auth: state.auth.clone(),
+            viewer,
+            peer,
+            session_checked: tokio::time::Instant::now(),
             shutdown: state.shutdown.clone(),
             heartbeat: Duration::from_secs(state.settings.heartbeat_secs),
             send_timeout: Duration::from_secs(state.settings.ws_send_timeout_secs),
@@ -227,6 +260,15 @@ impl Conn {
             tracing::info!("peer silent; closing");
             return Err(End::Close(close::GOING_AWAY, "no heartbeat answer"));
         }
+        if self.session_checked.elapsed() >= SESSION_RECHECK {
+            self.session_checked = tokio::time::Instant::now();
+            match self.auth.session(&self.viewer.session).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(self.signed_out_end().await),
+                // The account store is down: keep serving what was allowed.
+                Err(e) => tracing::warn!(error = %e, "session re-check failed"),
+            }
+        }
         self.send(&ServerMsg::Heartbeat).await?;
         self.tx
             .send(Message::Ping(Default::default()))
@@ -234,22 +276,73 @@ impl Conn {
             .map_err(|_| End::Gone)
     }
 
+    /// Tells the page its session ended, then closes.
+    async fn signed_out_end(&mut self) -> End {
+        tracing::info!(user = %self.viewer.user.username, "session ended; closing socket");
+        let msg = ServerMsg::Error {
+            code: ErrorCode::SignedOut,
+            message: "You have been signed out.".into(),
+        };
+        match self.send(&msg).await {
+            Ok(()) => End::Close(close::SIGNED_OUT, "signed out"),
+            Err(end) => end,
+        }
+    }
+
+    /// A sign-out on this instance: ends this socket if it was the session.
+    async fn on_signed_out(
+        &mut self,
+        key: Result<SessionKey, RecvError>,
+    ) -> Result<(), End> {
+        let ours = match key {
+            Ok(key) => key == self.viewer.session,
+            // Missed some: check our own session now.
+            Err(RecvError::Lagged(_)) => !matches!(self.auth.session(&self.viewer.session).await, Ok(Some(_))),
+            Err(RecvError::Closed) => false,
+        };
+        if ours {
+            Err(self.signed_out_end().await)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The newest call this viewer may see.
+    async fn latest_for_viewer(&self) -> Result<Option<CallDetails>, StoreError> {
+        let latest = match self.auth.owner_filter(&self.viewer) {
+            None => self.hub.store().latest_call().await?,
+            Some(owner) => self.hub.store().latest_call_of(owner).await?,
+        };
+        Ok(latest.map(|call| self.auth.present(&self.viewer, call)))
+    }
+
     async fn stream_call(&mut self, id: &CallId, resume: ResumeQuery) -> End {
-        // Unknown calls get no feed.
-        match self.hub.store().call_details(id).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                let msg = ServerMsg::Error {
-                    code: ErrorCode::UnknownCall,
-                    message: format!("No call with id {id}"),
-                };
-                return self
-                    .send(&msg)
-                    .await
-                    .err()
-                    .unwrap_or(End::Close(close::UNKNOWN_CALL, "unknown call"));
-            }
+        // Unknown calls, and calls this viewer may not see (told apart from
+        // nothing), get no feed.
+        let allowed = match self.hub.store().call_details(id).await {
+            Ok(Some(call)) => self
+                .auth
+                .admit_call(
+                    &self.viewer,
+                    call,
+                    resume.grant.as_deref(),
+                    Some(self.peer.ip()),
+                    "socket",
+                )
+                .is_ok(),
+            Ok(None) => false,
             Err(e) => return self.unavailable(e).await,
+        };
+        if !allowed {
+            let msg = ServerMsg::Error {
+                code: ErrorCode::UnknownCall,
+                message: format!("No call with id {id}"),
+            };
+            return self
+                .send(&msg)
+                .await
+                .err()
+                .unwrap_or(End::Close(close::UNKNOWN_CALL, "unknown call"));
         }
         // Subscribe first, then read: the read overlaps what the feed sends.
         let mut live = match self.hub.subscribe(id).await {
@@ -258,7 +351,7 @@ impl Conn {
         };
         let mut new_calls = self.hub.new_calls();
         let call = match self.hub.store().call_details(id).await {
-            Ok(Some(call)) => call,
+            Ok(Some(call)) => self.auth.present(&self.viewer, call),
             Ok(None) => return End::Close(close::UNKNOWN_CALL, "unknown call"),
             Err(e) => return self.unavailable(e).await,
         };
@@ -292,7 +385,7 @@ impl Conn {
         }
         // A call that started while the page was between sockets.
         if let Some(known) = known {
-            if let Ok(Some(newest)) = self.hub.store().latest_call().await {
+            if let Ok(Some(newest)) = self.latest_for_viewer().await {
                 if newest.call_id != known && newest.call_id != *id {
                     if let Err(end) = self.send(&ServerMsg::NewCall { call: newest }).await {
                         return end;
@@ -311,7 +404,10 @@ impl Conn {
                         self.send(&ServerMsg::Transcript(seg)).await
                     }
                     Ok(FeedEvent::Segment(_)) => Ok(()),
-                    Ok(FeedEvent::Details(call)) => self.send(&ServerMsg::CallUpdated { call }).await,
+                    Ok(FeedEvent::Details(call)) => {
+                        let call = self.auth.present(&self.viewer, call);
+                        self.send(&ServerMsg::CallUpdated { call }).await
+                    }
                     Ok(FeedEvent::Source(available)) => {
                         // Back: whatever the feed missed, this viewer reads itself.
                         let caught_up = if available {
@@ -331,6 +427,7 @@ impl Conn {
                     Err(RecvError::Closed) => Err(End::Close(close::GOING_AWAY, "feed closed")),
                 },
                 call = new_calls.recv() => self.announce(call, Some(id)).await,
+                key = self.signed_out.recv() => self.on_signed_out(key).await,
                 frame = self.rx.next() => match self.on_inbound(frame) {
                     Inbound::Fine => Ok(()),
                     Inbound::End(end) => Err(end),
@@ -347,7 +444,7 @@ impl Conn {
 
     async fn stream_lobby(&mut self) -> End {
         let mut new_calls = self.hub.new_calls();
-        let latest = match self.hub.store().latest_call().await {
+        let latest = match self.latest_for_viewer().await {
             Ok(latest) => latest,
             Err(e) => return self.unavailable(e).await,
         };
@@ -359,6 +456,7 @@ impl Conn {
         loop {
             let step = tokio::select! {
                 call = new_calls.recv() => self.announce(call, None).await,
+                key = self.signed_out.recv() => self.on_signed_out(key).await,
                 frame = self.rx.next() => match self.on_inbound(frame) {
                     Inbound::Fine => Ok(()),
                     Inbound::End(end) => Err(end),
@@ -380,8 +478,12 @@ impl Conn {
         watching: Option<&CallId>,
     ) -> Result<(), End> {
         let call = match call {
-            Ok(call) => call,
-            Err(RecvError::Lagged(_)) => match self.hub.store().latest_call().await {
+            Ok(call) if self.auth.may_view(&self.viewer, &call, None) => {
+                self.auth.present(&self.viewer, call)
+            }
+            // Not this viewer's call: they never hear of it.
+            Ok(_) => return Ok(()),
+            Err(RecvError::Lagged(_)) => match self.latest_for_viewer().await {
                 Ok(Some(call)) => call,
                 Ok(None) | Err(_) => return Ok(()),
             },

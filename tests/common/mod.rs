@@ -15,19 +15,81 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use travoiq_monitor::protocol::ServerMsg;
-use travoiq_monitor::server::config::Settings;
+use travoiq_monitor::server::auth::Auth;
+use travoiq_monitor::server::config::{Settings, StoreKind};
 use travoiq_monitor::server::hub::Hub;
 use travoiq_monitor::server::security::SocketLimiter;
 use travoiq_monitor::server::startup::Application;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// The demo accounts' password in every test server.
+pub const DEMO_PASSWORD: &str = "test-demo-password";
+
 pub struct TestApp {
     pub base: String,
     pub ws_base: String,
     pub hub: Arc<Hub>,
+    pub auth: Arc<Auth>,
     pub sockets: SocketLimiter,
+    /// Signed in as the demo supervisor (its cookie on every request).
     pub http: reqwest::Client,
+    /// `travoiq_session=…` of that supervisor.
+    pub cookie: String,
+}
+
+/// A handshake request for `url`, with a session cookie if given.
+pub fn ws_request(
+    url: &str,
+    cookie: Option<&str>,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().expect("request");
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().expect("cookie header"));
+    }
+    request
+}
+
+/// Signs in through the form; the session cookie, or the page the server
+/// sent the browser back to (`Err(location)`).
+pub async fn sign_in_at(base: &str, user: &str, password: &str) -> Result<String, String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let res = client
+        .post(format!("{base}/signin"))
+        .form(&[("username", user), ("password", password), ("next", "/")])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status(), 303, "sign-in answers with a redirect");
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .filter(|c| c.starts_with("travoiq_session=") && c.len() > "travoiq_session=".len())
+        .map(str::to_string);
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    cookie.ok_or(location)
+}
+
+/// A unique accounts file under the system's temp dir.
+fn temp_accounts_file() -> String {
+    let n: u64 = rand::random();
+    std::env::temp_dir()
+        .join(format!("travoiq-test-accounts-{n:x}.json"))
+        .to_string_lossy()
+        .into_owned()
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -35,14 +97,34 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let accounts_file = temp_accounts_file();
     let mut overrides = vec![
         ("simulator", "off"),
         ("dev_api", "on"),
         ("heartbeat_secs", "1"),
         ("feed_linger_secs", "1"),
+        ("demo_users", "on"),
+        ("demo_password", DEMO_PASSWORD),
+        ("accounts_file", accounts_file.as_str()),
     ];
     overrides.extend_from_slice(extra);
     let settings = Settings::load_with(&overrides).expect("settings");
+    if settings.store == StoreKind::Dynamodb {
+        let endpoint = Some(settings.dynamodb_endpoint.clone()).filter(|e| !e.is_empty());
+        let sdk = travoiq_monitor::server::store::dynamo::sdk_config(
+            Duration::from_secs(5),
+            endpoint.as_deref(),
+        )
+        .await
+        .expect("sdk");
+        travoiq_monitor::server::startup::dynamo_accounts(
+            &settings,
+            aws_sdk_dynamodb::Client::new(&sdk),
+        )
+        .create_tables()
+        .await
+        .expect("account tables");
+    }
     let mut options = leptos::config::get_configuration(None)
         .expect("leptos options")
         .leptos_options;
@@ -52,14 +134,26 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         .expect("app builds");
     let port = app.port();
     let hub = app.hub();
+    let auth = app.auth();
     let sockets = app.sockets();
     tokio::spawn(app.run_until_stopped());
+    let base = format!("http://127.0.0.1:{port}");
+    let cookie = sign_in_at(&base, "supervisor", DEMO_PASSWORD)
+        .await
+        .expect("the demo supervisor signs in");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("cookie", cookie.parse().expect("cookie"));
     TestApp {
-        base: format!("http://127.0.0.1:{port}"),
         ws_base: format!("ws://127.0.0.1:{port}"),
+        base,
         hub,
+        auth,
         sockets,
-        http: reqwest::Client::new(),
+        http: reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("client"),
+        cookie,
     }
 }
 
@@ -111,11 +205,22 @@ impl TestApp {
         assert_eq!(res.status(), 204);
     }
 
+    /// A socket as the signed-in supervisor.
     pub async fn connect(&self, path: &str) -> Ws {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("{}{path}", self.ws_base))
+        self.connect_as(path, Some(&self.cookie))
             .await
-            .expect("socket connects");
-        ws
+            .expect("socket connects")
+    }
+
+    /// A socket with the given session cookie (or none): the socket, or
+    /// the handshake's HTTP status.
+    pub async fn connect_as(&self, path: &str, cookie: Option<&str>) -> Result<Ws, u16> {
+        let request = ws_request(&format!("{}{path}", self.ws_base), cookie);
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(ws),
+            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+            Err(e) => panic!("socket failed: {e}"),
+        }
     }
 }
 

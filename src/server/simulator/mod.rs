@@ -97,7 +97,7 @@ pub fn plan_call(script: &Script, rng: &mut impl Rng) -> CallPlan {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct SimulatorSettings {
     /// 1.0 is real time; 4.0 plays four times faster.
     pub pace: f64,
@@ -105,7 +105,13 @@ pub struct SimulatorSettings {
     pub call_every: Duration,
     /// Stop starting calls after this many (the calls under way finish).
     pub max_calls: Option<usize>,
+    /// The contactDetails attribute naming each call's agent.
+    pub agent_attribute: String,
 }
+
+/// The agents simulated calls are handled by, in turn: the demo `agent`
+/// takes every other call, so signing in as them shows calls soon.
+pub const SIMULATED_AGENTS: [&str; 4] = ["agent", "maria", "agent", "tom"];
 
 fn scaled(ms: u64, pace: f64) -> Duration {
     Duration::from_secs_f64(ms as f64 / 1000.0 / pace)
@@ -136,7 +142,11 @@ pub fn spawn(
             next_script += 1;
             let plan = plan_call(script, &mut rng);
             let phone = format!("+1415555{:04}", rng.random_range(100..10000));
-            match start_call(sink.as_ref(), &phone).await {
+            let agent = (
+                settings.agent_attribute.as_str(),
+                SIMULATED_AGENTS[(started - 1) % SIMULATED_AGENTS.len()],
+            );
+            match start_call(sink.as_ref(), &phone, agent).await {
                 Ok(id) => {
                     let span =
                         tracing::info_span!("simulated_call", call_id = %id, script = script.title);
@@ -161,7 +171,12 @@ pub fn spawn(
     })
 }
 
-async fn start_call(sink: &dyn CallSink, phone: &str) -> Result<CallId, super::store::StoreError> {
+/// Starts a call for `agent`: (attribute, agent id).
+async fn start_call(
+    sink: &dyn CallSink,
+    phone: &str,
+    agent: (&str, &str),
+) -> Result<CallId, super::store::StoreError> {
     let id = CallId::parse(&random_call_id_string())
         .map_err(|e| super::store::StoreError::Misconfigured(e.to_string()))?;
     let now = OffsetDateTime::now_utc();
@@ -170,6 +185,7 @@ async fn start_call(sink: &dyn CallSink, phone: &str) -> Result<CallId, super::s
         (ATTR_PHONE.to_string(), phone.to_string()),
         (ATTR_TIMESTAMP.to_string(), format_js_date_string(now)),
         (ATTR_DATE.to_string(), format_call_date(now)),
+        (agent.0.to_string(), agent.1.to_string()),
     ]);
     sink.start_call(NewContact {
         call_id: id.clone(),

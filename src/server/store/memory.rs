@@ -21,6 +21,8 @@ pub struct MemoryStore {
     /// Positions are numbered afresh by every process.
     epoch: u64,
     audio_stream_prefix: Option<String>,
+    /// The attribute naming a call's agent.
+    owner_attribute: String,
     notices: broadcast::Sender<StoreNotice>,
     retain: usize,
 }
@@ -57,6 +59,7 @@ impl MemoryStore {
             inner: Mutex::new(Inner::default()),
             epoch: u64::from(rand::random::<u32>()),
             audio_stream_prefix: None,
+            owner_attribute: String::new(),
             notices,
             retain: retain.max(1),
         }
@@ -66,6 +69,13 @@ impl MemoryStore {
     /// stream the pipeline reads would be named).
     pub fn with_audio_stream_prefix(mut self, prefix: Option<String>) -> Self {
         self.audio_stream_prefix = prefix;
+        self
+    }
+
+    /// Names the attribute that says whose call it is (see
+    /// [`CallStore::latest_call_of`]).
+    pub fn with_owner_attribute(mut self, attribute: impl Into<String>) -> Self {
+        self.owner_attribute = attribute.into();
         self
     }
 
@@ -116,6 +126,16 @@ impl CallStore for MemoryStore {
         Ok(inner
             .calls
             .values()
+            .max_by_key(|c| c.recency())
+            .map(|c| c.details.clone()))
+    }
+
+    async fn latest_call_of(&self, owner: &str) -> Result<Option<CallDetails>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .calls
+            .values()
+            .filter(|c| c.details.attributes.get(&self.owner_attribute).map(String::as_str) == Some(owner))
             .max_by_key(|c| c.recency())
             .map(|c| c.details.clone()))
     }

@@ -56,6 +56,10 @@ pub trait CallStore: Send + Sync + 'static {
     /// The call that started last, by its parsed start time.
     async fn latest_call(&self) -> Result<Option<CallDetails>, StoreError>;
 
+    /// The call that started last among those whose agent attribute (set
+    /// when the store was built) equals `owner`.
+    async fn latest_call_of(&self, owner: &str) -> Result<Option<CallDetails>, StoreError>;
+
     async fn call_details(&self, id: &CallId) -> Result<Option<CallDetails>, StoreError>;
 
     /// Each segment whose latest write is after `after`, in its latest

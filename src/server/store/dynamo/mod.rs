@@ -9,7 +9,7 @@
 //! periodic Scan. Transcript streams, when present, wake the call's feed at
 //! once.
 
-mod errors;
+pub(crate) mod errors;
 pub mod items;
 mod streams;
 pub mod writer;
@@ -59,6 +59,8 @@ pub struct DynamoSettings {
     /// An endpoint for this store only; otherwise aws-config's own
     /// (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`, or AWS).
     pub endpoint: Option<String>,
+    /// The contactDetails attribute naming a call's agent.
+    pub owner_attribute: String,
 }
 
 /// The SDK configuration: the standard credential chain, a region from
@@ -146,6 +148,8 @@ pub struct DynamoStore {
 #[derive(Default)]
 struct Latest {
     details: Option<CallDetails>,
+    /// The newest call of each agent (by the owner attribute).
+    by_owner: HashMap<String, CallDetails>,
     scanned: bool,
     warned: HashSet<String>,
 }
@@ -289,11 +293,16 @@ impl DynamoStore {
 
     async fn on_contact_change(&self, change: streams::Change) {
         if change.kind == streams::ChangeKind::Remove {
-            // If the newest call went away, look again on the next ask.
+            // If a newest call (overall or an agent's) went away, look
+            // again on the next ask.
             let gone = change.keys.get(ATTR_CONTACT_ID).cloned();
+            let is_gone = |d: &CallDetails| Some(d.call_id.to_string()) == gone;
             let mut latest = self.latest.lock().await;
-            if latest.details.as_ref().map(|d| d.call_id.to_string()) == gone {
+            if latest.details.as_ref().is_some_and(is_gone)
+                || latest.by_owner.values().any(is_gone)
+            {
                 latest.details = None;
+                latest.by_owner.clear();
                 latest.scanned = false;
             }
             return;
@@ -317,6 +326,11 @@ impl DynamoStore {
             let mut latest = self.latest.lock().await;
             // On the stream, a later event wins a tie (timestamps have
             // one-second resolution).
+            if let Some(owner) = details.attributes.get(&self.settings.owner_attribute) {
+                if is_newer(&details, latest.by_owner.get(owner), true) {
+                    latest.by_owner.insert(owner.clone(), details.clone());
+                }
+            }
             let newer = is_newer(&details, latest.details.as_ref(), true);
             if newer {
                 latest.details = Some(details);
@@ -334,6 +348,7 @@ impl DynamoStore {
     async fn scan_latest(&self, latest: &mut Latest) -> Result<(), StoreError> {
         let table = &self.settings.tables.contact;
         let mut newest: Option<CallDetails> = None;
+        let mut by_owner: HashMap<String, CallDetails> = HashMap::new();
         let mut start: Option<Item> = None;
         loop {
             count(&self.counters.scan);
@@ -355,6 +370,11 @@ impl DynamoStore {
                     self.settings.audio_stream_prefix.as_deref(),
                 ) {
                     Ok(d) => {
+                        if let Some(owner) = d.attributes.get(&self.settings.owner_attribute) {
+                            if is_newer(&d, by_owner.get(owner), false) {
+                                by_owner.insert(owner.clone(), d.clone());
+                            }
+                        }
                         if is_newer(&d, newest.as_ref(), false) {
                             newest = Some(d);
                         }
@@ -372,6 +392,7 @@ impl DynamoStore {
             }
         }
         latest.details = newest;
+        latest.by_owner = by_owner;
         latest.scanned = true;
         Ok(())
     }
@@ -638,6 +659,14 @@ impl CallStore for DynamoStore {
             self.scan_latest(&mut latest).await?;
         }
         Ok(latest.details.clone())
+    }
+
+    async fn latest_call_of(&self, owner: &str) -> Result<Option<CallDetails>, StoreError> {
+        let mut latest = self.latest.lock().await;
+        if !latest.scanned {
+            self.scan_latest(&mut latest).await?;
+        }
+        Ok(latest.by_owner.get(owner).cloned())
     }
 
     async fn call_details(&self, id: &CallId) -> Result<Option<CallDetails>, StoreError> {

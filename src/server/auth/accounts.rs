@@ -1,0 +1,148 @@
+//! Accounts and sessions: what is kept, and the store that keeps them.
+//! Two stores implement it: a JSON file beside the embedded call store
+//! ([`super::file_store`]) and two DynamoDB tables ([`super::dynamo_store`]),
+//! the latter shared by every server instance.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::{AccountSummary, Role, Username};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    pub username: Username,
+    pub role: Role,
+    /// argon2id, as a PHC string.
+    pub password_hash: String,
+    /// The value of the configured agent attribute on this user's calls.
+    pub agent_id: String,
+    #[serde(default)]
+    pub disabled: bool,
+    pub created_ms: i64,
+}
+
+impl Account {
+    pub fn summary(&self) -> AccountSummary {
+        AccountSummary {
+            username: self.username.clone(),
+            role: self.role,
+            agent_id: self.agent_id.clone(),
+            disabled: self.disabled,
+        }
+    }
+}
+
+/// A change to an existing account.
+#[derive(Clone, Debug)]
+pub enum AccountChange {
+    Disabled(bool),
+    PasswordHash(String),
+}
+
+/// The secret half of a session lives only in the browser's cookie; the
+/// store keeps its SHA-256, so a copy of the store opens no session.
+pub struct SessionToken(String);
+
+impl SessionToken {
+    /// 32 random bytes, URL-safe base64.
+    pub fn generate() -> Self {
+        let bytes: [u8; 32] = rand::random();
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// A token as the cookie carries it; anything that cannot be one is
+    /// refused before any lookup.
+    pub fn from_cookie(raw: &str) -> Option<Self> {
+        let ok = raw.len() == 43
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn key(&self) -> SessionKey {
+        let digest = Sha256::digest(self.0.as_bytes());
+        SessionKey(URL_SAFE_NO_PAD.encode(digest))
+    }
+}
+
+/// How a session is found in the store: the token's SHA-256.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SessionKey(pub String);
+
+impl fmt::Debug for SessionKey {
+    // Logs show a short prefix, enough to follow one session.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionKey({}…)", self.0.chars().take(8).collect::<String>())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub key: SessionKey,
+    pub username: Username,
+    pub created_ms: i64,
+    pub last_seen_ms: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountStoreError {
+    #[error("an account named {0} already exists")]
+    Exists(Username),
+    #[error("no account named {0}")]
+    NoSuchAccount(Username),
+    #[error("the account store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the account store is unreadable: {0}")]
+    Corrupt(String),
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    async fn account(&self, name: &Username) -> Result<Option<Account>, AccountStoreError>;
+    async fn accounts(&self) -> Result<Vec<Account>, AccountStoreError>;
+    /// Adds an account; refuses if the name is taken.
+    async fn create(&self, account: Account) -> Result<(), AccountStoreError>;
+    /// Adds or replaces an account (the demo accounts at start).
+    async fn put(&self, account: Account) -> Result<(), AccountStoreError>;
+    async fn change(
+        &self,
+        name: &Username,
+        change: AccountChange,
+    ) -> Result<Account, AccountStoreError>;
+
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), AccountStoreError>;
+    async fn session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, AccountStoreError>;
+    async fn touch_session(&self, key: &SessionKey, now_ms: i64)
+        -> Result<(), AccountStoreError>;
+    async fn delete_session(&self, key: &SessionKey) -> Result<(), AccountStoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_stored_only_as_their_hash() {
+        let a = SessionToken::generate();
+        let b = SessionToken::generate();
+        assert_ne!(a.as_str(), b.as_str());
+        assert_eq!(a.as_str().len(), 43);
+        assert_ne!(a.key().0, a.as_str());
+        let again = SessionToken::from_cookie(a.as_str()).unwrap();
+        assert_eq!(again.key(), a.key());
+        for junk in ["", "short", &"a".repeat(44), &format!("{}=", &a.as_str()[..42])] {
+            assert!(SessionToken::from_cookie(junk).is_none(), "{junk:?}");
+        }
+    }
+}

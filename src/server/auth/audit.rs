@@ -1,0 +1,46 @@
+//! The audit trail: one log line (target `audit`) for every sign-in,
+//! failed or throttled attempt, sign-out, expiry, and every call opened or
+//! refused: who, which call, when (the log's timestamp), from where.
+//! Route it with `RUST_LOG=audit=info` (on by default).
+
+use std::net::IpAddr;
+
+use crate::model::{CallId, Username};
+
+use super::Viewer;
+
+pub fn signed_in(user: &Username, addr: IpAddr) {
+    tracing::info!(target: "audit", event = "sign_in", user = %user, addr = %addr);
+}
+
+pub fn sign_in_failed(attempted: &str, addr: IpAddr) {
+    tracing::warn!(target: "audit", event = "sign_in_failed", attempted = ?attempted, addr = %addr);
+}
+
+pub fn sign_in_throttled(attempted: &str, addr: IpAddr) {
+    tracing::warn!(target: "audit", event = "sign_in_throttled", attempted = ?attempted, addr = %addr);
+}
+
+pub fn signed_out(user: &Username, addr: IpAddr) {
+    tracing::info!(target: "audit", event = "sign_out", user = %user, addr = %addr);
+}
+
+pub fn session_expired(user: &Username) {
+    tracing::info!(target: "audit", event = "session_expired", user = %user);
+}
+
+pub fn call_opened(viewer: &Viewer, call: &CallId, addr: Option<IpAddr>, via: &str) {
+    tracing::info!(target: "audit", event = "call_opened", user = %viewer.user.username, role = %viewer.user.role, call = %call, addr = ?addr, via);
+}
+
+pub fn call_denied(viewer: &Viewer, call: &CallId, addr: Option<IpAddr>, via: &str) {
+    tracing::warn!(target: "audit", event = "call_denied", user = %viewer.user.username, role = %viewer.user.role, call = %call, addr = ?addr, via);
+}
+
+pub fn cross_site_refused(path: &str, origin: Option<&str>, addr: IpAddr) {
+    tracing::warn!(target: "audit", event = "cross_site_refused", path, origin = ?origin, addr = %addr);
+}
+
+pub fn account_changed(by: &str, user: &Username, change: &str) {
+    tracing::info!(target: "audit", event = "account_changed", by, user = %user, change);
+}

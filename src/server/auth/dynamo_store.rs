@@ -1,0 +1,380 @@
+//! Accounts and sessions in two DynamoDB tables, so every server instance
+//! sees the same accounts and a sign-out on one ends the session on all.
+//! Sessions carry `expiresAt` (epoch seconds) for DynamoDB's TTL sweep.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::model::{Role, Username};
+use crate::server::config::AuthTables;
+use crate::server::store::dynamo::errors::classify;
+
+use super::accounts::{
+    Account, AccountChange, AccountStore, AccountStoreError, SessionKey, SessionRecord,
+};
+
+const USERNAME: &str = "username";
+const SESSION_KEY: &str = "sessionKey";
+const EXPIRES_AT: &str = "expiresAt";
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoAccounts {
+    client: Client,
+    tables: AuthTables,
+    /// Sessions older than this are gone (the TTL attribute).
+    max_age_secs: i64,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> AccountStoreError {
+    AccountStoreError::Unavailable(e.to_string())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
+    item.get(key).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn get_n(item: &Item, key: &str) -> Option<i64> {
+    item.get(key)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn account_item(a: &Account) -> Item {
+    HashMap::from([
+        (USERNAME.to_string(), s(a.username.as_str())),
+        ("role".to_string(), s(a.role.as_str())),
+        ("passwordHash".to_string(), s(&a.password_hash)),
+        ("agentId".to_string(), s(&a.agent_id)),
+        ("disabled".to_string(), AttributeValue::Bool(a.disabled)),
+        ("createdMs".to_string(), n(a.created_ms)),
+    ])
+}
+
+fn account_from(item: &Item) -> Result<Account, AccountStoreError> {
+    let bad = |what: &str| AccountStoreError::Corrupt(format!("account item without a valid {what}"));
+    Ok(Account {
+        username: get_s(item, USERNAME)
+            .and_then(|u| Username::parse(u).ok())
+            .ok_or_else(|| bad("username"))?,
+        role: get_s(item, "role")
+            .and_then(Role::parse)
+            .ok_or_else(|| bad("role"))?,
+        password_hash: get_s(item, "passwordHash")
+            .ok_or_else(|| bad("passwordHash"))?
+            .to_string(),
+        agent_id: get_s(item, "agentId").unwrap_or_default().to_string(),
+        disabled: item
+            .get("disabled")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        created_ms: get_n(item, "createdMs").unwrap_or(0),
+    })
+}
+
+impl DynamoAccounts {
+    pub fn new(client: Client, tables: AuthTables, max_age_secs: i64) -> Self {
+        Self {
+            client,
+            tables,
+            max_age_secs,
+        }
+    }
+
+    /// Creates the two tables if missing, and turns on TTL for sessions.
+    pub async fn create_tables(&self) -> Result<(), AccountStoreError> {
+        for (table, key) in [
+            (&self.tables.accounts, USERNAME),
+            (&self.tables.sessions, SESSION_KEY),
+        ] {
+            let created = self
+                .client
+                .create_table()
+                .table_name(table)
+                .billing_mode(BillingMode::PayPerRequest)
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name(key)
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .map_err(unavailable)?,
+                )
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name(key)
+                        .key_type(KeyType::Hash)
+                        .build()
+                        .map_err(unavailable)?,
+                )
+                .send()
+                .await;
+            match created {
+                Ok(_) => tracing::info!(table = %table, "table created"),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_in_use_exception()) =>
+                {
+                    tracing::info!(table = %table, "table exists")
+                }
+                Err(e) => return Err(unavailable(classify("CreateTable", table, e))),
+            }
+        }
+        let ttl = self
+            .client
+            .update_time_to_live()
+            .table_name(&self.tables.sessions)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(EXPIRES_AT)
+                    .build()
+                    .map_err(unavailable)?,
+            )
+            .send()
+            .await;
+        if let Err(e) = ttl {
+            // Already on, or not supported by a local server: sessions are
+            // checked for expiry on every read anyway.
+            tracing::info!(error = %classify("UpdateTimeToLive", &self.tables.sessions, e), "session TTL not changed");
+        }
+        Ok(())
+    }
+
+    /// Checks both tables exist, naming what is missing.
+    pub async fn check_tables(&self) -> Result<(), AccountStoreError> {
+        for table in [&self.tables.accounts, &self.tables.sessions] {
+            self.client
+                .describe_table()
+                .table_name(table)
+                .send()
+                .await
+                .map_err(|e| unavailable(classify("DescribeTable", table, e)))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AccountStore for DynamoAccounts {
+    async fn account(&self, name: &Username) -> Result<Option<Account>, AccountStoreError> {
+        let table = &self.tables.accounts;
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(USERNAME, s(name.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(classify("GetItem", table, e)))?;
+        out.item().map(account_from).transpose()
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, AccountStoreError> {
+        let table = &self.tables.accounts;
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(table)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable(classify("Scan", table, e)))?;
+            for item in out.items() {
+                match account_from(item) {
+                    Ok(a) => all.push(a),
+                    Err(e) => tracing::warn!(table = %table, error = %e, "account item skipped"),
+                }
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        all.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(all)
+    }
+
+    async fn create(&self, account: Account) -> Result<(), AccountStoreError> {
+        let table = &self.tables.accounts;
+        let out = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(account_item(&account)))
+            .condition_expression("attribute_not_exists(username)")
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(AccountStoreError::Exists(account.username))
+            }
+            Err(e) => Err(unavailable(classify("PutItem", table, e))),
+        }
+    }
+
+    async fn put(&self, account: Account) -> Result<(), AccountStoreError> {
+        let table = &self.tables.accounts;
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(account_item(&account)))
+            .send()
+            .await
+            .map_err(|e| unavailable(classify("PutItem", table, e)))?;
+        Ok(())
+    }
+
+    async fn change(
+        &self,
+        name: &Username,
+        change: AccountChange,
+    ) -> Result<Account, AccountStoreError> {
+        let table = &self.tables.accounts;
+        let (expression, value) = match change {
+            AccountChange::Disabled(d) => ("SET disabled = :v", AttributeValue::Bool(d)),
+            AccountChange::PasswordHash(h) => ("SET passwordHash = :v", s(h)),
+        };
+        let out = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key(USERNAME, s(name.as_str()))
+            .update_expression(expression)
+            .expression_attribute_values(":v", value)
+            .condition_expression("attribute_exists(username)")
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => out
+                .attributes()
+                .map(account_from)
+                .transpose()?
+                .ok_or_else(|| AccountStoreError::NoSuchAccount(name.clone())),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(AccountStoreError::NoSuchAccount(name.clone()))
+            }
+            Err(e) => Err(unavailable(classify("UpdateItem", table, e))),
+        }
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), AccountStoreError> {
+        let table = &self.tables.sessions;
+        let item = HashMap::from([
+            (SESSION_KEY.to_string(), s(&session.key.0)),
+            (USERNAME.to_string(), s(session.username.as_str())),
+            ("createdMs".to_string(), n(session.created_ms)),
+            ("lastSeenMs".to_string(), n(session.last_seen_ms)),
+            (
+                EXPIRES_AT.to_string(),
+                n(session.created_ms / 1000 + self.max_age_secs),
+            ),
+        ]);
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable(classify("PutItem", table, e)))?;
+        Ok(())
+    }
+
+    async fn session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, AccountStoreError> {
+        let table = &self.tables.sessions;
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(SESSION_KEY, s(&key.0))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(classify("GetItem", table, e)))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let username = get_s(item, USERNAME).and_then(|u| Username::parse(u).ok());
+        let (Some(username), Some(created_ms), Some(last_seen_ms)) = (
+            username,
+            get_n(item, "createdMs"),
+            get_n(item, "lastSeenMs"),
+        ) else {
+            tracing::warn!(table = %table, "malformed session item ignored");
+            return Ok(None);
+        };
+        Ok(Some(SessionRecord {
+            key: key.clone(),
+            username,
+            created_ms,
+            last_seen_ms,
+        }))
+    }
+
+    async fn touch_session(
+        &self,
+        key: &SessionKey,
+        now_ms: i64,
+    ) -> Result<(), AccountStoreError> {
+        let table = &self.tables.sessions;
+        let out = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key(SESSION_KEY, s(&key.0))
+            .update_expression("SET lastSeenMs = :now")
+            .expression_attribute_values(":now", n(now_ms))
+            .condition_expression("attribute_exists(sessionKey)")
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            // Signed out meanwhile: nothing to touch.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(classify("UpdateItem", table, e))),
+        }
+    }
+
+    async fn delete_session(&self, key: &SessionKey) -> Result<(), AccountStoreError> {
+        let table = &self.tables.sessions;
+        self.client
+            .delete_item()
+            .table_name(table)
+            .key(SESSION_KEY, s(&key.0))
+            .send()
+            .await
+            .map_err(|e| unavailable(classify("DeleteItem", table, e)))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,341 @@
+//! Who may see what: accounts, sessions, roles and per-call access.
+//!
+//! Every entry point (pages, REST, server functions, sockets) goes through
+//! [`gate::gate`], which resolves the session cookie into a [`Viewer`],
+//! refuses cross-site state changes and sends the unsigned to sign in;
+//! each handler that touches a call then asks [`Auth::may_view`], and
+//! answers a call the viewer may not see exactly as an unknown call.
+
+pub mod accounts;
+pub mod audit;
+pub mod cli;
+pub mod dynamo_store;
+pub mod file_store;
+pub mod gate;
+pub mod grant;
+pub mod handlers;
+pub mod limit;
+pub mod password;
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+use crate::error::AppError;
+use crate::model::{CallDetails, CallId, Role, User, Username};
+
+use super::config::{Settings, Switch};
+use super::contact::{ATTR_PHONE, ATTR_PHONE_ALT};
+use accounts::{Account, AccountStore, AccountStoreError, SessionKey, SessionRecord, SessionToken};
+use grant::Signer;
+use limit::SignInLimiter;
+
+/// Sessions are marked as used at most this often (a store write).
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// The signed-in user behind a request or socket.
+#[derive(Clone, Debug)]
+pub struct Viewer {
+    pub user: User,
+    /// The agent attribute value that marks this user's own calls.
+    pub agent_id: String,
+    pub session: SessionKey,
+}
+
+/// Why a sign-in did not succeed, as the user is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInRefusal {
+    /// Wrong name or password, or a disabled account: one answer for all.
+    Refused,
+    TooManyAttempts,
+    Unavailable,
+}
+
+pub struct Auth {
+    store: Arc<dyn AccountStore>,
+    limiter: SignInLimiter,
+    signer: Signer,
+    idle_ms: i64,
+    max_age_ms: i64,
+    secure_cookies: Switch,
+    agent_attribute: String,
+    masked: Vec<Role>,
+    share_for_ms: i64,
+    signed_out: broadcast::Sender<SessionKey>,
+}
+
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Digits but the last four replaced: `+1 555-010-4567` → `+• •••-•••-4567`.
+pub fn mask_phone(phone: &str) -> String {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let mut seen = 0;
+    phone
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                seen += 1;
+                if seen <= digits.saturating_sub(4) {
+                    return '•';
+                }
+            }
+            c
+        })
+        .collect()
+}
+
+impl Auth {
+    pub fn new(store: Arc<dyn AccountStore>, settings: &Settings) -> Self {
+        let per = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        let signer = match settings.secret.trim() {
+            "" => {
+                tracing::warn!("no TRAVOIQ_SECRET: shared call links last only until this server stops, and work on this instance only");
+                Signer::random()
+            }
+            secret => Signer::new(secret.as_bytes()),
+        };
+        let (signed_out, _) = broadcast::channel(256);
+        Self {
+            store,
+            limiter: SignInLimiter::new(
+                per(settings.sign_in_per_account),
+                per(settings.sign_in_per_address),
+            ),
+            signer,
+            idle_ms: settings.session_idle_mins.saturating_mul(60_000) as i64,
+            max_age_ms: settings.session_max_hours.saturating_mul(3_600_000) as i64,
+            secure_cookies: settings.secure_cookies,
+            agent_attribute: settings.agent_attribute.clone(),
+            masked: settings.masked_roles(),
+            share_for_ms: settings.share_link_mins.saturating_mul(60_000) as i64,
+            signed_out,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn AccountStore> {
+        &self.store
+    }
+
+    pub fn max_age_secs(&self) -> i64 {
+        self.max_age_ms / 1000
+    }
+
+    pub fn secure_cookies(&self) -> Switch {
+        self.secure_cookies
+    }
+
+    /// Sessions ended on this instance (sockets close at once; other
+    /// instances notice at their next heartbeat).
+    pub fn signed_out(&self) -> broadcast::Receiver<SessionKey> {
+        self.signed_out.subscribe()
+    }
+
+    /// Checks a name and password; on success opens a session and returns
+    /// its token (for the cookie).
+    pub async fn sign_in(
+        &self,
+        raw_name: &str,
+        password: &str,
+        addr: IpAddr,
+    ) -> Result<(SessionToken, Viewer), SignInRefusal> {
+        let shown: String = raw_name.trim().chars().take(64).collect();
+        if !self.limiter.attempt(&shown, addr) {
+            audit::sign_in_throttled(&shown, addr);
+            return Err(SignInRefusal::TooManyAttempts);
+        }
+        let account = match Username::parse(raw_name) {
+            Ok(name) => self.store.account(&name).await.map_err(|e| {
+                tracing::error!(error = %e, "sign-in: account store unavailable");
+                SignInRefusal::Unavailable
+            })?,
+            Err(_) => None,
+        };
+        let password = password.to_string();
+        let checked = account.clone();
+        // The same work whether or not the account exists or is disabled.
+        let matches = tokio::task::spawn_blocking(move || match &checked {
+            Some(a) => password::verify(&password, &a.password_hash) && !a.disabled,
+            None => {
+                password::verify_nobody(&password);
+                false
+            }
+        })
+        .await
+        .unwrap_or(false);
+        let account = match (matches, account) {
+            (true, Some(account)) => account,
+            _ => {
+                audit::sign_in_failed(&shown, addr);
+                return Err(SignInRefusal::Refused);
+            }
+        };
+        let token = SessionToken::generate();
+        let now = now_ms();
+        let record = SessionRecord {
+            key: token.key(),
+            username: account.username.clone(),
+            created_ms: now,
+            last_seen_ms: now,
+        };
+        self.store.create_session(&record).await.map_err(|e| {
+            tracing::error!(error = %e, "sign-in: could not store the session");
+            SignInRefusal::Unavailable
+        })?;
+        audit::signed_in(&account.username, addr);
+        Ok((token, self.viewer_of(&account, record.key)))
+    }
+
+    fn viewer_of(&self, account: &Account, session: SessionKey) -> Viewer {
+        Viewer {
+            user: User {
+                username: account.username.clone(),
+                role: account.role,
+            },
+            agent_id: account.agent_id.clone(),
+            session,
+        }
+    }
+
+    /// The viewer a session token belongs to, if the session is alive and
+    /// its account enabled. Expired sessions are deleted.
+    pub async fn viewer(&self, token: &SessionToken) -> Result<Option<Viewer>, AccountStoreError> {
+        self.session(&token.key()).await
+    }
+
+    /// Re-checks a session (for long-lived sockets), marking it used.
+    pub async fn session(&self, key: &SessionKey) -> Result<Option<Viewer>, AccountStoreError> {
+        let Some(record) = self.store.session(key).await? else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        if now - record.created_ms >= self.max_age_ms || now - record.last_seen_ms >= self.idle_ms
+        {
+            audit::session_expired(&record.username);
+            self.store.delete_session(key).await?;
+            return Ok(None);
+        }
+        let account = match self.store.account(&record.username).await? {
+            Some(a) if !a.disabled => a,
+            _ => {
+                self.store.delete_session(key).await?;
+                return Ok(None);
+            }
+        };
+        if now - record.last_seen_ms >= TOUCH_EVERY_MS {
+            self.store.touch_session(key, now).await?;
+        }
+        Ok(Some(self.viewer_of(&account, record.key)))
+    }
+
+    /// Ends a session everywhere: the store forgets it, and this
+    /// instance's sockets for it close.
+    pub async fn sign_out(&self, viewer: &Viewer, addr: IpAddr) -> Result<(), AccountStoreError> {
+        self.store.delete_session(&viewer.session).await?;
+        let _ = self.signed_out.send(viewer.session.clone());
+        audit::signed_out(&viewer.user.username, addr);
+        Ok(())
+    }
+
+    /// Whether the viewer may see this call: supervisors and admins every
+    /// call; an agent their own (by the agent attribute) or one shared
+    /// with a valid signed link.
+    pub fn may_view(&self, viewer: &Viewer, call: &CallDetails, grant: Option<&str>) -> bool {
+        if viewer.user.role.sees_every_call() {
+            return true;
+        }
+        let own = !viewer.agent_id.is_empty()
+            && call.attributes.get(&self.agent_attribute) == Some(&viewer.agent_id);
+        own || grant.is_some_and(|g| self.signer.verify(g, &call.call_id, now_ms()))
+    }
+
+    /// The call as this viewer is shown it: phone numbers masked for the
+    /// roles configured so.
+    pub fn present(&self, viewer: &Viewer, mut call: CallDetails) -> CallDetails {
+        if self.masked.contains(&viewer.user.role) {
+            call.customer_phone = call.customer_phone.as_deref().map(mask_phone);
+            for key in [ATTR_PHONE, ATTR_PHONE_ALT] {
+                if let Some(phone) = call.attributes.get_mut(key) {
+                    *phone = mask_phone(phone);
+                }
+            }
+        }
+        call
+    }
+
+    /// Checks access and presents the call; a call the viewer may not see
+    /// is reported exactly as an unknown one.
+    pub fn admit_call(
+        &self,
+        viewer: &Viewer,
+        call: CallDetails,
+        grant: Option<&str>,
+        addr: Option<IpAddr>,
+        via: &'static str,
+    ) -> Result<CallDetails, AppError> {
+        if self.may_view(viewer, &call, grant) {
+            audit::call_opened(viewer, &call.call_id, addr, via);
+            Ok(self.present(viewer, call))
+        } else {
+            audit::call_denied(viewer, &call.call_id, addr, via);
+            Err(AppError::UnknownCall(call.call_id))
+        }
+    }
+
+    /// The agent id to look for when finding a viewer's newest call, or
+    /// `None` for those who see every call.
+    pub fn owner_filter<'a>(&self, viewer: &'a Viewer) -> Option<&'a str> {
+        (!viewer.user.role.sees_every_call()).then_some(viewer.agent_id.as_str())
+    }
+
+    /// A signed link to one call, valid for the configured time.
+    pub fn share(&self, call: &CallId) -> (String, i64) {
+        let expires = now_ms() + self.share_for_ms;
+        (self.signer.issue(call, expires), expires)
+    }
+
+    /// Makes (or resets) the demo accounts `supervisor` and `agent`. Each
+    /// gets `password`, or a fresh random one; returns what was used.
+    pub async fn ensure_demo_users(
+        &self,
+        password: Option<&str>,
+    ) -> Result<Vec<(Username, String)>, String> {
+        let mut made = Vec::new();
+        for (name, role) in [("supervisor", Role::Supervisor), ("agent", Role::Agent)] {
+            let username = Username::parse(name).map_err(|e| e.to_string())?;
+            let chosen = password.map_or_else(password::random_password, str::to_string);
+            let hash = password::hash_blocking(chosen.clone())
+                .await
+                .map_err(|e| format!("demo password: {e}"))?;
+            self.store
+                .put(Account {
+                    username: username.clone(),
+                    role,
+                    password_hash: hash,
+                    agent_id: name.to_string(),
+                    disabled: false,
+                    created_ms: now_ms(),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            made.push((username, chosen));
+        }
+        Ok(made)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_keep_only_their_last_four_digits() {
+        assert_eq!(mask_phone("+1 555-010-4567"), "+• •••-•••-4567");
+        assert_eq!(mask_phone("+447700900123"), "+••••••••0123");
+        assert_eq!(mask_phone("123"), "123");
+        assert_eq!(mask_phone(""), "");
+    }
+}

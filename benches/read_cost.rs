@@ -84,10 +84,13 @@ async fn run(streams: bool, viewers: usize) -> RequestCounts {
         ("demo_password", BENCH_PASSWORD),
     ])
     .expect("settings");
-    travoiq_monitor::server::startup::dynamo_accounts(&settings, aws_sdk_dynamodb::Client::new(&sdk))
-        .create_tables()
-        .await
-        .expect("account tables");
+    travoiq_monitor::server::startup::dynamo_accounts(
+        &settings,
+        aws_sdk_dynamodb::Client::new(&sdk),
+    )
+    .create_tables()
+    .await
+    .expect("account tables");
     let mut options = leptos::config::get_configuration(None)
         .expect("options")
         .leptos_options;

@@ -45,9 +45,15 @@ const launchOptions = {
   ],
 };
 
+// Both servers make the demo accounts (supervisor, agent) with this password.
+const DEMO_PASSWORD = process.env.TRAVOIQ_DEMO_PASSWORD ?? 'e2e-demo-password';
+
 const server = (port: number, env: Record<string, string>) => ({
   // On DynamoDB, create the tables (if missing) before serving.
-  command: backend === 'dynamodb' ? `${bin} writer --create-tables --calls 0 && exec ${bin}` : bin,
+  command:
+    backend === 'dynamodb'
+      ? `${bin} writer --create-tables --calls 0 && ${bin} accounts create-tables && exec ${bin}`
+      : bin,
   cwd: '..',
   url: `http://127.0.0.1:${port}/healthz`,
   // Never test against a server left over from an earlier run.
@@ -60,6 +66,9 @@ const server = (port: number, env: Record<string, string>) => ({
     LEPTOS_SITE_ROOT: 'target/site',
     LEPTOS_ENV: 'PROD',
     RUST_LOG: 'warn,travoiq_monitor=info',
+    TRAVOIQ_DEMO_USERS: 'on',
+    TRAVOIQ_DEMO_PASSWORD: DEMO_PASSWORD,
+    TRAVOIQ_ACCOUNTS_FILE: `target/e2e-accounts-${port}.json`,
     ...env,
   },
 });

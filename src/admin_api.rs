@@ -63,7 +63,8 @@ pub async fn add_account(
     use crate::server::auth::{audit, now_ms, password};
     let (state, by) = admin::admin()?;
     let username = admin::username(&username)?;
-    let role = crate::model::Role::parse(&role).ok_or_else(|| AppError::Invalid("Pick a role.".into()))?;
+    let role =
+        crate::model::Role::parse(&role).ok_or_else(|| AppError::Invalid("Pick a role.".into()))?;
     let agent_id = match agent_id.trim() {
         "" => username.to_string(),
         id => id.chars().take(128).collect(),
@@ -96,7 +97,9 @@ pub async fn set_account_disabled(username: String, disabled: bool) -> Result<()
     let (state, by) = admin::admin()?;
     let username = admin::username(&username)?;
     if username.as_str() == by && disabled {
-        return Err(AppError::Invalid("You cannot disable your own account.".into()));
+        return Err(AppError::Invalid(
+            "You cannot disable your own account.".into(),
+        ));
     }
     state
         .auth
@@ -104,7 +107,11 @@ pub async fn set_account_disabled(username: String, disabled: bool) -> Result<()
         .change(&username, AccountChange::Disabled(disabled))
         .await
         .map_err(admin::store_error)?;
-    audit::account_changed(&by, &username, if disabled { "disabled" } else { "enabled" });
+    audit::account_changed(
+        &by,
+        &username,
+        if disabled { "disabled" } else { "enabled" },
+    );
     Ok(())
 }
 

@@ -85,7 +85,9 @@ pub async fn share_call(id: CallId) -> Result<(String, i64), AppError> {
         via: "share",
         grant: None,
     };
-    let call = asker.details(state.hub.store().as_ref(), id.as_str()).await?;
+    let call = asker
+        .details(state.hub.store().as_ref(), id.as_str())
+        .await?;
     let (grant, expires_ms) = state.auth.share(&call.call_id);
     tracing::info!(target: "audit", event = "call_shared", user = %viewer.user.username, call = %call.call_id, expires_ms);
     Ok((format!("/calls/{}?grant={grant}", call.call_id), expires_ms))

@@ -87,9 +87,25 @@ export class Dashboard {
   }
 }
 
+/** The demo accounts' password on the test servers (see playwright.config.ts). */
+export const DEMO_PASSWORD = process.env.TRAVOIQ_DEMO_PASSWORD ?? 'e2e-demo-password';
+
+/** Signs a page's browser context in through the sign-in form's endpoint. */
+export async function signIn(page: Page, username: string, password = DEMO_PASSWORD): Promise<void> {
+  const res = await page.request.post('/signin', {
+    form: { username, password, next: '/' },
+    maxRedirects: 0,
+  });
+  expect(res.status(), 'sign-in redirects').toBe(303);
+  expect(res.headers()['location'], `signed in as ${username}`).toBe('/');
+}
+
 type Fixtures = {
   writer: CallWriter;
   dashboard: Dashboard;
+  /** Who each test is signed in as before it starts (null: nobody). */
+  signInAs: string | null;
+  session: void;
   /** Console messages that a test expects (matched by substring). */
   allowConsole: string[];
   consoleGuard: void;
@@ -105,6 +121,14 @@ export const test = base.extend<Fixtures>({
     await use(new Dashboard(page));
   },
   allowConsole: [[], { option: true }],
+  signInAs: ['supervisor', { option: true }],
+  session: [
+    async ({ page, signInAs }, use) => {
+      if (signInAs) await signIn(page, signInAs);
+      await use();
+    },
+    { auto: true },
+  ],
   // Every test fails on a console error or an uncaught exception in the page.
   consoleGuard: [
     async ({ page, allowConsole }, use) => {

@@ -14,7 +14,13 @@ pub fn Admin() -> impl IntoView {
     let disable = ServerAction::<SetAccountDisabled>::new();
     let reset = ServerAction::<ResetPassword>::new();
     let accounts = Resource::new(
-        move || (add.version().get(), disable.version().get(), reset.version().get()),
+        move || {
+            (
+                add.version().get(),
+                disable.version().get(),
+                reset.version().get(),
+            )
+        },
         |_| list_accounts(),
     );
 

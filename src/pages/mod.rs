@@ -1,6 +1,6 @@
 //! Pages, one per file.
 
+pub mod admin;
 pub mod dashboard;
 pub mod not_found;
-pub mod admin;
 pub mod sign_in;

@@ -7,7 +7,11 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::sign_in_hint;
 
-fn message(error: Option<&str>, ended: bool, signed_out: bool) -> Option<(&'static str, &'static str)> {
+fn message(
+    error: Option<&str>,
+    ended: bool,
+    signed_out: bool,
+) -> Option<(&'static str, &'static str)> {
     // (class, words)
     match error {
         Some("invalid") => Some(("error", "Wrong username or password.")),
@@ -118,8 +122,9 @@ mod tests {
             message(Some("invalid"), false, false),
             Some(("error", "Wrong username or password."))
         );
-        assert!(message(Some("throttled"), false, false)
-            .is_some_and(|(_, m)| !m.contains("account")));
+        assert!(
+            message(Some("throttled"), false, false).is_some_and(|(_, m)| !m.contains("account"))
+        );
         assert_eq!(message(None, false, false), None);
         assert_eq!(message(None, true, false).map(|m| m.0), Some("info"));
     }

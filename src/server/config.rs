@@ -212,7 +212,8 @@ impl Settings {
         }
         if s.session_idle_mins == 0 || s.session_max_hours == 0 || s.share_link_mins == 0 {
             return Err(ConfigError::Invalid(
-                "session_idle_mins, session_max_hours and share_link_mins must be at least 1".into(),
+                "session_idle_mins, session_max_hours and share_link_mins must be at least 1"
+                    .into(),
             ));
         }
         if s.sign_in_per_account == 0 || s.sign_in_per_address == 0 {
@@ -221,7 +222,9 @@ impl Settings {
             ));
         }
         if s.agent_attribute.trim().is_empty() {
-            return Err(ConfigError::Invalid("agent_attribute must name an attribute".into()));
+            return Err(ConfigError::Invalid(
+                "agent_attribute must name an attribute".into(),
+            ));
         }
         for role in s.mask_phone_for.split(',').map(str::trim) {
             if !role.is_empty() && crate::model::Role::parse(role).is_none() {

@@ -1,7 +1,7 @@
 //! Everything that runs only on the server.
 
-pub mod config;
 pub mod auth;
+pub mod config;
 pub mod contact;
 pub mod dev_api;
 pub mod hub;

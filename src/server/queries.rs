@@ -39,7 +39,11 @@ impl Asker<'_> {
         Ok(latest.map(|call| self.auth.present(self.viewer, call)))
     }
 
-    pub async fn snapshot(&self, store: &dyn CallStore, raw: &str) -> Result<CallSnapshot, AppError> {
+    pub async fn snapshot(
+        &self,
+        store: &dyn CallStore,
+        raw: &str,
+    ) -> Result<CallSnapshot, AppError> {
         let details = self.details(store, raw).await?;
         snapshot_of(store, details).await
     }
@@ -50,7 +54,12 @@ impl Asker<'_> {
     ) -> Result<Option<CallSnapshot>, AppError> {
         match self.latest(store).await? {
             Some(details) => {
-                crate::server::auth::audit::call_opened(self.viewer, &details.call_id, self.addr, self.via);
+                crate::server::auth::audit::call_opened(
+                    self.viewer,
+                    &details.call_id,
+                    self.addr,
+                    self.via,
+                );
                 snapshot_of(store, details).await.map(Some)
             }
             None => Ok(None),

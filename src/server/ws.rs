@@ -9,9 +9,9 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::Extension;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -290,14 +290,13 @@ impl Conn {
     }
 
     /// A sign-out on this instance: ends this socket if it was the session.
-    async fn on_signed_out(
-        &mut self,
-        key: Result<SessionKey, RecvError>,
-    ) -> Result<(), End> {
+    async fn on_signed_out(&mut self, key: Result<SessionKey, RecvError>) -> Result<(), End> {
         let ours = match key {
             Ok(key) => key == self.viewer.session,
             // Missed some: check our own session now.
-            Err(RecvError::Lagged(_)) => !matches!(self.auth.session(&self.viewer.session).await, Ok(Some(_))),
+            Err(RecvError::Lagged(_)) => {
+                !matches!(self.auth.session(&self.viewer.session).await, Ok(Some(_)))
+            }
             Err(RecvError::Closed) => false,
         };
         if ours {

@@ -83,7 +83,11 @@ pub struct SessionKey(pub String);
 impl fmt::Debug for SessionKey {
     // Logs show a short prefix, enough to follow one session.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionKey({}…)", self.0.chars().take(8).collect::<String>())
+        write!(
+            f,
+            "SessionKey({}…)",
+            self.0.chars().take(8).collect::<String>()
+        )
     }
 }
 
@@ -123,8 +127,7 @@ pub trait AccountStore: Send + Sync + 'static {
 
     async fn create_session(&self, session: &SessionRecord) -> Result<(), AccountStoreError>;
     async fn session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, AccountStoreError>;
-    async fn touch_session(&self, key: &SessionKey, now_ms: i64)
-        -> Result<(), AccountStoreError>;
+    async fn touch_session(&self, key: &SessionKey, now_ms: i64) -> Result<(), AccountStoreError>;
     async fn delete_session(&self, key: &SessionKey) -> Result<(), AccountStoreError>;
 }
 
@@ -141,7 +144,12 @@ mod tests {
         assert_ne!(a.key().0, a.as_str());
         let again = SessionToken::from_cookie(a.as_str()).unwrap();
         assert_eq!(again.key(), a.key());
-        for junk in ["", "short", &"a".repeat(44), &format!("{}=", &a.as_str()[..42])] {
+        for junk in [
+            "",
+            "short",
+            &"a".repeat(44),
+            &format!("{}=", &a.as_str()[..42]),
+        ] {
             assert!(SessionToken::from_cookie(junk).is_none(), "{junk:?}");
         }
     }

@@ -62,9 +62,12 @@ async fn open(settings: &Settings) -> Result<Arc<dyn AccountStore>, String> {
 
 async fn dynamo_client(settings: &Settings) -> Result<aws_sdk_dynamodb::Client, String> {
     let endpoint = Some(settings.dynamodb_endpoint.trim()).filter(|e| !e.is_empty());
-    let sdk = sdk_config(Duration::from_millis(settings.dynamodb_timeout_ms), endpoint)
-        .await
-        .map_err(|e| e.to_string())?;
+    let sdk = sdk_config(
+        Duration::from_millis(settings.dynamodb_timeout_ms),
+        endpoint,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(aws_sdk_dynamodb::Client::new(&sdk))
 }
 
@@ -137,11 +140,18 @@ pub async fn run(settings: &Settings, command: AccountsCommand) -> Result<(), St
             println!("{:<24} {:<11} {:<24} state", "username", "role", "agent id");
             for a in store.accounts().await.map_err(|e| e.to_string())? {
                 let state = if a.disabled { "disabled" } else { "active" };
-                println!("{:<24} {:<11} {:<24} {state}", a.username, a.role, a.agent_id);
+                println!(
+                    "{:<24} {:<11} {:<24} {state}",
+                    a.username, a.role, a.agent_id
+                );
             }
         }
-        AccountsCommand::Disable { username: raw } => set_disabled(store.as_ref(), &raw, true).await?,
-        AccountsCommand::Enable { username: raw } => set_disabled(store.as_ref(), &raw, false).await?,
+        AccountsCommand::Disable { username: raw } => {
+            set_disabled(store.as_ref(), &raw, true).await?
+        }
+        AccountsCommand::Enable { username: raw } => {
+            set_disabled(store.as_ref(), &raw, false).await?
+        }
         AccountsCommand::Reset {
             username: raw,
             password_stdin,

@@ -45,7 +45,9 @@ fn n(v: i64) -> AttributeValue {
 }
 
 fn get_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
-    item.get(key).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 fn get_n(item: &Item, key: &str) -> Option<i64> {
@@ -66,7 +68,8 @@ fn account_item(a: &Account) -> Item {
 }
 
 fn account_from(item: &Item) -> Result<Account, AccountStoreError> {
-    let bad = |what: &str| AccountStoreError::Corrupt(format!("account item without a valid {what}"));
+    let bad =
+        |what: &str| AccountStoreError::Corrupt(format!("account item without a valid {what}"));
     Ok(Account {
         username: get_s(item, USERNAME)
             .and_then(|u| Username::parse(u).ok())
@@ -337,11 +340,7 @@ impl AccountStore for DynamoAccounts {
         }))
     }
 
-    async fn touch_session(
-        &self,
-        key: &SessionKey,
-        now_ms: i64,
-    ) -> Result<(), AccountStoreError> {
+    async fn touch_session(&self, key: &SessionKey, now_ms: i64) -> Result<(), AccountStoreError> {
         let table = &self.tables.sessions;
         let out = self
             .client

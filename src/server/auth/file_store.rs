@@ -71,9 +71,8 @@ impl FileAccounts {
         let text = tokio::fs::read_to_string(&self.path)
             .await
             .map_err(|e| io_error(&self.path, e))?;
-        let file: AccountsFile = serde_json::from_str(&text).map_err(|e| {
-            AccountStoreError::Corrupt(format!("{}: {e}", self.path.display()))
-        })?;
+        let file: AccountsFile = serde_json::from_str(&text)
+            .map_err(|e| AccountStoreError::Corrupt(format!("{}: {e}", self.path.display())))?;
         cache.accounts = file
             .accounts
             .into_iter()
@@ -94,7 +93,9 @@ impl FileAccounts {
         };
         let text = serde_json::to_string_pretty(&file)
             .map_err(|e| AccountStoreError::Corrupt(e.to_string()))?;
-        let temp = self.path.with_extension(format!("tmp{}", std::process::id()));
+        let temp = self
+            .path
+            .with_extension(format!("tmp{}", std::process::id()));
         write_private(&temp, text.as_bytes())
             .await
             .map_err(|e| io_error(&temp, e))?;
@@ -193,11 +194,7 @@ impl AccountStore for FileAccounts {
         Ok(self.sessions().get(key).cloned())
     }
 
-    async fn touch_session(
-        &self,
-        key: &SessionKey,
-        now_ms: i64,
-    ) -> Result<(), AccountStoreError> {
+    async fn touch_session(&self, key: &SessionKey, now_ms: i64) -> Result<(), AccountStoreError> {
         if let Some(s) = self.sessions().get_mut(key) {
             s.last_seen_ms = now_ms;
         }

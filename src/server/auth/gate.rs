@@ -34,8 +34,7 @@ fn is_public(path: &str) -> bool {
     matches!(
         path,
         "/signin" | "/healthz" | "/favicon.svg" | "/api/me" | "/api/signin_hint"
-    )
-        || path.starts_with("/pkg/")
+    ) || path.starts_with("/pkg/")
         || path.starts_with("/api/dev/")
 }
 
@@ -56,10 +55,7 @@ pub fn same_site_request(headers: &HeaderMap, allowed: &[String]) -> bool {
     if headers.contains_key(header::ORIGIN) {
         return origin_allowed(headers, allowed);
     }
-    match headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-    {
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         Some(site) => matches!(site, "same-origin" | "none"),
         None => true,
     }
@@ -84,7 +80,12 @@ fn over_tls(headers: &HeaderMap) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
-fn cookie_header(value: &str, max_age_secs: i64, secure: Switch, headers: &HeaderMap) -> HeaderValue {
+fn cookie_header(
+    value: &str,
+    max_age_secs: i64,
+    secure: Switch,
+    headers: &HeaderMap,
+) -> HeaderValue {
     let secure = match secure {
         Switch::On => true,
         Switch::Off => false,
@@ -101,7 +102,11 @@ fn cookie_header(value: &str, max_age_secs: i64, secure: Switch, headers: &Heade
 }
 
 /// `Set-Cookie` for a new session.
-pub fn set_session_cookie(token: &SessionToken, state: &AppState, headers: &HeaderMap) -> HeaderValue {
+pub fn set_session_cookie(
+    token: &SessionToken,
+    state: &AppState,
+    headers: &HeaderMap,
+) -> HeaderValue {
     cookie_header(
         token.as_str(),
         state.auth.max_age_secs(),
@@ -223,9 +228,11 @@ pub async fn gate(
                 .path_and_query()
                 .map(|pq| pq.as_str().to_string())
                 .unwrap_or_else(|| "/".into());
-            let mut response =
-                Redirect::to(&sign_in_location(&safe_next(Some(&target)), token.is_some()))
-                    .into_response();
+            let mut response = Redirect::to(&sign_in_location(
+                &safe_next(Some(&target)),
+                token.is_some(),
+            ))
+            .into_response();
             if token.is_some() {
                 response.headers_mut().insert(
                     header::SET_COOKIE,
@@ -279,7 +286,13 @@ mod tests {
     #[test]
     fn next_never_leaves_the_site() {
         assert_eq!(safe_next(Some("/calls/abc?x=1")), "/calls/abc?x=1");
-        for bad in ["https://evil.test", "//evil.test", "/\\evil.test", "evil", ""] {
+        for bad in [
+            "https://evil.test",
+            "//evil.test",
+            "/\\evil.test",
+            "evil",
+            "",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");

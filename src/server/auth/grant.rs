@@ -88,7 +88,10 @@ mod tests {
         assert!(!signer.verify(&grant, &id(1), 10_000), "expired");
         assert!(!signer.verify(&grant, &id(2), 5_000), "another call");
         let (_, tag) = grant.split_once('.').unwrap();
-        assert!(!signer.verify(&format!("99999999.{tag}"), &id(1), 5_000), "extended");
+        assert!(
+            !signer.verify(&format!("99999999.{tag}"), &id(1), 5_000),
+            "extended"
+        );
         let other = Signer::new(b"another secret, another server...");
         assert!(!other.verify(&grant, &id(1), 5_000), "forged elsewhere");
         for junk in ["", ".", "abc", "1.", "1.!!!", &"9".repeat(500)] {

@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use crate::server::state::AppState;
 
-use super::gate::{clear_session_cookie, percent_encode, safe_next, set_session_cookie, ClientAddr};
+use super::gate::{
+    clear_session_cookie, percent_encode, safe_next, set_session_cookie, ClientAddr,
+};
 use super::{SignInRefusal, Viewer};
 
 #[derive(Deserialize)]
@@ -30,7 +32,11 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref());
-    match state.auth.sign_in(&form.username, &form.password, addr).await {
+    match state
+        .auth
+        .sign_in(&form.username, &form.password, addr)
+        .await
+    {
         Ok((token, _)) => {
             let mut response = Redirect::to(&next).into_response();
             response.headers_mut().insert(
@@ -45,8 +51,11 @@ pub async fn sign_in(
                 SignInRefusal::TooManyAttempts => "throttled",
                 SignInRefusal::Unavailable => "unavailable",
             };
-            Redirect::to(&format!("/signin?error={code}&next={}", percent_encode(&next)))
-                .into_response()
+            Redirect::to(&format!(
+                "/signin?error={code}&next={}",
+                percent_encode(&next)
+            ))
+            .into_response()
         }
     }
 }

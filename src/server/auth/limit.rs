@@ -52,11 +52,20 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         assert!((0..3).all(|_| limiter.attempt("alice", a)));
-        assert!(!limiter.attempt("alice", b), "the account is spent, from anywhere");
-        assert!(!limiter.attempt("ALICE", b), "names are compared lower-cased");
+        assert!(
+            !limiter.attempt("alice", b),
+            "the account is spent, from anywhere"
+        );
+        assert!(
+            !limiter.attempt("ALICE", b),
+            "names are compared lower-cased"
+        );
         assert!(limiter.attempt("bob", a));
         assert!(limiter.attempt("carol", a));
-        assert!(!limiter.attempt("dave", a), "the address is spent, for any name");
+        assert!(
+            !limiter.attempt("dave", a),
+            "the address is spent, for any name"
+        );
         assert!(limiter.attempt("dave", b));
     }
 }

@@ -212,8 +212,7 @@ impl Auth {
             return Ok(None);
         };
         let now = now_ms();
-        if now - record.created_ms >= self.max_age_ms || now - record.last_seen_ms >= self.idle_ms
-        {
+        if now - record.created_ms >= self.max_age_ms || now - record.last_seen_ms >= self.idle_ms {
             audit::session_expired(&record.username);
             self.store.delete_session(key).await?;
             return Ok(None);

@@ -52,9 +52,7 @@ pub fn verify(password: &str, stored: &str) -> bool {
 /// username takes as long as a wrong password.
 pub fn verify_nobody(password: &str) {
     static NOBODY: OnceLock<String> = OnceLock::new();
-    let stored = NOBODY.get_or_init(|| {
-        hash("nobody-has-this-password").unwrap_or_default()
-    });
+    let stored = NOBODY.get_or_init(|| hash("nobody-has-this-password").unwrap_or_default());
     let _ = verify(password, stored);
 }
 
@@ -89,7 +87,10 @@ mod tests {
     #[test]
     fn policy_refuses_short_and_huge_passwords() {
         assert_eq!(hash("short"), Err(PasswordError::Length));
-        assert_eq!(hash(&"x".repeat(MAX_PASSWORD + 1)), Err(PasswordError::Length));
+        assert_eq!(
+            hash(&"x".repeat(MAX_PASSWORD + 1)),
+            Err(PasswordError::Length)
+        );
         assert_eq!(random_password().len(), 20);
         assert_ne!(random_password(), random_password());
     }

@@ -135,7 +135,13 @@ impl CallStore for MemoryStore {
         Ok(inner
             .calls
             .values()
-            .filter(|c| c.details.attributes.get(&self.owner_attribute).map(String::as_str) == Some(owner))
+            .filter(|c| {
+                c.details
+                    .attributes
+                    .get(&self.owner_attribute)
+                    .map(String::as_str)
+                    == Some(owner)
+            })
             .max_by_key(|c| c.recency())
             .map(|c| c.details.clone()))
     }

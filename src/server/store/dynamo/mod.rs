@@ -298,8 +298,7 @@ impl DynamoStore {
             let gone = change.keys.get(ATTR_CONTACT_ID).cloned();
             let is_gone = |d: &CallDetails| Some(d.call_id.to_string()) == gone;
             let mut latest = self.latest.lock().await;
-            if latest.details.as_ref().is_some_and(is_gone)
-                || latest.by_owner.values().any(is_gone)
+            if latest.details.as_ref().is_some_and(is_gone) || latest.by_owner.values().any(is_gone)
             {
                 latest.details = None;
                 latest.by_owner.clear();

@@ -1,0 +1,115 @@
+import { test, expect, Dashboard, DEMO_PASSWORD, signIn, type CallWriter } from './fixtures';
+import type { Page } from '@playwright/test';
+
+// These tests sign in themselves, through the form, as a person would.
+test.use({ signInAs: null });
+
+async function signInWithForm(page: Page, username: string, password = DEMO_PASSWORD): Promise<void> {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByTestId('username').fill(username);
+  await page.getByTestId('password').fill(password);
+  await page.getByTestId('sign-in').click();
+}
+
+async function callFor(writer: CallWriter, agent: string, words: string): Promise<string> {
+  const id = await writer.createCall('+14155550177', { agentUsername: agent });
+  await writer.say(id, 'Customer', 0, words);
+  return id;
+}
+
+test('nothing opens without signing in; a supervisor signs in and lands where they were going', async ({
+  page,
+  writer,
+}) => {
+  const id = await callFor(writer, 'bob', 'Hello from the customer');
+  await page.goto(`/calls/${id}`);
+  await expect(page).toHaveURL(new RegExp(`/signin\\?next=/calls/${id}$`));
+  await expect(page.getByTestId('bubble')).toHaveCount(0);
+
+  await signInWithForm(page, 'supervisor', 'not-the-password');
+  await expect(page.getByTestId('sign-in-message')).toHaveText('Wrong username or password.');
+  // A name that does not exist reads the same.
+  await signInWithForm(page, 'no-such-user', 'not-the-password');
+  await expect(page.getByTestId('sign-in-message')).toHaveText('Wrong username or password.');
+
+  await signInWithForm(page, 'supervisor');
+  await expect(page).toHaveURL(new RegExp(`/calls/${id}$`));
+  const dashboard = new Dashboard(page);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(dashboard.status).toHaveAttribute('data-state', 'live');
+  await expect(page.getByTestId('bubble-text')).toHaveText(['Hello from the customer']);
+  await expect(page.getByTestId('user-name')).toHaveText('supervisor');
+  await expect(page.getByTestId('user-role')).toHaveText('supervisor');
+  // Supervisors see the whole number.
+  await expect(dashboard.phone).toHaveText('+14155550177');
+});
+
+test("an agent sees only their own calls, masked, and follows their own new call", async ({ page, writer }) => {
+  const own = await callFor(writer, 'agent', 'My customer speaking');
+  const bobs = await callFor(writer, 'bob', 'Bob has this one');
+
+  await page.goto('/');
+  await signInWithForm(page, 'agent');
+  const dashboard = new Dashboard(page);
+  // The newest call overall is Bob's; the agent is taken to their own.
+  await expect(page).toHaveURL(new RegExp(`/calls/${own}$`));
+  await expect(page.getByTestId('bubble-text')).toHaveText(['My customer speaking']);
+  await expect(dashboard.phone).toHaveText(/^\+•+0177$/);
+
+  // Bob's next call passes unseen; the agent's own new call is followed.
+  await callFor(writer, 'bob', 'Another of Bob');
+  const next = await callFor(writer, 'agent', 'My next customer');
+  await expect(page).toHaveURL(new RegExp(`/calls/${next}$`), { timeout: 10_000 });
+  await expect(page.getByTestId('bubble-text')).toHaveText(['My next customer']);
+  await expect(dashboard.newCallNotice).toHaveCount(0);
+
+  // Bob's call by its id: the same answer as a call that does not exist.
+  await dashboard.goto(`/calls/${bobs}`);
+  await expect(dashboard.emptyState).toContainText(`No call with id ${bobs}`);
+  await expect(page.getByText('Bob has this one')).toHaveCount(0);
+});
+
+test('signing out ends live streaming in every tab', async ({ page, context, writer }) => {
+  await signIn(page, 'supervisor');
+  const id = await callFor(writer, 'bob', 'Before signing out');
+  const watching = new Dashboard(page);
+  await watching.goto(`/calls/${id}`);
+  await expect(watching.status).toHaveAttribute('data-state', 'live');
+
+  const other = await context.newPage();
+  await other.goto('/');
+  await expect(other.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await other.getByTestId('sign-out').click();
+  await expect(other).toHaveURL(/\/signin\?signed_out=1$/);
+  await expect(other.getByTestId('sign-in-message')).toHaveText('You have signed out.');
+
+  // The first tab's stream is closed by the server and says so.
+  await expect(watching.status).toHaveAttribute('data-state', 'signed-out');
+  await expect(page.getByTestId('sign-in-again')).toBeVisible();
+  await writer.say(id, 'Agent', 2000, 'After signing out');
+  await page.waitForTimeout(1500);
+  await expect(page.getByTestId('bubble-text')).toHaveText(['Before signing out']);
+});
+
+test('a supervisor hands an agent a signed link to one call', async ({ page, browser, writer, baseURL }) => {
+  await signIn(page, 'supervisor');
+  const id = await callFor(writer, 'bob', 'Shared with the agent');
+  const dashboard = new Dashboard(page);
+  await dashboard.goto(`/calls/${id}`);
+  await page.getByTestId('share-call').click();
+  const link = await page.getByTestId('share-url').inputValue();
+  expect(link).toMatch(new RegExp(`/calls/${id}\\?grant=\\d+\\.[A-Za-z0-9_-]+$`));
+
+  const agentContext = await browser.newContext({ baseURL });
+  const agentPage = await agentContext.newPage();
+  await agentPage.goto(link);
+  await signInWithForm(agentPage, 'agent');
+  await expect(agentPage).toHaveURL(link);
+  await expect(agentPage.getByTestId('bubble-text')).toHaveText(['Shared with the agent']);
+  await expect(agentPage.getByTestId('share-call')).toHaveCount(0);
+
+  // Without the grant, the same call is not theirs.
+  await agentPage.goto(`/calls/${id}`);
+  await expect(agentPage.getByTestId('empty-state')).toContainText(`No call with id ${id}`);
+  await agentContext.close();
+});

@@ -1,0 +1,626 @@
+//! Who sees what, at every door: REST, server functions, pages and both
+//! sockets, tried by a supervisor, an agent on their own call, an agent on
+//! another agent's call, on an unknown call, and by requests with no
+//! session, an expired one, a forged cookie and a disabled account. Every
+//! refused answer is checked for leaks of the transcript and the phone.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{close_code, next_json, sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use travoiq_monitor::model::{Role, Username};
+use travoiq_monitor::server::auth::accounts::{
+    Account, AccountChange, SessionRecord, SessionToken,
+};
+use travoiq_monitor::server::auth::{now_ms, password};
+
+const SECRET: &str = "SECRET-WORDS-7731";
+const PHONE: &str = "+14155550199";
+const PHONE_DIGITS: &str = "4155550199";
+const OTHER_PASSWORD: &str = "another-password-1";
+const UNKNOWN: &str = "00000000-0000-4000-8000-00000000beef";
+
+struct World {
+    app: TestApp,
+    /// The demo agent's call.
+    own: String,
+    /// Bob's call (started after `own`: the newest overall).
+    other: String,
+    agent: String,
+    bob: String,
+    admin: String,
+    expired: String,
+    forged: String,
+    disabled: String,
+}
+
+async fn add_account(app: &TestApp, name: &str, role: Role) {
+    app.auth
+        .store()
+        .create(Account {
+            username: Username::parse(name).unwrap(),
+            role,
+            password_hash: password::hash(OTHER_PASSWORD).unwrap(),
+            agent_id: name.to_string(),
+            disabled: false,
+            created_ms: now_ms(),
+        })
+        .await
+        .unwrap();
+}
+
+async fn call_for(app: &TestApp, agent: &str, words: &str) -> String {
+    let id = app
+        .create_call_with(json!({
+            "customerPhoneNumber": PHONE,
+            "attributes": { "agentUsername": agent },
+        }))
+        .await;
+    app.say(&id, "Customer", 0, &format!("{SECRET} {words}"), false)
+        .await;
+    id
+}
+
+async fn world_with(extra: &[(&str, &str)]) -> World {
+    let app = spawn_app_with(extra).await;
+    add_account(&app, "bob", Role::Agent).await;
+    add_account(&app, "root", Role::Admin).await;
+    add_account(&app, "gone", Role::Agent).await;
+    let own = call_for(&app, "agent", "own").await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let other = call_for(&app, "bob", "other").await;
+
+    let agent = sign_in_at(&app.base, "agent", DEMO_PASSWORD).await.unwrap();
+    let bob = sign_in_at(&app.base, "bob", OTHER_PASSWORD).await.unwrap();
+    let admin = sign_in_at(&app.base, "root", OTHER_PASSWORD).await.unwrap();
+    let disabled = sign_in_at(&app.base, "gone", OTHER_PASSWORD).await.unwrap();
+    app.auth
+        .store()
+        .change(
+            &Username::parse("gone").unwrap(),
+            AccountChange::Disabled(true),
+        )
+        .await
+        .unwrap();
+    // A session that began 13 hours ago (the limit is 12).
+    let token = SessionToken::generate();
+    let long_ago = now_ms() - 13 * 3_600_000;
+    app.auth
+        .store()
+        .create_session(&SessionRecord {
+            key: token.key(),
+            username: Username::parse("agent").unwrap(),
+            created_ms: long_ago,
+            last_seen_ms: now_ms(),
+        })
+        .await
+        .unwrap();
+    let expired = format!("travoiq_session={}", token.as_str());
+    let forged = format!("travoiq_session={}", SessionToken::generate().as_str());
+    World {
+        app,
+        own,
+        other,
+        agent,
+        bob,
+        admin,
+        expired,
+        forged,
+        disabled,
+    }
+}
+
+async fn world() -> World {
+    world_with(&[]).await
+}
+
+/// One answer from a door: its status (101 for an accepted socket) and
+/// everything it sent.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+impl Answer {
+    fn leaks(&self) -> bool {
+        self.body.contains(SECRET) || self.body.contains(PHONE_DIGITS)
+    }
+}
+
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Door {
+    RestDetails,
+    RestLatest,
+    FnCall,
+    FnLatest,
+    Page,
+    Socket,
+    Lobby,
+}
+
+const DOORS: [Door; 7] = [
+    Door::RestDetails,
+    Door::RestLatest,
+    Door::FnCall,
+    Door::FnLatest,
+    Door::Page,
+    Door::Socket,
+    Door::Lobby,
+];
+
+async fn knock(app: &TestApp, door: Door, cookie: Option<&str>, call: &str) -> Answer {
+    let client = plain_client();
+    let with_cookie = |rb: reqwest::RequestBuilder| match cookie {
+        Some(c) => rb.header("cookie", c),
+        None => rb,
+    };
+    let response = match door {
+        Door::RestDetails => {
+            with_cookie(client.get(format!("{}/details/{call}", app.base)))
+                .send()
+                .await
+        }
+        Door::RestLatest => {
+            with_cookie(client.get(format!("{}/latest-call", app.base)))
+                .send()
+                .await
+        }
+        Door::FnCall => {
+            with_cookie(client.post(format!("{}/api/call", app.base)))
+                .form(&[("id", call)])
+                .send()
+                .await
+        }
+        Door::FnLatest => {
+            with_cookie(client.post(format!("{}/api/latest", app.base)))
+                .send()
+                .await
+        }
+        Door::Page => {
+            with_cookie(client.get(format!("{}/calls/{call}", app.base)))
+                .send()
+                .await
+        }
+        Door::Socket | Door::Lobby => {
+            let path = match door {
+                Door::Socket => format!("/ws/{call}"),
+                _ => "/ws/calls".to_string(),
+            };
+            return match app.connect_as(&path, cookie).await {
+                Err(status) => Answer {
+                    status,
+                    body: String::new(),
+                },
+                Ok(mut ws) => {
+                    let mut body = String::new();
+                    // What the socket says first (and whether it closes).
+                    for _ in 0..3 {
+                        match tokio::time::timeout(
+                            Duration::from_millis(500),
+                            next_json_or_close(&mut ws),
+                        )
+                        .await
+                        {
+                            Ok(Some(frame)) => body.push_str(&frame),
+                            _ => break,
+                        }
+                    }
+                    Answer { status: 101, body }
+                }
+            };
+        }
+    }
+    .unwrap();
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = response.text().await.unwrap();
+    Answer {
+        status,
+        body: format!("{location}\n{body}"),
+    }
+}
+
+/// The next frame as text, or `None` once closed.
+async fn next_json_or_close(ws: &mut common::Ws) -> Option<String> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match ws.next().await? {
+            Ok(Message::Text(t)) if !t.contains("\"heartbeat\"") => return Some(t.to_string()),
+            Ok(Message::Close(frame)) => {
+                return Some(format!(
+                    "close {}",
+                    frame.map(|f| u16::from(f.code)).unwrap_or(0)
+                ))
+            }
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn without_a_valid_session_no_door_opens_and_nothing_leaks() {
+    let w = world().await;
+    let cases = [
+        ("no session", None),
+        ("expired session", Some(w.expired.as_str())),
+        ("forged cookie", Some(w.forged.as_str())),
+        ("disabled account", Some(w.disabled.as_str())),
+    ];
+    for (what, cookie) in cases {
+        for door in DOORS {
+            let a = knock(&w.app, door, cookie, &w.own).await;
+            assert!(!a.leaks(), "{what} at {door:?} leaked: {a:?}");
+            let expected = match door {
+                Door::Page => 303,
+                _ => 401,
+            };
+            assert_eq!(a.status, expected, "{what} at {door:?}: {a:?}");
+            if let Door::Page = door {
+                assert!(a.body.starts_with("/signin?next=/calls/"), "{a:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_agents_call_looks_exactly_like_an_unknown_one() {
+    let w = world().await;
+    for door in [Door::RestDetails, Door::FnCall, Door::Page, Door::Socket] {
+        let theirs = knock(&w.app, door, Some(&w.agent), &w.other).await;
+        let unknown = knock(&w.app, door, Some(&w.agent), UNKNOWN).await;
+        assert!(!theirs.leaks(), "{door:?}: {theirs:?}");
+        assert_eq!(theirs.status, unknown.status, "{door:?}");
+        // The same words, but for the id asked about (pages differ in their
+        // CSP nonce as well, so compare what they say).
+        match door {
+            Door::Page => {
+                assert_eq!(theirs.status, 200);
+                assert!(theirs
+                    .body
+                    .contains(&format!("No call with id {}", w.other)));
+                assert!(unknown.body.contains(&format!("No call with id {UNKNOWN}")));
+            }
+            _ => assert_eq!(
+                theirs.body.replace(&w.other, "ID"),
+                unknown.body.replace(UNKNOWN, "ID"),
+                "{door:?}"
+            ),
+        }
+    }
+    let socket = knock(&w.app, Door::Socket, Some(&w.agent), &w.other).await;
+    assert!(
+        socket.body.contains("unknown_call") && socket.body.contains("close 4404"),
+        "{socket:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_sees_their_own_call_with_the_phone_masked() {
+    let w = world().await;
+    for door in [Door::RestDetails, Door::FnCall, Door::Page, Door::Socket] {
+        let a = knock(&w.app, door, Some(&w.agent), &w.own).await;
+        assert!(matches!(a.status, 200 | 101), "{door:?}: {a:?}");
+        assert!(
+            !a.body.contains(PHONE_DIGITS),
+            "{door:?} shows the whole phone: {a:?}"
+        );
+        assert!(
+            a.body.contains("0199"),
+            "{door:?} shows the last digits: {a:?}"
+        );
+        if !matches!(door, Door::RestDetails) {
+            assert!(a.body.contains(&format!("{SECRET} own")), "{door:?}: {a:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_supervisor_and_an_admin_see_every_call_in_full() {
+    let w = world().await;
+    for cookie in [w.app.cookie.as_str(), w.admin.as_str()] {
+        for call in [&w.own, &w.other] {
+            for door in [Door::RestDetails, Door::FnCall, Door::Socket] {
+                let a = knock(&w.app, door, Some(cookie), call).await;
+                assert!(matches!(a.status, 200 | 101), "{door:?}: {a:?}");
+                assert!(a.body.contains(PHONE_DIGITS), "{door:?}: {a:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn latest_call_and_the_lobby_name_only_the_agents_own_calls() {
+    let w = world().await;
+    // Bob's call is the newest overall; the agent is told of their own.
+    for (door, cookie, expected) in [
+        (Door::RestLatest, &w.agent, &w.own),
+        (Door::FnLatest, &w.agent, &w.own),
+        (Door::Lobby, &w.agent, &w.own),
+        (Door::RestLatest, &w.bob, &w.other),
+        (Door::RestLatest, &w.app.cookie, &w.other),
+    ] {
+        let a = knock(&w.app, door, Some(cookie), "").await;
+        assert!(a.body.contains(expected.as_str()), "{door:?}: {a:?}");
+        let not_expected = if expected == &w.own { &w.other } else { &w.own };
+        assert!(!a.body.contains(not_expected.as_str()), "{door:?}: {a:?}");
+    }
+
+    // New calls: the agent's lobby hears of their own, never of Bob's.
+    let mut lobby = w.app.connect_as("/ws/calls", Some(&w.agent)).await.unwrap();
+    assert_eq!(next_json(&mut lobby).await["type"], "latest");
+    let bobs = call_for(&w.app, "bob", "newer").await;
+    let mine = call_for(&w.app, "agent", "newer").await;
+    let heard = next_json(&mut lobby).await;
+    assert_eq!(heard["type"], "newCall");
+    assert_eq!(heard["call"]["callId"], mine.as_str(), "not {bobs}");
+    assert!(!heard.to_string().contains(PHONE_DIGITS));
+}
+
+#[tokio::test]
+async fn a_signed_link_opens_one_call_for_an_agent_until_it_expires() {
+    let w = world().await;
+    let share = |cookie: &str, id: &str| {
+        plain_client()
+            .post(format!("{}/api/share", w.app.base))
+            .header("cookie", cookie.to_string())
+            .form(&[("id", id)])
+            .send()
+    };
+    // Agents cannot make links.
+    let refused = share(&w.agent, &w.other).await.unwrap();
+    assert_ne!(refused.status(), 200);
+    assert!(refused.text().await.unwrap().contains("NotAllowed"));
+
+    let res = share(&w.app.cookie, &w.other).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let (path, _expires): (String, i64) = res.json().await.unwrap();
+    let grant = path.split("grant=").nth(1).unwrap().to_string();
+
+    let with = |g: &str| format!("{}?grant={g}", w.other);
+    let a = knock(&w.app, Door::RestDetails, Some(&w.agent), &with(&grant)).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    let mut ws = w
+        .app
+        .connect_as(&format!("/ws/{}?grant={grant}", w.other), Some(&w.agent))
+        .await
+        .unwrap();
+    let hello = next_json(&mut ws).await;
+    assert_eq!(hello["type"], "hello");
+    assert!(!hello.to_string().contains(PHONE_DIGITS), "still masked");
+
+    // Tampered, moved to another call, or without a session: refused.
+    let mut tampered = grant.clone();
+    tampered.replace_range(0..1, if grant.starts_with('9') { "8" } else { "9" });
+    let a = knock(&w.app, Door::RestDetails, Some(&w.agent), &with(&tampered)).await;
+    assert_eq!(a.status, 404, "{a:?}");
+    let third = call_for(&w.app, "bob", "third").await;
+    let a = knock(
+        &w.app,
+        Door::RestDetails,
+        Some(&w.agent),
+        &format!("{third}?grant={grant}"),
+    )
+    .await;
+    assert_eq!(a.status, 404, "{a:?}");
+    assert!(!a.leaks());
+    let a = knock(&w.app, Door::RestDetails, None, &with(&grant)).await;
+    assert_eq!(a.status, 401);
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_and_its_live_sockets() {
+    let w = world().await;
+    let mut ws = w
+        .app
+        .connect_as(&format!("/ws/{}", w.own), Some(&w.agent))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "hello");
+    let res = plain_client()
+        .post(format!("{}/signout", w.app.base))
+        .header("cookie", w.agent.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cleared = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+
+    let mut saw_signed_out = false;
+    for _ in 0..5 {
+        let frame = next_json(&mut ws).await;
+        if frame["type"] == "error" {
+            assert_eq!(frame["code"], "signed_out");
+            saw_signed_out = true;
+            break;
+        }
+    }
+    assert!(saw_signed_out);
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Library(4401)));
+    let a = knock(&w.app, Door::RestDetails, Some(&w.agent), &w.own).await;
+    assert_eq!(a.status, 401, "the old cookie opens nothing");
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_same_site() {
+    let w = world().await;
+    let res = plain_client()
+        .post(format!("{}/signin", w.app.base))
+        .form(&[("username", "bob"), ("password", OTHER_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    // Behind a TLS proxy the cookie is Secure.
+    let res = plain_client()
+        .post(format!("{}/signin", w.app.base))
+        .header("x-forwarded-proto", "https")
+        .form(&[("username", "bob"), ("password", OTHER_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn cross_site_state_changes_are_refused() {
+    let w = world().await;
+    let evil = "https://evil.example";
+    let attempts = [
+        ("/signout", vec![]),
+        ("/api/call", vec![("id", w.own.as_str())]),
+        ("/api/share", vec![("id", w.own.as_str())]),
+        (
+            "/signin",
+            vec![("username", "supervisor"), ("password", DEMO_PASSWORD)],
+        ),
+    ];
+    for (path, form) in &attempts {
+        for (header, value) in [("origin", evil), ("sec-fetch-site", "cross-site")] {
+            let res = plain_client()
+                .post(format!("{}{path}", w.app.base))
+                .header("cookie", w.app.cookie.clone())
+                .header(header, value)
+                .form(form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 403, "{path} with {header}");
+            assert!(!res.text().await.unwrap().contains(SECRET));
+        }
+    }
+    // The supervisor is still signed in: the forged sign-out did nothing.
+    let a = knock(&w.app, Door::RestDetails, Some(&w.app.cookie), &w.own).await;
+    assert_eq!(a.status, 200);
+    // The same requests from the site's own page go through.
+    let res = plain_client()
+        .post(format!("{}/api/call", w.app.base))
+        .header("cookie", w.app.cookie.clone())
+        .header("origin", w.app.base.clone())
+        .form(&[("id", w.own.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn sign_in_is_rate_limited_per_account_and_per_address_without_naming_accounts() {
+    let w = world_with(&[("sign_in_per_account", "3"), ("sign_in_per_address", "8")]).await;
+    let base = &w.app.base;
+    // world() used 5 sign-ins from this address already (supervisor, agent,
+    // bob, root, gone): 3 remain this minute.
+    for name in ["agent", "nobody-at-all"] {
+        let refused = sign_in_at(base, name, "wrong-password-0")
+            .await
+            .unwrap_err();
+        assert!(refused.contains("error=invalid"), "{name}: {refused}");
+    }
+    // The account's own budget: "bob" signed in once already.
+    let refused = sign_in_at(base, "bob", "wrong-password-0")
+        .await
+        .unwrap_err();
+    assert!(refused.contains("error=invalid"), "{refused}");
+    // Now the address is spent: even the right password is refused, and a
+    // missing account reads the same.
+    for (name, pw) in [("bob", OTHER_PASSWORD), ("nobody-at-all", "x-password-1")] {
+        let refused = sign_in_at(base, name, pw).await.unwrap_err();
+        assert!(refused.contains("error=throttled"), "{name}: {refused}");
+    }
+}
+
+#[tokio::test]
+async fn the_per_account_limit_holds_from_any_address_budget() {
+    let w = world_with(&[("sign_in_per_account", "3"), ("sign_in_per_address", "100")]).await;
+    // The supervisor signed in once at start: two more tries this minute.
+    for _ in 0..2 {
+        let refused = sign_in_at(&w.app.base, "supervisor", "wrong-password-0")
+            .await
+            .unwrap_err();
+        assert!(refused.contains("error=invalid"), "{refused}");
+    }
+    let refused = sign_in_at(&w.app.base, "supervisor", DEMO_PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(refused.contains("error=throttled"), "{refused}");
+    // Another account is not held up.
+    assert!(sign_in_at(&w.app.base, "bob", OTHER_PASSWORD).await.is_ok());
+}
+
+#[tokio::test]
+async fn accounts_are_managed_by_admins_only() {
+    let w = world().await;
+    let call = |cookie: &str, path: &str, form: Vec<(&str, &str)>| {
+        plain_client()
+            .post(format!("{}/api/{path}", w.app.base))
+            .header("cookie", cookie.to_string())
+            .form(&form)
+            .send()
+    };
+    for cookie in [w.agent.as_str(), w.app.cookie.as_str()] {
+        let res = call(cookie, "accounts", vec![]).await.unwrap();
+        assert!(res.text().await.unwrap().contains("NotAllowed"));
+        let res = call(
+            cookie,
+            "accounts/add",
+            vec![("username", "mallory"), ("role", "admin"), ("agent_id", "")],
+        )
+        .await
+        .unwrap();
+        assert!(res.text().await.unwrap().contains("NotAllowed"));
+    }
+    let res = call(&w.admin, "accounts", vec![]).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let list: Value = res.json().await.unwrap();
+    let text = list.to_string();
+    assert!(
+        text.contains("\"bob\"") && text.contains("\"supervisor\""),
+        "{text}"
+    );
+    assert!(!text.contains("argon2"), "never a hash");
+
+    // Add, sign in with the shown password, disable: the session ends.
+    let res = call(
+        &w.admin,
+        "accounts/add",
+        vec![("username", "carol"), ("role", "agent"), ("agent_id", "")],
+    )
+    .await
+    .unwrap();
+    let password: String = res.json().await.unwrap();
+    let carol = sign_in_at(&w.app.base, "carol", &password).await.unwrap();
+    let res = call(
+        &w.admin,
+        "accounts/disable",
+        vec![("username", "carol"), ("disabled", "true")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let a = knock(&w.app, Door::RestLatest, Some(&carol), "").await;
+    assert_eq!(a.status, 401);
+    assert!(sign_in_at(&w.app.base, "carol", &password).await.is_err());
+}

@@ -69,6 +69,10 @@ const server = (port: number, env: Record<string, string>) => ({
     TRAVOIQ_DEMO_USERS: 'on',
     TRAVOIQ_DEMO_PASSWORD: DEMO_PASSWORD,
     TRAVOIQ_ACCOUNTS_FILE: `target/e2e-accounts-${port}.json`,
+    // Every test signs in afresh from one address, well past the
+    // production limits (the Rust tests check the limits themselves).
+    TRAVOIQ_SIGN_IN_PER_ACCOUNT: '10000',
+    TRAVOIQ_SIGN_IN_PER_ADDRESS: '10000',
     ...env,
   },
 });

@@ -1,0 +1,115 @@
+//! Accounts and sessions on DynamoDB (moto on loopback), shared by two
+//! server instances: a session opened on one is valid on the other, a
+//! sign-out or a disabled account on one ends it on both.
+
+mod common;
+
+use std::time::Duration;
+
+use common::dynamo::{moto, unique_prefix};
+use common::{sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD};
+use travoiq_monitor::model::{Role, Username};
+use travoiq_monitor::server::auth::accounts::{Account, AccountChange};
+use travoiq_monitor::server::auth::{now_ms, password};
+use travoiq_monitor::server::config::{TableNames, WriterFormat};
+use travoiq_monitor::server::store::dynamo::sdk_config;
+use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+
+async fn status(app: &TestApp, cookie: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{}/latest-call", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn two_instances_share_accounts_and_sessions() {
+    let moto = moto();
+    let prefix = unique_prefix("auth");
+    let sdk = sdk_config(Duration::from_secs(5), None).await.unwrap();
+    DynamoWriter::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        TableNames {
+            contact: format!("{prefix}contactDetails"),
+            customer: format!("{prefix}contactTranscriptSegments"),
+            agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
+        },
+        WriterFormat::ConnectRt,
+    )
+    .create_tables()
+    .await
+    .unwrap();
+    let settings = [
+        ("store", "dynamodb"),
+        ("table_prefix", prefix.as_str()),
+        ("dynamodb_endpoint", moto.endpoint.as_str()),
+    ];
+    let a = spawn_app_with(&settings).await;
+    let b = spawn_app_with(&settings).await;
+
+    // Signed in on A, known on B (404: no call yet, but not 401).
+    assert_eq!(status(&b, &a.cookie).await, 404);
+
+    // An account added through A's store signs in on B.
+    a.auth
+        .store()
+        .create(Account {
+            username: Username::parse("dana").unwrap(),
+            role: Role::Agent,
+            password_hash: password::hash("dana-password-1").unwrap(),
+            agent_id: "dana".into(),
+            disabled: false,
+            created_ms: now_ms(),
+        })
+        .await
+        .unwrap();
+    let dana = sign_in_at(&b.base, "dana", "dana-password-1")
+        .await
+        .unwrap();
+    assert_eq!(status(&a, &dana).await, 404);
+
+    // Signed out on A: B refuses the cookie too.
+    let agent = sign_in_at(&b.base, "agent", DEMO_PASSWORD).await.unwrap();
+    assert_eq!(status(&a, &agent).await, 404);
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/signout", a.base))
+        .header("cookie", agent.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(status(&b, &agent).await, 401);
+    assert_eq!(status(&a, &agent).await, 401);
+
+    // Disabled through B's store: A ends the session and refuses sign-in.
+    b.auth
+        .store()
+        .change(
+            &Username::parse("dana").unwrap(),
+            AccountChange::Disabled(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status(&a, &dana).await, 401);
+    assert!(sign_in_at(&a.base, "dana", "dana-password-1")
+        .await
+        .unwrap_err()
+        .contains("error=invalid"));
+    // The store keeps only a hash of each session token.
+    let sessions = aws_sdk_dynamodb::Client::new(&sdk)
+        .scan()
+        .table_name(format!("{prefix}monitorSessions"))
+        .send()
+        .await
+        .unwrap();
+    let raw = a.cookie.trim_start_matches("travoiq_session=");
+    assert!(sessions.count() > 0);
+    assert!(!format!("{:?}", sessions.items()).contains(raw));
+}

@@ -1,0 +1,98 @@
+//! The audit log: a line (target `audit`) for every sign-in, failed
+//! attempt, sign-out and call opened or refused: who, which call, from where.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::{sign_in_at, spawn_app, DEMO_PASSWORD};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn sign_ins_sign_outs_and_opened_calls_are_audited() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_env_filter("audit=info")
+        .init();
+
+    let app = spawn_app().await;
+    let id = app
+        .create_call_with(serde_json::json!({ "attributes": { "agentUsername": "bob" } }))
+        .await;
+    assert!(sign_in_at(&app.base, "agent", "wrong-password-9")
+        .await
+        .is_err());
+    let agent = sign_in_at(&app.base, "agent", DEMO_PASSWORD).await.unwrap();
+    let client = reqwest::Client::new();
+    let get = |cookie: &str| {
+        client
+            .get(format!("{}/details/{id}", app.base))
+            .header("cookie", cookie.to_string())
+            .send()
+    };
+    assert_eq!(get(&app.cookie).await.unwrap().status(), 200);
+    assert_eq!(get(&agent).await.unwrap().status(), 404);
+    client
+        .post(format!("{}/signout", app.base))
+        .header("cookie", agent.clone())
+        .send()
+        .await
+        .unwrap();
+
+    let lines = captured.lines();
+    let find = |needles: &[&str]| lines.iter().any(|l| needles.iter().all(|n| l.contains(n)));
+    assert!(
+        find(&["event=\"sign_in_failed\"", "\"agent\"", "addr=127.0.0.1"]),
+        "{lines:#?}"
+    );
+    assert!(
+        find(&["event=\"sign_in\"", "user=supervisor", "addr=127.0.0.1"]),
+        "{lines:#?}"
+    );
+    assert!(find(&["event=\"sign_in\"", "user=agent"]), "{lines:#?}");
+    assert!(
+        find(&[
+            "event=\"call_opened\"",
+            "user=supervisor",
+            &format!("call={id}"),
+            "via=\"rest\"",
+            "127.0.0.1"
+        ]),
+        "{lines:#?}"
+    );
+    assert!(
+        find(&["event=\"call_denied\"", "user=agent", &format!("call={id}")]),
+        "{lines:#?}"
+    );
+    assert!(
+        find(&["event=\"sign_out\"", "user=agent", "addr=127.0.0.1"]),
+        "{lines:#?}"
+    );
+    // Each line carries its time.
+    assert!(lines.iter().all(|l| l.starts_with("20")), "{lines:#?}");
+}

@@ -11,7 +11,7 @@ import { defineConfig, devices } from '@playwright/test';
 const bin = process.env.TRAVOIQ_SERVER_BIN ?? 'target/release/travoiq-monitor';
 const backend = process.env.E2E_BACKEND ?? 'memory';
 
-function backendEnv(name: string, format: string): Record<string, string> {
+export function backendEnv(name: string, format: string): Record<string, string> {
   if (backend !== 'dynamodb') return {};
   const endpoint = process.env.E2E_DYNAMODB_ENDPOINT;
   if (!endpoint) throw new Error('E2E_BACKEND=dynamodb needs E2E_DYNAMODB_ENDPOINT');
@@ -27,7 +27,10 @@ function backendEnv(name: string, format: string): Record<string, string> {
     AWS_EC2_METADATA_DISABLED: 'true',
   };
 }
-const DEV_PORT = Number(process.env.E2E_DEV_PORT ?? 3101);
+export const DEV_PORT = Number(process.env.E2E_DEV_PORT ?? 3101);
+export const SERVER_BIN = bin;
+/** The dev server's accounts file (embedded store), relative to the repository. */
+export const devAccountsFile = (port: number) => `target/e2e-accounts-${port}.json`;
 const SIM_PORT = Number(process.env.E2E_SIM_PORT ?? 3102);
 export const SIM_URL = `http://127.0.0.1:${SIM_PORT}`;
 
@@ -68,7 +71,7 @@ const server = (port: number, env: Record<string, string>) => ({
     RUST_LOG: 'warn,travoiq_monitor=info',
     TRAVOIQ_DEMO_USERS: 'on',
     TRAVOIQ_DEMO_PASSWORD: DEMO_PASSWORD,
-    TRAVOIQ_ACCOUNTS_FILE: `target/e2e-accounts-${port}.json`,
+    TRAVOIQ_ACCOUNTS_FILE: devAccountsFile(port),
     // Every test signs in afresh from one address, well past the
     // production limits (the Rust tests check the limits themselves).
     TRAVOIQ_SIGN_IN_PER_ACCOUNT: '10000',

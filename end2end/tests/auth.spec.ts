@@ -1,5 +1,22 @@
 import { test, expect, Dashboard, DEMO_PASSWORD, signIn, type CallWriter } from './fixtures';
 import type { Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { backendEnv, DEV_PORT, devAccountsFile, SERVER_BIN } from '../playwright.config';
+
+/** Adds an account to the dev server's store with the command line, as an
+ * operator would (the server picks it up without a restart). */
+function addAccountWithCli(username: string, role: string, password: string): void {
+  execFileSync(SERVER_BIN, ['accounts', 'add', username, '--role', role, '--password-stdin'], {
+    cwd: '..',
+    input: `${password}\n`,
+    env: {
+      ...process.env,
+      TRAVOIQ_ACCOUNTS_FILE: devAccountsFile(DEV_PORT),
+      RUST_LOG: 'warn',
+      ...backendEnv('dev', 'connect-rt'),
+    },
+  });
+}
 
 // These tests sign in themselves, through the form, as a person would.
 test.use({ signInAs: null });
@@ -112,4 +129,45 @@ test('a supervisor hands an agent a signed link to one call', async ({ page, bro
   await agentPage.goto(`/calls/${id}`);
   await expect(agentPage.getByTestId('empty-state')).toContainText(`No call with id ${id}`);
   await agentContext.close();
+});
+
+test('an admin adds an account on the Accounts page, and disabling it ends its session', async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const admin = `root-${Date.now()}`;
+  addAccountWithCli(admin, 'admin', 'admin-password-1');
+  await page.goto('/admin');
+  await signInWithForm(page, admin, 'admin-password-1');
+  await expect(page).toHaveURL(/\/admin$/);
+  await expect(page.locator('[data-testid="account-row"][data-username="supervisor"]')).toBeVisible();
+
+  const newcomer = `maria-${Date.now()}`;
+  const form = page.getByTestId('add-account');
+  await form.getByLabel('Username', { exact: true }).fill(newcomer);
+  await form.getByLabel('Role', { exact: true }).selectOption('agent');
+  await form.getByRole('button', { name: 'Add' }).click();
+  const shown = page.getByTestId('new-password').locator('code');
+  await expect(shown).toHaveText(/^[A-Za-z0-9]{20}$/);
+  const password = await shown.innerText();
+  const row = page.locator(`[data-testid="account-row"][data-username="${newcomer}"]`);
+  await expect(row).toContainText('active');
+
+  const theirs = await browser.newContext({ baseURL });
+  const theirPage = await theirs.newPage();
+  await theirPage.goto('/');
+  await signInWithForm(theirPage, newcomer, password);
+  await expect(theirPage.getByTestId('user-name')).toHaveText(newcomer);
+  await expect(theirPage.getByTestId('admin-link')).toHaveCount(0);
+  // Not an admin: the Accounts page refuses.
+  await theirPage.goto('/admin');
+  await expect(theirPage.getByTestId('admin-refused')).toBeVisible();
+
+  await row.getByRole('button', { name: 'Disable' }).click();
+  await expect(row).toContainText('disabled');
+  await theirPage.goto('/');
+  await expect(theirPage).toHaveURL(/\/signin\?next=\/&ended=1$/);
+  await expect(theirPage.getByTestId('sign-in-message')).toHaveText('Your session ended. Sign in again.');
+  await theirs.close();
 });

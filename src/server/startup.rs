@@ -1,5 +1,6 @@
 //! Building and running the server: bind, serve, shut down gracefully.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -238,29 +239,48 @@ impl Application {
         self.listener.local_addr().ok()
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then tells live sockets to reconnect
-    /// elsewhere and waits (at most 10 s) for requests in flight.
+    /// Serves until Ctrl-C or SIGTERM; see [`Application::run_until`].
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        self.run_until(stop_signal()).await
+    }
+
+    /// Serves until `stop` completes, then stops gracefully: live sockets
+    /// are told to reconnect elsewhere (close 1001), new connections are
+    /// refused, and requests in flight get [`GRACE`] to finish.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
         let shutdown = self.shutdown;
-        axum::serve(
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
-            stop_signal().await;
+            stop.await;
             tracing::info!("shutting down: closing live sockets");
             let _ = shutdown.send(true);
-            tokio::spawn(async {
-                tokio::time::sleep(Duration::from_secs(10)).await;
-                tracing::warn!("shutdown grace period over; exiting");
-                std::process::exit(0);
-            });
+            let _ = stopping.send(());
         })
-        .await?;
+        .into_future();
+        let grace = async {
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(GRACE).await;
+        };
+        tokio::select! {
+            served = server => served?,
+            _ = grace => tracing::warn!("shutdown grace period over; stopping anyway"),
+        }
         Ok(())
     }
 }
+
+/// How long requests in flight may take once shutdown has begun.
+pub const GRACE: Duration = Duration::from_secs(10);
 
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);

@@ -36,6 +36,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// `travoiq_session=…` of that supervisor.
     pub cookie: String,
+    /// Starts a graceful shutdown (once).
+    stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    /// The server task: done once the server has stopped.
+    server: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// A handshake request for `url`, with a session cookie if given.
@@ -136,7 +140,16 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let hub = app.hub();
     let auth = app.auth();
     let sockets = app.sockets();
-    tokio::spawn(app.run_until_stopped());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let stop = async move {
+            // Dropping the TestApp does not stop the server; only stop() does.
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        app.run_until(stop).await.expect("server ran");
+    });
     let base = format!("http://127.0.0.1:{port}");
     let cookie = sign_in_at(&base, "supervisor", DEMO_PASSWORD)
         .await
@@ -154,10 +167,25 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
             .build()
             .expect("client"),
         cookie,
+        stop: std::sync::Mutex::new(Some(stop)),
+        server: std::sync::Mutex::new(Some(server)),
     }
 }
 
 impl TestApp {
+    /// Asks the server to stop gracefully and waits (at most `within`) for
+    /// it to finish; whether it did.
+    pub async fn stop(&self, within: Duration) -> bool {
+        if let Some(stop) = self.stop.lock().expect("lock").take() {
+            let _ = stop.send(());
+        }
+        let server = self.server.lock().expect("lock").take();
+        match server {
+            Some(server) => tokio::time::timeout(within, server).await.is_ok(),
+            None => true,
+        }
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.base))

@@ -1,0 +1,170 @@
+//! Graceful shutdown: viewers are told to reconnect elsewhere (close 1001),
+//! the server finishes, and a viewer that reconnects to the next server
+//! with its last position ends with the whole call: nothing lost, nothing
+//! doubled. On DynamoDB (moto), so the call outlives the server.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::dynamo::{moto, unique_prefix};
+use common::{close_code, next_msg, spawn_app, spawn_app_with};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use travoiq_monitor::model::{CallId, Seq, Speaker};
+use travoiq_monitor::protocol::ServerMsg;
+use travoiq_monitor::server::config::{TableNames, WriterFormat};
+use travoiq_monitor::server::simulator::random_call_id_string;
+use travoiq_monitor::server::store::dynamo::sdk_config;
+use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+use travoiq_monitor::server::store::{CallSink, NewContact, SegmentWrite};
+
+fn say(speaker: Speaker, start_ms: i64, text: &str, partial: bool) -> SegmentWrite {
+    SegmentWrite {
+        speaker,
+        segment_id: format!("s{start_ms}"),
+        start_ms,
+        end_ms: start_ms + 500,
+        text: text.into(),
+        partial,
+    }
+}
+
+/// What a page would show: each utterance's latest text, in order.
+type Shown = BTreeMap<(i64, Speaker), String>;
+
+/// Reads a call socket until caught up (and `want` lines are shown),
+/// applying frames as the page does; returns the last position and epoch.
+async fn follow(ws: &mut common::Ws, shown: &mut Shown, want: usize) -> (Seq, u64) {
+    let mut last = Seq::ZERO;
+    let mut epoch = 0;
+    let mut caught_up = false;
+    while !(caught_up && shown.len() >= want) {
+        match next_msg(ws).await {
+            ServerMsg::Hello {
+                after, epoch: e, ..
+            } => {
+                if after == Seq::ZERO {
+                    // A replay from the start: the page starts afresh.
+                    shown.clear();
+                }
+                epoch = e;
+                last = after;
+            }
+            ServerMsg::Transcript(seg) => {
+                assert!(seg.seq > last, "positions only grow");
+                last = seg.seq;
+                shown.insert((seg.start_ms, seg.speaker), seg.text);
+            }
+            ServerMsg::CaughtUp { .. } => caught_up = true,
+            _ => {}
+        }
+    }
+    (last, epoch)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_server_sends_viewers_elsewhere_and_the_next_one_replays_what_they_missed() {
+    let moto = moto();
+    let prefix = unique_prefix("stop");
+    let sdk = sdk_config(Duration::from_secs(5), None).await.unwrap();
+    let writer = DynamoWriter::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        TableNames {
+            contact: format!("{prefix}contactDetails"),
+            customer: format!("{prefix}contactTranscriptSegments"),
+            agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
+        },
+        WriterFormat::ConnectRt,
+    );
+    writer.create_tables().await.unwrap();
+    let settings = [
+        ("store", "dynamodb"),
+        ("table_prefix", prefix.as_str()),
+        ("dynamodb_endpoint", moto.endpoint.as_str()),
+        ("dynamodb_poll_ms", "100"),
+    ];
+    let id = CallId::parse(&random_call_id_string()).unwrap();
+    writer
+        .start_call(NewContact {
+            call_id: id.clone(),
+            attributes: [("contactId".to_string(), id.to_string())]
+                .into_iter()
+                .collect(),
+        })
+        .await
+        .unwrap();
+    for (i, (speaker, text)) in [
+        (Speaker::Agent, "Thanks for calling"),
+        (Speaker::Customer, "My bag is lost"),
+        (Speaker::Agent, "Let me look"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        writer
+            .write_segment(&id, say(speaker, i as i64 * 1000, text, false))
+            .await
+            .unwrap();
+    }
+
+    let first = spawn_app_with(&settings).await;
+    let mut ws = first.connect(&format!("/ws/{id}")).await;
+    let mut shown = Shown::new();
+    let (last, epoch) = follow(&mut ws, &mut shown, 3).await;
+
+    assert!(first.stop(Duration::from_secs(5)).await, "the server finishes");
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Away), "told to reconnect");
+    assert!(
+        reqwest::get(format!("{}/healthz", first.base)).await.is_err(),
+        "a stopped server takes no one"
+    );
+
+    // Written while no server was up: a partial growing into a final, and
+    // a new line.
+    writer
+        .write_segment(&id, say(Speaker::Customer, 3000, "It was", true))
+        .await
+        .unwrap();
+    writer
+        .write_segment(&id, say(Speaker::Customer, 3000, "It was blue", false))
+        .await
+        .unwrap();
+    writer
+        .write_segment(&id, say(Speaker::Agent, 4000, "Found it", false))
+        .await
+        .unwrap();
+
+    // The next server (sessions live in DynamoDB: the same cookie works).
+    let second = spawn_app_with(&settings).await;
+    let mut ws = second
+        .connect_as(
+            &format!("/ws/{id}?after={last}&epoch={epoch}"),
+            Some(&first.cookie),
+        )
+        .await
+        .expect("the old session is valid on the new server");
+    follow(&mut ws, &mut shown, 5).await;
+    let lines: Vec<&str> = shown.values().map(String::as_str).collect();
+    assert_eq!(
+        lines,
+        [
+            "Thanks for calling",
+            "My bag is lost",
+            "Let me look",
+            "It was blue",
+            "Found it"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_lobby_is_told_to_reconnect_too_and_the_server_stops_promptly() {
+    let app = spawn_app().await;
+    let mut lobby = app.connect("/ws/calls").await;
+    assert!(matches!(next_msg(&mut lobby).await, ServerMsg::Latest { .. }));
+    let started = std::time::Instant::now();
+    assert!(app.stop(Duration::from_secs(5)).await);
+    assert_eq!(close_code(&mut lobby).await, Some(CloseCode::Away));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

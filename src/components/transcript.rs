@@ -91,9 +91,11 @@ pub fn TranscriptView(transcript: Transcript) -> impl IntoView {
     let unseen = RwSignal::new(false);
 
     // Runs a frame later, maybe after this view is gone: try, don't assume.
+    // Scrolling past the end lands at the end, without first reading the
+    // height (a forced layout of every bubble).
     let to_bottom = move || {
         if let Some(el) = scroller.try_get_untracked().flatten() {
-            el.set_scroll_top(el.scroll_height());
+            el.set_scroll_top(i32::MAX);
         }
     };
     Effect::new(move |_| {

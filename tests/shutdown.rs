@@ -113,10 +113,19 @@ async fn a_stopping_server_sends_viewers_elsewhere_and_the_next_one_replays_what
     let mut shown = Shown::new();
     let (last, epoch) = follow(&mut ws, &mut shown, 3).await;
 
-    assert!(first.stop(Duration::from_secs(5)).await, "the server finishes");
-    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Away), "told to reconnect");
     assert!(
-        reqwest::get(format!("{}/healthz", first.base)).await.is_err(),
+        first.stop(Duration::from_secs(5)).await,
+        "the server finishes"
+    );
+    assert_eq!(
+        close_code(&mut ws).await,
+        Some(CloseCode::Away),
+        "told to reconnect"
+    );
+    assert!(
+        reqwest::get(format!("{}/healthz", first.base))
+            .await
+            .is_err(),
         "a stopped server takes no one"
     );
 
@@ -162,7 +171,10 @@ async fn a_stopping_server_sends_viewers_elsewhere_and_the_next_one_replays_what
 async fn the_lobby_is_told_to_reconnect_too_and_the_server_stops_promptly() {
     let app = spawn_app().await;
     let mut lobby = app.connect("/ws/calls").await;
-    assert!(matches!(next_msg(&mut lobby).await, ServerMsg::Latest { .. }));
+    assert!(matches!(
+        next_msg(&mut lobby).await,
+        ServerMsg::Latest { .. }
+    ));
     let started = std::time::Instant::now();
     assert!(app.stop(Duration::from_secs(5)).await);
     assert_eq!(close_code(&mut lobby).await, Some(CloseCode::Away));

@@ -36,13 +36,8 @@ pub(crate) mod access {
 #[server(prefix = "/api", endpoint = "call")]
 pub async fn load_call(id: String, grant: Option<String>) -> Result<CallSnapshot, AppError> {
     let (state, viewer, addr) = access::viewer()?;
-    let asker = crate::server::queries::Asker {
-        auth: &state.auth,
-        viewer: &viewer,
-        addr,
-        via: "page",
-        grant: grant.as_deref(),
-    };
+    let asker = crate::server::queries::Asker::new(&state.auth, &viewer, addr, "page")
+        .with_grant(grant.as_deref());
     asker.snapshot(state.hub.store().as_ref(), &id).await
 }
 
@@ -50,13 +45,7 @@ pub async fn load_call(id: String, grant: Option<String>) -> Result<CallSnapshot
 #[server(prefix = "/api", endpoint = "latest")]
 pub async fn load_latest() -> Result<Option<CallSnapshot>, AppError> {
     let (state, viewer, addr) = access::viewer()?;
-    let asker = crate::server::queries::Asker {
-        auth: &state.auth,
-        viewer: &viewer,
-        addr,
-        via: "page",
-        grant: None,
-    };
+    let asker = crate::server::queries::Asker::new(&state.auth, &viewer, addr, "page");
     asker.latest_snapshot(state.hub.store().as_ref()).await
 }
 
@@ -78,13 +67,7 @@ pub async fn share_call(id: CallId) -> Result<(String, i64), AppError> {
     if !viewer.user.role.sees_every_call() {
         return Err(AppError::NotAllowed);
     }
-    let asker = crate::server::queries::Asker {
-        auth: &state.auth,
-        viewer: &viewer,
-        addr,
-        via: "share",
-        grant: None,
-    };
+    let asker = crate::server::queries::Asker::new(&state.auth, &viewer, addr, "share");
     let call = asker
         .details(state.hub.store().as_ref(), id.as_str())
         .await?;

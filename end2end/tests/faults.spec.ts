@@ -1,5 +1,5 @@
 import { test, expect, Dashboard, DEMO_PASSWORD, CallWriter } from './fixtures';
-import { request as playwrightRequest, type BrowserContext, type WebSocketRoute } from '@playwright/test';
+import { request as playwrightRequest, type Browser, type BrowserContext, type WebSocketRoute } from '@playwright/test';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { backendEnv, SERVER_BIN } from '../playwright.config';
@@ -163,6 +163,32 @@ async function signedInPage(context: BrowserContext, base: string) {
   return page;
 }
 
+/** Two servers of our own on one set of tables: `viewed`, whose page the
+ * test watches, and another that writes (as the pipeline keeps writing
+ * whatever happens to the monitor). Runs `body` with a supervisor's page on
+ * `viewed`, then stops both. */
+async function withTwoServers(
+  browser: Browser,
+  viewedEnv: Record<string, string>,
+  otherEnv: Record<string, string>,
+  body: (s: { viewed: OwnServer; dashboard: Dashboard; writer: CallWriter }) => Promise<void>,
+): Promise<void> {
+  const viewed = new OwnServer(await freePort(), viewedEnv);
+  const other = new OwnServer(await freePort(), otherEnv);
+  await Promise.all([viewed.start(), other.start()]);
+  const api = await playwrightRequest.newContext({ baseURL: other.base });
+  const context = await browser.newContext();
+  try {
+    const page = await signedInPage(context, viewed.base);
+    await body({ viewed, dashboard: new Dashboard(page), writer: new CallWriter(api) });
+  } finally {
+    await context.close();
+    await api.dispose();
+    await viewed.kill();
+    await other.kill();
+  }
+}
+
 test('the server is killed and restarted mid-call: the page resumes by itself', async ({ browser }, testInfo) => {
   test.skip(!onDynamo, 'the embedded store lives in the server process: its calls die with it');
   test.skip(testInfo.project.name !== 'desktop', 'one viewport is enough for a server fault');
@@ -170,18 +196,7 @@ test('the server is killed and restarted mid-call: the page resumes by itself', 
   const prefix = `kill${Date.now()}`;
   const env = OwnServer.env(prefix);
   OwnServer.createTables(env);
-  const viewed = new OwnServer(await freePort(), env);
-  // A second instance on the same tables writes while the first is down,
-  // as the pipeline keeps writing whatever the monitor does.
-  const other = new OwnServer(await freePort(), env);
-  await Promise.all([viewed.start(), other.start()]);
-  const api = await playwrightRequest.newContext({ baseURL: other.base });
-  const writer = new CallWriter(api);
-
-  const context = await browser.newContext();
-  try {
-    const page = await signedInPage(context, viewed.base);
-    const dashboard = new Dashboard(page);
+  await withTwoServers(browser, env, env, async ({ viewed, dashboard, writer }) => {
     const id = await writer.createCall();
     await writer.say(id, 'Agent', 0, 'Before the crash');
     await dashboard.goto(`${viewed.base}/calls/${id}`);
@@ -205,12 +220,7 @@ test('the server is killed and restarted mid-call: the page resumes by itself', 
       'Still down',
       'After the restart',
     ]);
-  } finally {
-    await context.close();
-    await api.dispose();
-    await viewed.kill();
-    await other.kill();
-  }
+  });
 });
 
 /** A TCP proxy in front of the DynamoDB endpoint that can be stopped (every
@@ -261,44 +271,31 @@ test('DynamoDB goes down and comes back mid-call: the page says so and loses not
   // The viewed server reaches DynamoDB only through the proxy; the writing
   // one directly (moto keeps its data in memory, so it is the endpoint in
   // front of it that goes down, not the process).
-  const viewed = new OwnServer(
-    await freePort(),
-    OwnServer.env(prefix, {
-      AWS_ENDPOINT_URL_DYNAMODB: through,
-      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: through,
-      TRAVOIQ_DYNAMODB_TIMEOUT_MS: '1000',
-    }),
-  );
-  const other = new OwnServer(await freePort(), direct);
-  await Promise.all([viewed.start(), other.start()]);
-  const api = await playwrightRequest.newContext({ baseURL: other.base });
-  const writer = new CallWriter(api);
-
-  const context = await browser.newContext();
+  const viewedEnv = OwnServer.env(prefix, {
+    AWS_ENDPOINT_URL_DYNAMODB: through,
+    AWS_ENDPOINT_URL_DYNAMODB_STREAMS: through,
+    TRAVOIQ_DYNAMODB_TIMEOUT_MS: '1000',
+  });
   try {
-    const page = await signedInPage(context, viewed.base);
-    const dashboard = new Dashboard(page);
-    const id = await writer.createCall();
-    await writer.say(id, 'Agent', 0, 'Before the outage');
-    await dashboard.goto(`${viewed.base}/calls/${id}`);
-    await expect(dashboard.status).toHaveAttribute('data-state', 'live');
-    await expectTranscript(dashboard, ['Before the outage']);
+    await withTwoServers(browser, viewedEnv, direct, async ({ viewed, dashboard, writer }) => {
+      const id = await writer.createCall();
+      await writer.say(id, 'Agent', 0, 'Before the outage');
+      await dashboard.goto(`${viewed.base}/calls/${id}`);
+      await expect(dashboard.status).toHaveAttribute('data-state', 'live');
+      await expectTranscript(dashboard, ['Before the outage']);
 
-    await proxy.stop();
-    await writer.say(id, 'Customer', 1000, 'During', true);
-    await writer.say(id, 'Customer', 1000, 'During the outage', false);
-    await expect(dashboard.status).toHaveAttribute('data-state', 'unavailable', { timeout: 20_000 });
-    await expect(dashboard.status).toContainText('Data source unavailable');
+      await proxy.stop();
+      await writer.say(id, 'Customer', 1000, 'During', true);
+      await writer.say(id, 'Customer', 1000, 'During the outage', false);
+      await expect(dashboard.status).toHaveAttribute('data-state', 'unavailable', { timeout: 20_000 });
+      await expect(dashboard.status).toContainText('Data source unavailable');
 
-    await proxy.start();
-    await expect(dashboard.status).toHaveAttribute('data-state', 'live', { timeout: 20_000 });
-    await writer.say(id, 'Agent', 2000, 'After the outage');
-    await expectTranscript(dashboard, ['Before the outage', 'During the outage', 'After the outage']);
+      await proxy.start();
+      await expect(dashboard.status).toHaveAttribute('data-state', 'live', { timeout: 20_000 });
+      await writer.say(id, 'Agent', 2000, 'After the outage');
+      await expectTranscript(dashboard, ['Before the outage', 'During the outage', 'After the outage']);
+    });
   } finally {
-    await context.close();
-    await api.dispose();
-    await viewed.kill();
-    await other.kill();
     await proxy.stop();
   }
 });

@@ -20,7 +20,28 @@ pub struct Asker<'a> {
     pub grant: Option<&'a str>,
 }
 
-impl Asker<'_> {
+impl<'a> Asker<'a> {
+    pub fn new(
+        auth: &'a Auth,
+        viewer: &'a Viewer,
+        addr: Option<IpAddr>,
+        via: &'static str,
+    ) -> Self {
+        Self {
+            auth,
+            viewer,
+            addr,
+            via,
+            grant: None,
+        }
+    }
+
+    /// With a shared link's grant, if the request carried one.
+    pub fn with_grant(mut self, grant: Option<&'a str>) -> Self {
+        self.grant = grant;
+        self
+    }
+
     /// The call as this asker may see it, or "no such call" when they may
     /// not (the same answer as for a call that does not exist).
     pub async fn details(&self, store: &dyn CallStore, raw: &str) -> Result<CallDetails, AppError> {

@@ -35,13 +35,13 @@ fn asker<'a>(
     let Some(Extension(viewer)) = viewer else {
         return Err(ApiError(AppError::SignInRequired));
     };
-    Ok(Asker {
-        auth: &state.auth,
+    Ok(Asker::new(
+        &state.auth,
         viewer,
-        addr: addr.map(|Extension(ClientAddr(a))| a),
-        via: "rest",
-        grant,
-    })
+        addr.map(|Extension(ClientAddr(a))| a),
+        "rest",
+    )
+    .with_grant(grant))
 }
 
 /// JSON error bodies: `{"error": code, "message": words}`.

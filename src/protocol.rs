@@ -26,6 +26,17 @@ pub mod close {
     pub const UNAVAILABLE: u16 = 4503;
 }
 
+/// How long a client waits before its `attempt`-th reconnect (1, 2, …):
+/// 400 ms doubling each time, at most 15 s, times a jitter in [0.5, 1)
+/// taken from `random` (in [0, 1)), so a restarted server is not met by
+/// every client at once.
+pub fn backoff_ms(attempt: u32, random: f64) -> u32 {
+    const BASE_MS: f64 = 400.0;
+    const MAX_MS: f64 = 15_000.0;
+    let exp = BASE_MS * 2f64.powi(attempt.saturating_sub(1).min(16) as i32);
+    (exp.min(MAX_MS) * (0.5 + random.clamp(0.0, 1.0) * 0.5)) as u32
+}
+
 /// Frames sent by the server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -122,6 +133,24 @@ pub const LOBBY_SOCKET_PATH: &str = "/ws/calls";
 mod tests {
     use super::*;
     use crate::model::Speaker;
+
+    #[test]
+    fn reconnects_back_off_exponentially_with_jitter_up_to_a_cap() {
+        // Without jitter's low half: 400, 800, 1600, … capped at 15 s.
+        let top: Vec<u32> = (1..=8).map(|a| backoff_ms(a, 1.0)).collect();
+        assert_eq!(top, [400, 800, 1600, 3200, 6400, 12_800, 15_000, 15_000]);
+        assert_eq!(backoff_ms(u32::MAX, 1.0), 15_000, "no overflow");
+        // Jitter spreads each wait over [half, whole).
+        for attempt in 1..=10 {
+            let whole = backoff_ms(attempt, 1.0);
+            assert_eq!(backoff_ms(attempt, 0.0), whole / 2);
+            let mid = backoff_ms(attempt, 0.5);
+            assert!(whole / 2 < mid && mid < whole, "{attempt}: {mid}");
+        }
+        // Whatever the random source says.
+        assert_eq!(backoff_ms(1, -3.0), 200);
+        assert_eq!(backoff_ms(1, 7.0), 400);
+    }
 
     #[test]
     fn transcript_frames_keep_the_seed_fields_at_top_level() {

@@ -234,3 +234,64 @@ async fn a_client_that_never_reads_is_dropped_and_delays_nobody() {
     }
     assert!(dropped, "the stalled socket is still open");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_that_falls_behind_the_feed_rereads_and_misses_nothing() {
+    // A slow reader, not a dead one: it must not be dropped for being slow.
+    let app = spawn_app_with(&[
+        ("ws_send_timeout_secs", "120"),
+        ("max_sockets_per_client", "0"),
+    ])
+    .await;
+    let id = app.create_call("+1").await;
+    let mut slow = app.connect(&format!("/ws/{id}")).await;
+    assert!(matches!(next_msg(&mut slow).await, ServerMsg::Hello { .. }));
+    assert!(matches!(
+        next_msg(&mut slow).await,
+        ServerMsg::CaughtUp { .. }
+    ));
+
+    // While it reads nothing: each line as a short partial, then its final
+    // of 40 KB. The finals fill the socket buffers, the feed's bounded
+    // queue then overflows, and the viewer must re-read from the store.
+    const LINES: i64 = 600;
+    let big = "x".repeat(40_000);
+    for i in 0..LINES {
+        app.say(&id, "Agent", i * 1000, &format!("{i}"), true).await;
+        app.say(&id, "Agent", i * 1000, &format!("{i} {big}"), false)
+            .await;
+    }
+
+    // Now it reads: every line, in order, each final exactly once and never
+    // followed by an older state of its line.
+    let mut frames = 0;
+    let mut last_seq = None;
+    let mut finals = Vec::new();
+    while finals.len() < LINES as usize {
+        if let ServerMsg::Transcript(seg) = next_msg(&mut slow).await {
+            frames += 1;
+            assert!(last_seq < Some(seg.seq), "positions only grow");
+            last_seq = Some(seg.seq);
+            assert!(
+                !finals.contains(&seg.start_ms),
+                "a line after its final: {}",
+                seg.start_ms
+            );
+            if !seg.partial {
+                assert!(seg.text.starts_with(&format!("{} ", seg.start_ms / 1000)));
+                finals.push(seg.start_ms);
+            }
+        }
+    }
+    let expected: Vec<i64> = (0..LINES).map(|i| i * 1000).collect();
+    assert_eq!(finals, expected, "every final, in the order written");
+    // Fewer frames than writes: some partials were superseded before the
+    // viewer got to them, so it really fell behind the queue and re-read
+    // the latest states from the store (a viewer fed from the queue alone
+    // would get all 1,200).
+    assert!(
+        frames < 2 * LINES,
+        "the viewer never fell behind ({frames} frames): the test proves nothing"
+    );
+    println!("slow viewer: {frames} frames for {} writes", 2 * LINES);
+}

@@ -86,6 +86,9 @@ test.describe('watching a call', () => {
       '<script>window.__pwned=1</script>',
       '"><svg onload="window.__pwned=1">',
       'مرحبا، أريد تغيير رحلتي ✈️🙂',
+      // Odd Unicode: combining accents, a ZWJ family emoji, a right-to-left
+      // override, CJK, letters outside the basic plane.
+      'Zoe\u0308 cafe\u0301 👩\u200d👩\u200d👧 \u202egnp.exe 你好 𝔘𝔫𝔦𝔠𝔬𝔡𝔢',
       '',
     ];
     await writer.say(id, 'Customer', 0, hostile[0]);

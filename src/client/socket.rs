@@ -10,13 +10,11 @@ use gloo_net::websocket::{Message, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
 
 use crate::components::status::{Flow, Link};
-use crate::protocol::{close, ServerMsg};
+use crate::protocol::{backoff_ms, close, ServerMsg};
 
 /// No frame for this long (three server heartbeats and some) means the
 /// connection is dead even if the browser has not noticed.
 const SILENCE_MS: u32 = 50_000;
-const BACKOFF_BASE_MS: f64 = 400.0;
-const BACKOFF_MAX_MS: f64 = 15_000.0;
 
 enum Outcome {
     Stop,
@@ -69,12 +67,6 @@ pub async fn run(
         let delay = backoff_ms(attempt, js_sys::Math::random());
         let _ = select(TimeoutFuture::new(delay), wake.next()).await;
     }
-}
-
-/// `base * 2^(attempt-1)`, capped, times a jitter in [0.5, 1).
-pub fn backoff_ms(attempt: u32, random: f64) -> u32 {
-    let exp = BACKOFF_BASE_MS * 2f64.powi(attempt.saturating_sub(1).min(16) as i32);
-    (exp.min(BACKOFF_MAX_MS) * (0.5 + random.clamp(0.0, 1.0) * 0.5)) as u32
 }
 
 async fn session(

@@ -39,11 +39,24 @@ enum Command {
         #[arg(long)]
         calls: Option<usize>,
     },
+    /// Work on the three Amazon Connect tables.
+    Tables {
+        #[command(subcommand)]
+        action: TablesCommand,
+    },
     /// Manage sign-in accounts in the configured store.
     Accounts {
         #[command(subcommand)]
         action: AccountsCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum TablesCommand {
+    /// Turn on each table's DynamoDB stream (new and old images) where it
+    /// is off, so the monitor follows new calls and lines within a second
+    /// instead of scanning and polling. Needs dynamodb:UpdateTable.
+    EnableStreams,
 }
 
 #[tokio::main]
@@ -71,6 +84,9 @@ async fn main() -> ExitCode {
             create_tables,
             calls,
         } => write_calls(settings, format, create_tables, calls).await,
+        Command::Tables {
+            action: TablesCommand::EnableStreams,
+        } => enable_streams(settings).await,
         Command::Accounts { action } => accounts::run(&settings, action).await,
     };
     match outcome {
@@ -104,10 +120,7 @@ async fn write_calls(
     calls: Option<usize>,
 ) -> Result<(), String> {
     let dynamo = startup::dynamo_settings(&settings);
-    let sdk = dynamo::sdk_config(dynamo.timeout, dynamo.endpoint.as_deref())
-        .await
-        .map_err(|e| e.to_string())?;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let client = dynamo_client(&dynamo).await?;
     let writer = DynamoWriter::new(client, dynamo.tables.clone(), format);
     if create_tables {
         writer.create_tables().await.map_err(|e| e.to_string())?;
@@ -129,4 +142,32 @@ async fn write_calls(
             Ok(())
         }
     }
+}
+
+async fn dynamo_client(
+    dynamo: &dynamo::DynamoSettings,
+) -> Result<aws_sdk_dynamodb::Client, String> {
+    dynamo::client::table_client(dynamo.timeout, dynamo.endpoint.as_deref())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn enable_streams(settings: Settings) -> Result<(), String> {
+    let dynamo = startup::dynamo_settings(&settings);
+    let client = dynamo_client(&dynamo).await?;
+    let done = dynamo::tables::enable_streams(&client, &dynamo.tables)
+        .await
+        .map_err(|e| e.to_string())?;
+    for (table, change) in done {
+        match change {
+            dynamo::tables::StreamChange::TurnedOn => {
+                println!("{table}: stream turned on (NEW_AND_OLD_IMAGES)")
+            }
+            dynamo::tables::StreamChange::AlreadyOn(view) => {
+                println!("{table}: stream already on ({view})")
+            }
+        }
+    }
+    println!("Running monitors pick the streams up within TRAVOIQ_STREAM_DESCRIBE_SECS (60 s by default).");
+    Ok(())
 }

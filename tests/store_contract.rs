@@ -43,6 +43,8 @@ fn settings(tables: TableNames, endpoint: Option<String>, timeout: Duration) -> 
         audio_stream_prefix: None,
         page_limit: Some(5),
         endpoint,
+        streams_endpoint: None,
+        stream_pace: Default::default(),
         owner_attribute: "agentUsername".into(),
     }
 }

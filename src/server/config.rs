@@ -64,6 +64,12 @@ pub struct Settings {
     /// AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, or AWS).
     #[serde(default)]
     pub dynamodb_endpoint: String,
+    /// A DynamoDB Streams endpoint for this server only ("" = the standard
+    /// variables, or a local DynamoDB endpoint; see the README).
+    #[serde(default)]
+    pub dynamodb_streams_endpoint: String,
+    pub stream_poll_ms: u64,
+    pub stream_describe_secs: u64,
 
     // Sign-in and access.
     pub accounts_file: String,
@@ -134,6 +140,17 @@ impl Settings {
             customer: pick(&self.customer_table, "contactTranscriptSegments"),
             agent: pick(&self.agent_table, "contactTranscriptSegmentsToCustomer"),
         }
+    }
+
+    /// The DynamoDB endpoints set for this server (None: not set).
+    pub fn endpoints(&self) -> (Option<&str>, Option<&str>) {
+        fn set(e: &str) -> Option<&str> {
+            Some(e.trim()).filter(|e| !e.is_empty())
+        }
+        (
+            set(&self.dynamodb_endpoint),
+            set(&self.dynamodb_streams_endpoint),
+        )
     }
 
     /// Where accounts and sessions live on DynamoDB.
@@ -208,6 +225,11 @@ impl Settings {
         if s.dynamodb_poll_ms < 50 || s.dynamodb_timeout_ms < 100 || s.latest_poll_secs == 0 {
             return Err(ConfigError::Invalid(
                 "dynamodb_poll_ms must be at least 50, dynamodb_timeout_ms at least 100, latest_poll_secs at least 1".into(),
+            ));
+        }
+        if s.stream_poll_ms < 200 || s.stream_describe_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "stream_poll_ms must be at least 200 (DynamoDB Streams allows five reads a second per shard), stream_describe_secs at least 1".into(),
             ));
         }
         if s.session_idle_mins == 0 || s.session_max_hours == 0 || s.share_link_mins == 0 {

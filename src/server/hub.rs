@@ -145,6 +145,7 @@ async fn watch_store(hub: std::sync::Weak<Hub>) {
             Ok(StoreNotice::SegmentsChanged(id) | StoreNotice::DetailsChanged(id)) => {
                 hub.wake(&id).await
             }
+            Ok(StoreNotice::Resync) => hub.wake_all().await,
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(
                     missed = n,
@@ -167,11 +168,12 @@ async fn run_feed(
     mut details: Option<CallDetails>,
 ) {
     tracing::debug!(after = %last, "feed started");
-    let poll = hub.store.poll_interval();
     let mut idle_since: Option<tokio::time::Instant> = None;
     let mut backoff = Duration::from_millis(250);
     let mut healthy = true;
     loop {
+        // Asked every time: a backend polls faster while a stream is down.
+        let poll = hub.store.poll_interval();
         let tick = poll.unwrap_or(hub.linger).min(hub.linger);
         let woken = tokio::time::timeout(tick, feed.wake.notified())
             .await

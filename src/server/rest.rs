@@ -111,15 +111,18 @@ pub async fn latest_call(
     }
 }
 
-/// `GET /healthz`: the process is up and its store answers.
+/// `GET /healthz`: the process is up and its store answers; on DynamoDB,
+/// where each table is read from (its stream, or polling and why).
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    match state.hub.store().latest_call().await {
-        Ok(_) => Json(json!({ "status": "ok" })).into_response(),
+    let store = state.hub.store();
+    let tables = store.sources();
+    match store.latest_call().await {
+        Ok(_) => Json(json!({ "status": "ok", "tables": tables })).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: store unavailable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable" })),
+                Json(json!({ "status": "unavailable", "tables": tables })),
             )
                 .into_response()
         }

@@ -133,7 +133,12 @@ pub fn dynamo_settings(settings: &Settings) -> DynamoSettings {
         idle_end: Duration::from_secs(settings.call_idle_end_secs),
         audio_stream_prefix: settings.kinesis_stream_prefix.clone(),
         page_limit: None,
-        endpoint: Some(settings.dynamodb_endpoint.trim().to_string()).filter(|e| !e.is_empty()),
+        endpoint: settings.endpoints().0.map(str::to_string),
+        streams_endpoint: settings.endpoints().1.map(str::to_string),
+        stream_pace: super::store::dynamo::Pace {
+            min_interval: Duration::from_millis(settings.stream_poll_ms),
+            describe_every: Duration::from_secs(settings.stream_describe_secs),
+        },
         owner_attribute: settings.agent_attribute.clone(),
     }
 }

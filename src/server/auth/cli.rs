@@ -11,7 +11,7 @@ use clap::Subcommand;
 use crate::model::{Role, Username};
 use crate::server::config::{Settings, StoreKind};
 use crate::server::startup;
-use crate::server::store::dynamo::sdk_config;
+use crate::server::store::dynamo::client::table_client;
 
 use super::accounts::{Account, AccountChange, AccountStore};
 use super::file_store::FileAccounts;
@@ -61,14 +61,12 @@ async fn open(settings: &Settings) -> Result<Arc<dyn AccountStore>, String> {
 }
 
 async fn dynamo_client(settings: &Settings) -> Result<aws_sdk_dynamodb::Client, String> {
-    let endpoint = Some(settings.dynamodb_endpoint.trim()).filter(|e| !e.is_empty());
-    let sdk = sdk_config(
+    table_client(
         Duration::from_millis(settings.dynamodb_timeout_ms),
-        endpoint,
+        settings.endpoints().0,
     )
     .await
-    .map_err(|e| e.to_string())?;
-    Ok(aws_sdk_dynamodb::Client::new(&sdk))
+    .map_err(|e| e.to_string())
 }
 
 fn read_password() -> Result<String, String> {

@@ -4,6 +4,7 @@
 pub mod dynamo;
 pub mod log;
 pub mod memory;
+pub mod sources;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -41,6 +42,9 @@ pub enum StoreNotice {
     CallStarted(CallId),
     SegmentsChanged(CallId),
     DetailsChanged(CallId),
+    /// Changes may have been missed (a stream became readable again, or
+    /// stopped being readable): every watched call should be read again.
+    Resync,
 }
 
 /// One page of segments changed after a position, oldest change first.
@@ -86,6 +90,12 @@ pub trait CallStore: Send + Sync + 'static {
     /// nothing in another: a restarted server, or a call whose copy was
     /// rebuilt, numbers its changes afresh.
     async fn epoch(&self, id: &CallId) -> Result<u64, StoreError>;
+
+    /// Where each table is read from right now (empty for the embedded
+    /// store, which has no tables).
+    fn sources(&self) -> Vec<sources::TableSource> {
+        Vec::new()
+    }
 
     /// Requests made to a remote backend so far (None for the embedded one).
     fn request_counts(&self) -> Option<dynamo::RequestCounts> {

@@ -137,15 +137,7 @@ pub fn parse_segment(item: &Item) -> Result<ParsedSegment, ItemError> {
 /// types (lists, maps, binary) are skipped.
 pub fn contact_attributes(item: &Item) -> BTreeMap<String, String> {
     item.iter()
-        .filter_map(|(k, v)| {
-            let v = match v {
-                AttributeValue::S(s) => s.clone(),
-                AttributeValue::N(n) => n.clone(),
-                AttributeValue::Bool(b) => b.to_string(),
-                _ => return None,
-            };
-            Some((k.clone(), v))
-        })
+        .filter_map(|(k, v)| Some((k.clone(), super::attrs::scalar_string(v)?)))
         .collect()
 }
 

@@ -4,14 +4,20 @@
 //! keeps the transcript in memory and re-reads only the tail of each table
 //! (from the earliest utterance still partial, or the newest one), so a
 //! long call costs the same per poll as a short one. Positions (`Seq`) are
-//! given to changes as they are seen. New calls are found by one shared
-//! watcher: the contactDetails stream when the table has one, otherwise a
-//! periodic Scan. Transcript streams, when present, wake the call's feed at
-//! once.
+//! given to changes as they are seen.
+//!
+//! Each table is followed through its DynamoDB stream while the stream can
+//! be read (`streams`), and polled otherwise (`sources` says which, and
+//! why): new calls by a periodic Scan of contactDetails (`latest`), a
+//! watched call's transcript by re-reading it every `poll`.
 
+mod attrs;
+pub mod client;
 pub(crate) mod errors;
 pub mod items;
-mod streams;
+mod latest;
+pub mod streams;
+pub mod tables;
 pub mod writer;
 
 use std::collections::{HashMap, HashSet};
@@ -20,13 +26,9 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_config::meta::region::RegionProviderChain;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::model::{CallDetails, CallId, SegmentKey, Seq, Speaker};
 use crate::server::config::TableNames;
@@ -34,9 +36,13 @@ use crate::server::contact::{details_from_attributes, ATTR_CONTACT_ID};
 use crate::server::timestamp::parse_call_timestamp;
 
 use super::log::SegmentLog;
+use super::sources::{Sources, TableRole, TableSource};
 use super::{CallStore, SegmentPage, SegmentWrite, StoreError, StoreNotice};
+pub use client::{sdk_config, Endpoints};
 use errors::classify;
 use items::Item;
+use latest::LatestTracker;
+pub use streams::{Pace, ShardCounts};
 
 /// Attributes the recording pipeline adds once a call is over.
 const ENDED_MARKERS: [&str; 3] = ["combinedAudio", "audioFromCustomer", "audioToCustomer"];
@@ -56,49 +62,13 @@ pub struct DynamoSettings {
     /// Items per Query/Scan page (`None`: DynamoDB's 1 MB pages). Tests set
     /// it small to exercise pagination.
     pub page_limit: Option<i32>,
-    /// An endpoint for this store only; otherwise aws-config's own
-    /// (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`, or AWS).
+    /// Endpoints for this server only (see [`client::resolve_endpoints`]).
     pub endpoint: Option<String>,
+    pub streams_endpoint: Option<String>,
+    /// How the stream readers pace themselves.
+    pub stream_pace: Pace,
     /// The contactDetails attribute naming a call's agent.
     pub owner_attribute: String,
-}
-
-/// The SDK configuration: the standard credential chain, a region from
-/// `AWS_REGION_NAME` (the original app's name) or the standard chain, an
-/// endpoint from `AWS_ENDPOINT_URL_DYNAMODB`/`AWS_ENDPOINT_URL`, and
-/// operation and attempt timeouts on every call.
-pub async fn sdk_config(
-    timeout: Duration,
-    endpoint: Option<&str>,
-) -> Result<SdkConfig, StoreError> {
-    let seed_region = std::env::var("AWS_REGION_NAME")
-        .ok()
-        .map(|r| r.trim().trim_matches('"').to_string())
-        .filter(|r| !r.is_empty())
-        .map(Region::new);
-    let region = RegionProviderChain::first_try(seed_region).or_default_provider();
-    let timeouts = TimeoutConfig::builder()
-        .operation_timeout(timeout)
-        .operation_attempt_timeout(timeout / 3)
-        .connect_timeout((timeout / 3).min(Duration::from_secs(2)))
-        .read_timeout(timeout / 3)
-        .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(endpoint) = endpoint {
-        loader = loader.endpoint_url(endpoint);
-    }
-    let config = loader
-        .region(region)
-        .timeout_config(timeouts)
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await;
-    if config.region().is_none() {
-        return Err(StoreError::Misconfigured(
-            "no AWS region: set AWS_REGION or AWS_REGION_NAME".into(),
-        ));
-    }
-    Ok(config)
 }
 
 /// DynamoDB requests made so far, by kind (for benchmarks and logs).
@@ -127,6 +97,7 @@ struct Counters {
     get_item: AtomicU64,
     scan: AtomicU64,
     get_records: Arc<AtomicU64>,
+    per_shard: Arc<ShardCounts>,
 }
 
 fn count(counter: &AtomicU64) {
@@ -138,20 +109,9 @@ pub struct DynamoStore {
     client: Client,
     settings: DynamoSettings,
     calls: std::sync::Mutex<HashMap<CallId, Arc<tokio::sync::Mutex<CallCache>>>>,
-    latest: tokio::sync::Mutex<Latest>,
+    latest: LatestTracker,
+    sources: Sources,
     notices: broadcast::Sender<StoreNotice>,
-    /// How often a watched call is re-read: `settings.poll`, or five times
-    /// that when both transcript tables have streams.
-    poll: Duration,
-}
-
-#[derive(Default)]
-struct Latest {
-    details: Option<CallDetails>,
-    /// The newest call of each agent (by the owner attribute).
-    by_owner: HashMap<String, CallDetails>,
-    scanned: bool,
-    warned: HashSet<String>,
 }
 
 struct CallCache {
@@ -194,26 +154,32 @@ fn now_ms() -> i64 {
 impl DynamoStore {
     /// Connects, checks the tables, and starts the shared watchers.
     pub async fn connect(settings: DynamoSettings) -> Result<Arc<Self>, StoreError> {
-        let sdk = sdk_config(settings.timeout, settings.endpoint.as_deref()).await?;
-        let client = Client::new(&sdk);
-        let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
-        let arns = check_tables(&client, &settings.tables).await;
-        let poll = if arns.customer.is_some() && arns.agent.is_some() {
-            settings.poll * 5
-        } else {
-            settings.poll
-        };
+        let sdk = sdk_config(settings.timeout, None).await?;
+        let endpoints = Endpoints::from_env(
+            settings.endpoint.as_deref(),
+            settings.streams_endpoint.as_deref(),
+        );
+        endpoints.log();
+        let client = endpoints.dynamodb_client(&sdk);
+        let streams = endpoints.streams_client(&sdk);
+        tables::check(&client, &settings.tables, settings.latest_poll).await;
         let (notices, _) = broadcast::channel(1024);
+        let t = &settings.tables;
+        let poll_ms = settings.poll.as_millis() as u64;
+        let sources = Sources::new(
+            [t.contact.clone(), t.customer.clone(), t.agent.clone()],
+            [settings.latest_poll.as_millis() as u64, poll_ms, poll_ms],
+        );
         let store = Arc::new(Self {
             counters: Counters::default(),
             client,
+            latest: LatestTracker::new(settings.owner_attribute.clone()),
             settings,
             calls: std::sync::Mutex::new(HashMap::new()),
-            latest: tokio::sync::Mutex::new(Latest::default()),
+            sources,
             notices,
-            poll,
         });
-        store.start_watchers(streams, arns);
+        store.start_watchers(streams);
         Ok(store)
     }
 
@@ -221,89 +187,106 @@ impl DynamoStore {
         &self.client
     }
 
+    /// GetRecords made so far on each stream shard.
+    pub fn shard_counts(&self) -> HashMap<String, u64> {
+        self.counters.per_shard.snapshot()
+    }
+
     /// Drops everything cached (after the tables were emptied by hand).
     pub async fn forget_all(&self) {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        *self.latest.lock().await = Latest::default();
+        self.latest.forget();
     }
 
     fn notify(&self, notice: StoreNotice) {
         let _ = self.notices.send(notice);
     }
 
-    fn start_watchers(
-        self: &Arc<Self>,
-        streams: aws_sdk_dynamodbstreams::Client,
-        arns: StreamArns,
-    ) {
-        let tables = self.settings.tables.clone();
-        match arns.contact {
-            Some(arn) => {
-                // One consumer, in stream order: a later event wins a tie.
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                let weak = Arc::downgrade(self);
-                tokio::spawn(async move {
-                    while let Some(change) = rx.recv().await {
-                        let Some(store) = weak.upgrade() else { return };
-                        store.on_contact_change(change).await;
-                    }
-                });
-                tokio::spawn(streams::follow(
-                    streams.clone(),
-                    tables.contact.clone(),
-                    arn,
-                    self.counters.get_records.clone(),
-                    move |change| tx.send(change).is_ok(),
-                ));
-            }
-            None => {
-                tracing::info!(
-                    table = %tables.contact,
-                    every = ?self.settings.latest_poll,
-                    "no stream on the contact table: looking for new calls with a periodic Scan"
-                );
-                tokio::spawn(poll_latest(Arc::downgrade(self), self.settings.latest_poll));
-            }
+    fn table(&self, role: TableRole) -> &str {
+        let t = &self.settings.tables;
+        match role {
+            TableRole::Contact => &t.contact,
+            TableRole::Customer => &t.customer,
+            TableRole::Agent => &t.agent,
         }
-        for arn_table in [(arns.customer, tables.customer), (arns.agent, tables.agent)] {
-            if let (Some(arn), table) = arn_table {
-                let weak = Arc::downgrade(self);
-                tokio::spawn(streams::follow(
-                    streams.clone(),
-                    table,
-                    arn,
-                    self.counters.get_records.clone(),
-                    move |change| {
-                        let Some(store) = weak.upgrade() else {
-                            return false;
-                        };
-                        if let Some(id) = change
-                            .keys
-                            .get(items::CONTACT_ID)
-                            .and_then(|raw| CallId::parse(raw).ok())
-                        {
-                            store.notify(StoreNotice::SegmentsChanged(id));
-                        }
-                        true
-                    },
-                ));
+    }
+
+    /// One stream reader per table, each with a consumer that applies its
+    /// events in stream order; and the poller that looks for new calls
+    /// while contactDetails can't be followed on its stream.
+    fn start_watchers(self: &Arc<Self>, streams: aws_sdk_dynamodbstreams::Client) {
+        for role in TableRole::ALL {
+            let (tx, mut rx) = mpsc::channel(256);
+            let follower = streams::Follower {
+                tables: self.client.clone(),
+                streams: streams.clone(),
+                table: self.table(role).to_string(),
+                pace: self.settings.stream_pace,
+                requests: self.counters.get_records.clone(),
+                per_shard: self.counters.per_shard.clone(),
+            };
+            tokio::spawn(follower.run(tx));
+            let weak = Arc::downgrade(self);
+            tokio::spawn(async move {
+                while let Some(event) = rx.recv().await {
+                    let Some(store) = weak.upgrade() else { return };
+                    store.on_stream_event(role, event).await;
+                }
+            });
+        }
+        tokio::spawn(poll_latest(Arc::downgrade(self), self.settings.latest_poll));
+    }
+
+    async fn on_stream_event(&self, role: TableRole, event: streams::Event) {
+        let poll_ms = match role {
+            TableRole::Contact => self.settings.latest_poll,
+            _ => self.settings.poll,
+        }
+        .as_millis() as u64;
+        match event {
+            streams::Event::Change(change) => match role {
+                TableRole::Contact => self.on_contact_change(change).await,
+                TableRole::Customer | TableRole::Agent => {
+                    if let Some(id) = change
+                        .keys
+                        .get(items::CONTACT_ID)
+                        .and_then(|raw| CallId::parse(raw).ok())
+                    {
+                        self.notify(StoreNotice::SegmentsChanged(id));
+                    }
+                }
+            },
+            streams::Event::Readable => {
+                self.sources.set_stream(role);
+                // Catch up on what changed while the stream was not read.
+                match role {
+                    TableRole::Contact => self.look_for_new_calls().await,
+                    TableRole::Customer | TableRole::Agent => self.notify(StoreNotice::Resync),
+                }
+            }
+            streams::Event::Unreadable(why) => {
+                if self
+                    .sources
+                    .set_polling(role, format!("stream unreadable: {why}"), poll_ms)
+                {
+                    self.notify(StoreNotice::Resync);
+                }
+            }
+            streams::Event::NoStream => {
+                if self
+                    .sources
+                    .set_polling(role, "no stream on this table".into(), poll_ms)
+                {
+                    self.notify(StoreNotice::Resync);
+                }
             }
         }
     }
 
     async fn on_contact_change(&self, change: streams::Change) {
         if change.kind == streams::ChangeKind::Remove {
-            // If a newest call (overall or an agent's) went away, look
-            // again on the next ask.
-            let gone = change.keys.get(ATTR_CONTACT_ID).cloned();
-            let is_gone = |d: &CallDetails| Some(d.call_id.to_string()) == gone;
-            let mut latest = self.latest.lock().await;
-            if latest.details.as_ref().is_some_and(is_gone) || latest.by_owner.values().any(is_gone)
-            {
-                latest.details = None;
-                latest.by_owner.clear();
-                latest.scanned = false;
-            }
+            self.latest
+                .on_remove(change.keys.get(ATTR_CONTACT_ID).map(String::as_str));
             return;
         }
         let details = match details_from_attributes(
@@ -321,22 +304,9 @@ impl DynamoStore {
         if let Some(cache) = self.existing_cache(&id) {
             cache.lock().await.details = None;
         }
-        let newer = {
-            let mut latest = self.latest.lock().await;
-            // On the stream, a later event wins a tie (timestamps have
-            // one-second resolution).
-            if let Some(owner) = details.attributes.get(&self.settings.owner_attribute) {
-                if is_newer(&details, latest.by_owner.get(owner), true) {
-                    latest.by_owner.insert(owner.clone(), details.clone());
-                }
-            }
-            let newer = is_newer(&details, latest.details.as_ref(), true);
-            if newer {
-                latest.details = Some(details);
-            }
-            newer
-        };
-        if change.kind == streams::ChangeKind::Insert && newer {
+        // Inserted or completed by an update: a call that becomes the
+        // newest is announced either way.
+        if self.latest.on_change(details) {
             self.notify(StoreNotice::CallStarted(id));
         } else {
             self.notify(StoreNotice::DetailsChanged(id));
@@ -344,56 +314,25 @@ impl DynamoStore {
     }
 
     /// Scans contactDetails for the newest call (by parsed timestamp).
-    async fn scan_latest(&self, latest: &mut Latest) -> Result<(), StoreError> {
-        let table = &self.settings.tables.contact;
-        let mut newest: Option<CallDetails> = None;
-        let mut by_owner: HashMap<String, CallDetails> = HashMap::new();
-        let mut start: Option<Item> = None;
-        loop {
-            count(&self.counters.scan);
-            let out = self
-                .client
-                .scan()
-                .table_name(table)
-                .set_limit(self.settings.page_limit)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Scan", table, e))?;
-            for item in out.items() {
-                let attributes = items::contact_attributes(item);
-                let key = attributes.get(ATTR_CONTACT_ID).cloned().unwrap_or_default();
-                match details_from_attributes(
-                    attributes,
-                    None,
-                    self.settings.audio_stream_prefix.as_deref(),
-                ) {
-                    Ok(d) => {
-                        if let Some(owner) = d.attributes.get(&self.settings.owner_attribute) {
-                            if is_newer(&d, by_owner.get(owner), false) {
-                                by_owner.insert(owner.clone(), d.clone());
-                            }
-                        }
-                        if is_newer(&d, newest.as_ref(), false) {
-                            newest = Some(d);
-                        }
-                    }
-                    Err(e) => {
-                        if latest.warned.insert(key.clone()) {
-                            tracing::warn!(table, contact_id = %key.chars().take(64).collect::<String>(), error = %e, "contact item skipped");
-                        }
-                    }
-                }
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
+    async fn scan_latest(&self) -> Result<Option<CallId>, StoreError> {
+        self.latest
+            .scan(
+                &self.client,
+                &self.settings.tables.contact,
+                self.settings.page_limit,
+                self.settings.audio_stream_prefix.as_deref(),
+                || count(&self.counters.scan),
+            )
+            .await
+    }
+
+    /// One Scan, announcing the newest call if it changed.
+    async fn look_for_new_calls(&self) {
+        match self.scan_latest().await {
+            Ok(Some(id)) => self.notify(StoreNotice::CallStarted(id)),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "looking for new calls failed"),
         }
-        latest.details = newest;
-        latest.by_owner = by_owner;
-        latest.scanned = true;
-        Ok(())
     }
 
     fn existing_cache(&self, id: &CallId) -> Option<Arc<tokio::sync::Mutex<CallCache>>> {
@@ -582,90 +521,44 @@ fn tail_of(cache: &CallCache, speaker: Speaker) -> Option<String> {
     cache.raw_start.get(&from.key()).cloned()
 }
 
-fn is_newer(candidate: &CallDetails, current: Option<&CallDetails>, tie_wins: bool) -> bool {
-    let Some(current) = current else { return true };
-    let (a, b) = (
-        candidate.started_at_ms.unwrap_or(i64::MIN),
-        current.started_at_ms.unwrap_or(i64::MIN),
-    );
-    candidate.call_id == current.call_id || a > b || (tie_wins && a == b)
-}
-
+/// While contactDetails can't be followed on its stream, looks for new
+/// calls every `every`.
 async fn poll_latest(store: Weak<DynamoStore>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         let Some(store) = store.upgrade() else { return };
-        let mut latest = store.latest.lock().await;
-        let before = latest.details.as_ref().map(|d| d.call_id.clone());
-        match store.scan_latest(&mut latest).await {
-            Ok(()) => {
-                let after = latest.details.as_ref().map(|d| d.call_id.clone());
-                drop(latest);
-                if let Some(id) = after.filter(|a| Some(a) != before.as_ref()) {
-                    store.notify(StoreNotice::CallStarted(id));
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "looking for new calls failed"),
+        if !store.sources.is_streamed(TableRole::Contact) {
+            store.look_for_new_calls().await;
         }
     }
-}
-
-#[derive(Default)]
-struct StreamArns {
-    contact: Option<String>,
-    customer: Option<String>,
-    agent: Option<String>,
-}
-
-/// Describes each table, says clearly what is missing or not allowed, and
-/// returns the stream of each table that has one.
-async fn check_tables(client: &Client, tables: &TableNames) -> StreamArns {
-    let mut arns = StreamArns::default();
-    for (name, slot) in [
-        (&tables.contact, &mut arns.contact),
-        (&tables.customer, &mut arns.customer),
-        (&tables.agent, &mut arns.agent),
-    ] {
-        match client.describe_table().table_name(name).send().await {
-            Ok(out) => {
-                let table = out.table();
-                let stream = table
-                    .filter(|t| t.stream_specification().is_some_and(|s| s.stream_enabled()))
-                    .and_then(|t| t.latest_stream_arn())
-                    .map(str::to_string);
-                tracing::info!(table = %name, stream = stream.is_some(), "table found");
-                *slot = stream;
-            }
-            Err(e) => match classify("DescribeTable", name, e) {
-                StoreError::MissingTable(m) => {
-                    tracing::error!("{m}: create it, or set TRAVOIQ_TABLE_PREFIX / the table names")
-                }
-                StoreError::AccessDenied(m) => tracing::error!("{m}"),
-                other => {
-                    tracing::error!(error = %other, table = %name, "table not checked; will retry on use")
-                }
-            },
-        }
-    }
-    arns
 }
 
 #[async_trait]
 impl CallStore for DynamoStore {
     async fn latest_call(&self) -> Result<Option<CallDetails>, StoreError> {
-        let mut latest = self.latest.lock().await;
-        if !latest.scanned {
-            self.scan_latest(&mut latest).await?;
+        // No call at all: the table is empty or the newest call has not
+        // come off the stream yet; a Scan of an empty table costs nothing.
+        if self
+            .latest
+            .needs_scan(self.latest.current().is_some(), Duration::ZERO)
+        {
+            self.scan_latest().await?;
         }
-        Ok(latest.details.clone())
+        Ok(self.latest.current())
     }
 
     async fn latest_call_of(&self, owner: &str) -> Result<Option<CallDetails>, StoreError> {
-        let mut latest = self.latest.lock().await;
-        if !latest.scanned {
-            self.scan_latest(&mut latest).await?;
+        if owner.is_empty() {
+            return Ok(None);
         }
-        Ok(latest.by_owner.get(owner).cloned())
+        // An agent without calls in a full table: not a Scan per ask.
+        if self
+            .latest
+            .needs_scan(self.latest.of(owner).is_some(), self.settings.latest_poll)
+        {
+            self.scan_latest().await?;
+        }
+        Ok(self.latest.of(owner))
     }
 
     async fn call_details(&self, id: &CallId) -> Result<Option<CallDetails>, StoreError> {
@@ -692,8 +585,20 @@ impl CallStore for DynamoStore {
         self.notices.subscribe()
     }
 
+    /// The poll interval, or five times it (a safety net) while both
+    /// transcript tables are followed on their streams.
     fn poll_interval(&self) -> Option<Duration> {
-        Some(self.poll)
+        let streamed = self.sources.is_streamed(TableRole::Customer)
+            && self.sources.is_streamed(TableRole::Agent);
+        Some(if streamed {
+            self.settings.poll * 5
+        } else {
+            self.settings.poll
+        })
+    }
+
+    fn sources(&self) -> Vec<TableSource> {
+        self.sources.snapshot()
     }
 
     async fn epoch(&self, id: &CallId) -> Result<u64, StoreError> {

@@ -1,0 +1,124 @@
+//! Checking the three tables at start, and turning their streams on.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
+use aws_sdk_dynamodb::Client;
+
+use crate::server::config::TableNames;
+use crate::server::store::StoreError;
+
+use super::errors::classify;
+
+/// Read units one Scan of `bytes` of items costs (eventually consistent
+/// reads: half a unit per 4 KB).
+pub fn scan_read_units(bytes: u64) -> f64 {
+    (bytes.div_ceil(4096) as f64) / 2.0
+}
+
+/// Describes each table and says clearly what is missing or not allowed.
+/// When contactDetails has no stream, warns what finding new calls will
+/// cost and how to make it faster.
+pub async fn check(client: &Client, tables: &TableNames, latest_poll: Duration) {
+    for name in [&tables.contact, &tables.customer, &tables.agent] {
+        match client.describe_table().table_name(name).send().await {
+            Ok(out) => {
+                let Some(table) = out.table() else { continue };
+                let stream = table
+                    .stream_specification()
+                    .is_some_and(|s| s.stream_enabled());
+                tracing::info!(table = %name, stream, "table found");
+                if name == &tables.contact && !stream {
+                    let bytes = table.table_size_bytes().unwrap_or_default().max(0) as u64;
+                    let units = scan_read_units(bytes);
+                    let per_hour = units * 3600.0 / latest_poll.as_secs_f64();
+                    tracing::warn!(
+                        table = %name,
+                        items = table.item_count().unwrap_or_default(),
+                        bytes,
+                        "no stream on the contact table: new calls are found by a Scan of the whole \
+                         table every {} s (about {units:.0} read units each, {per_hour:.0} an hour), \
+                         so a new call shows up to {} s late. Turn the table's stream on with \
+                         `travoiq-monitor tables enable-streams` to follow new calls within a second.",
+                        latest_poll.as_secs(),
+                        latest_poll.as_secs(),
+                    );
+                }
+            }
+            Err(e) => match classify("DescribeTable", name, e) {
+                StoreError::MissingTable(m) => {
+                    tracing::error!("{m}: create it, or set TRAVOIQ_TABLE_PREFIX / the table names")
+                }
+                StoreError::AccessDenied(m) => tracing::error!("{m}"),
+                other => {
+                    tracing::error!(error = %other, table = %name, "table not checked; will retry on use")
+                }
+            },
+        }
+    }
+}
+
+/// What `enable_streams` did to one table.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamChange {
+    AlreadyOn(String),
+    TurnedOn,
+}
+
+/// Turns on each table's stream (new and old images) where it is off.
+/// Running servers pick the streams up on their own within a minute.
+pub async fn enable_streams(
+    client: &Client,
+    tables: &TableNames,
+) -> Result<Vec<(String, StreamChange)>, StoreError> {
+    let mut done = Vec::new();
+    for name in [&tables.contact, &tables.customer, &tables.agent] {
+        let out = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTable", name, e))?;
+        let current = out
+            .table()
+            .and_then(|t| t.stream_specification())
+            .filter(|s| s.stream_enabled());
+        if let Some(spec) = current {
+            let view = spec
+                .stream_view_type()
+                .map(|v| v.as_str().to_string())
+                .unwrap_or_default();
+            done.push((name.clone(), StreamChange::AlreadyOn(view)));
+            continue;
+        }
+        client
+            .update_table()
+            .table_name(name)
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .map_err(|e| StoreError::Misconfigured(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| classify("UpdateTable", name, e))?;
+        done.push((name.clone(), StreamChange::TurnedOn));
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scan_costs_half_a_unit_per_4_kb() {
+        assert_eq!(scan_read_units(0), 0.0);
+        assert_eq!(scan_read_units(1), 0.5);
+        assert_eq!(scan_read_units(4096), 0.5);
+        assert_eq!(scan_read_units(4097), 1.0);
+        assert_eq!(scan_read_units(30_000_000), 3662.5);
+    }
+}

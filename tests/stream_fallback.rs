@@ -1,0 +1,308 @@
+//! A DynamoDB stream that can't be read never stops the monitor: with the
+//! Streams endpoint down (a proxy in front of moto that refuses
+//! connections) the tables are polled, new calls are still found and every
+//! line still arrives; when the endpoint comes back the monitor returns to
+//! the streams, and `/healthz` says which source each table is read from.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::dynamo::{moto, unique_prefix, Proxy};
+use common::{next_msg, spawn_app_with, TestApp, Ws};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use travoiq_monitor::model::{CallId, Speaker};
+use travoiq_monitor::protocol::ServerMsg;
+use travoiq_monitor::server::config::{TableNames, WriterFormat};
+use travoiq_monitor::server::simulator::random_call_id_string;
+use travoiq_monitor::server::store::dynamo::client::table_client;
+use travoiq_monitor::server::store::dynamo::tables::{enable_streams, StreamChange};
+use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+use travoiq_monitor::server::store::{CallSink, NewContact, SegmentWrite};
+
+fn tables(prefix: &str) -> TableNames {
+    TableNames {
+        contact: format!("{prefix}contactDetails"),
+        customer: format!("{prefix}contactTranscriptSegments"),
+        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
+    }
+}
+
+async fn writer(prefix: &str, streams: bool) -> DynamoWriter {
+    let client = table_client(Duration::from_secs(5), Some(&moto().endpoint))
+        .await
+        .unwrap();
+    let writer = DynamoWriter::new(client, tables(prefix), WriterFormat::ConnectRt);
+    writer.create_tables_with(streams).await.unwrap();
+    writer
+}
+
+async fn app(prefix: &str, streams_endpoint: &str) -> TestApp {
+    spawn_app_with(&[
+        ("store", "dynamodb"),
+        ("table_prefix", prefix),
+        ("dynamodb_endpoint", &moto().endpoint),
+        ("dynamodb_streams_endpoint", streams_endpoint),
+        ("dynamodb_poll_ms", "200"),
+        ("latest_poll_secs", "1"),
+        ("stream_describe_secs", "1"),
+        ("dynamodb_timeout_ms", "900"),
+    ])
+    .await
+}
+
+async fn new_call(writer: &DynamoWriter) -> CallId {
+    let id = CallId::parse(&random_call_id_string()).unwrap();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    writer
+        .start_call(NewContact {
+            call_id: id.clone(),
+            attributes: [
+                ("contactId".to_string(), id.to_string()),
+                ("customerPhoneNumber".to_string(), "+14155550123".into()),
+                ("callTimestamp".to_string(), now),
+            ]
+            .into_iter()
+            .collect(),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+fn line(speaker: Speaker, start_ms: i64, text: &str) -> SegmentWrite {
+    SegmentWrite {
+        speaker,
+        segment_id: format!("seg-{start_ms}"),
+        start_ms,
+        end_ms: start_ms + 800,
+        text: text.into(),
+        partial: false,
+    }
+}
+
+/// Each table's `readFrom` on `/healthz`, with the contact table's reason.
+async fn sources(app: &TestApp) -> (Vec<String>, String) {
+    let v: Value = app.get("/healthz").await.json().await.unwrap();
+    let tables = v["tables"].as_array().cloned().unwrap_or_default();
+    let from = tables
+        .iter()
+        .map(|t| t["readFrom"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let reason = tables
+        .first()
+        .and_then(|t| t["reason"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    (from, reason)
+}
+
+/// Waits (at most `within`) until every table is read from `want`, the
+/// contact table's reason (if any) starting with `because`.
+async fn wait_for_sources(
+    app: &TestApp,
+    want: &str,
+    because: &str,
+    within: Duration,
+) -> (Vec<String>, String) {
+    let deadline = Instant::now() + within;
+    loop {
+        let now = sources(app).await;
+        if now.0.len() == 3 && now.0.iter().all(|f| f == want) && now.1.starts_with(because) {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "still {now:?}, wanted {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reads a socket all the time (so it answers the server's pings while
+/// the test waits), handing its frames over a channel.
+fn pump(mut ws: Ws) -> mpsc::UnboundedReceiver<ServerMsg> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move { while tx.send(next_msg(&mut ws).await).is_ok() {} });
+    rx
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<ServerMsg>) -> ServerMsg {
+    tokio::time::timeout(Duration::from_secs(15), rx.recv())
+        .await
+        .expect("a frame within 15 s")
+        .expect("socket open")
+}
+
+/// Reads the lobby until `id` is announced; how long that took.
+async fn announced(
+    lobby: &mut mpsc::UnboundedReceiver<ServerMsg>,
+    id: &CallId,
+    since: Instant,
+) -> Duration {
+    loop {
+        if let ServerMsg::NewCall { call } = next(lobby).await {
+            if &call.call_id == id {
+                return since.elapsed();
+            }
+        }
+    }
+}
+
+/// Writes `n` lines one by one, each read back on `ws` before the next;
+/// the time each took from write to frame.
+async fn lines_arrive(
+    writer: &DynamoWriter,
+    ws: &mut mpsc::UnboundedReceiver<ServerMsg>,
+    id: &CallId,
+    from: i64,
+    n: i64,
+) -> Vec<Duration> {
+    let mut took = Vec::new();
+    for i in from..from + n {
+        let speaker = if i % 2 == 0 {
+            Speaker::Customer
+        } else {
+            Speaker::Agent
+        };
+        let text = format!("line {i}");
+        let written = Instant::now();
+        writer
+            .write_segment(id, line(speaker, i * 1000, &text))
+            .await
+            .unwrap();
+        loop {
+            match next(ws).await {
+                ServerMsg::Transcript(seg) if seg.text == text => break,
+                ServerMsg::Transcript(seg) => {
+                    assert!(seg.start_ms < i * 1000, "out of order: {seg:?}")
+                }
+                _ => {}
+            }
+        }
+        took.push(written.elapsed());
+    }
+    took
+}
+
+fn median(mut d: Vec<Duration>) -> Duration {
+    d.sort();
+    d[d.len() / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_stream_falls_back_to_polling_and_back_to_the_stream() {
+    let prefix = unique_prefix("fallback");
+    let writer = writer(&prefix, true).await;
+    let proxy = Proxy::start(&moto().endpoint).await;
+    proxy.cut();
+    let app = app(&prefix, &proxy.endpoint()).await;
+
+    // Streams on the tables, but their endpoint refuses: polled, and why.
+    wait_for_sources(
+        &app,
+        "polling",
+        "stream unreadable",
+        Duration::from_secs(10),
+    )
+    .await;
+
+    let mut lobby = pump(app.connect("/ws/calls").await);
+    assert!(matches!(next(&mut lobby).await, ServerMsg::Latest { .. }));
+    let since = Instant::now();
+    let id = new_call(&writer).await;
+    let found = announced(&mut lobby, &id, since).await;
+    println!("new call found while polling (Scan every 1 s): {found:?}");
+
+    let mut ws = pump(app.connect(&format!("/ws/{id}")).await);
+    while !matches!(next(&mut ws).await, ServerMsg::CaughtUp { .. }) {}
+    let polled = lines_arrive(&writer, &mut ws, &id, 0, 6).await;
+    println!(
+        "write to frame while polling every 200 ms: median {:?}",
+        median(polled)
+    );
+
+    // The endpoint comes back: every table is read from its stream again,
+    // and the contact table is no longer scanned.
+    proxy.restore();
+    wait_for_sources(&app, "stream", "", Duration::from_secs(20)).await;
+    let scans = app.hub.store().request_counts().unwrap().scan;
+    let since = Instant::now();
+    let second = new_call(&writer).await;
+    let found = announced(&mut lobby, &second, since).await;
+    println!("new call found from the stream: {found:?}");
+    let streamed = lines_arrive(&writer, &mut ws, &id, 6, 6).await;
+    println!(
+        "write to frame from the stream: median {:?}",
+        median(streamed)
+    );
+    assert!(
+        since.elapsed() > Duration::from_secs(1),
+        "longer than a Scan interval"
+    );
+    assert_eq!(
+        app.hub.store().request_counts().unwrap().scan,
+        scans,
+        "no Scan while the contact stream is read"
+    );
+
+    // Down again: back to polling, and nothing is missed.
+    proxy.cut();
+    wait_for_sources(
+        &app,
+        "polling",
+        "stream unreadable",
+        Duration::from_secs(20),
+    )
+    .await;
+    let since = Instant::now();
+    let third = new_call(&writer).await;
+    announced(&mut lobby, &third, since).await;
+    lines_arrive(&writer, &mut ws, &id, 12, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_without_streams_are_polled_until_the_streams_are_turned_on() {
+    let prefix = unique_prefix("nostream");
+    let writer = writer(&prefix, false).await;
+    let app = app(&prefix, "").await;
+    let v: Value = app.get("/healthz").await.json().await.unwrap();
+    assert_eq!(v["status"], "ok");
+    wait_for_sources(
+        &app,
+        "polling",
+        "no stream on this table",
+        Duration::from_secs(10),
+    )
+    .await;
+
+    let mut lobby = pump(app.connect("/ws/calls").await);
+    assert!(matches!(next(&mut lobby).await, ServerMsg::Latest { .. }));
+    let id = new_call(&writer).await;
+    announced(&mut lobby, &id, Instant::now()).await;
+
+    // The command turns every stream on; the running server picks them up.
+    let client = table_client(Duration::from_secs(5), Some(&moto().endpoint))
+        .await
+        .unwrap();
+    let done = enable_streams(&client, &tables(&prefix)).await.unwrap();
+    assert!(
+        done.iter().all(|(_, c)| *c == StreamChange::TurnedOn),
+        "{done:?}"
+    );
+    let again = enable_streams(&client, &tables(&prefix)).await.unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|(_, c)| matches!(c, StreamChange::AlreadyOn(_))),
+        "{again:?}"
+    );
+    wait_for_sources(&app, "stream", "", Duration::from_secs(20)).await;
+    let since = Instant::now();
+    let second = new_call(&writer).await;
+    let found = announced(&mut lobby, &second, since).await;
+    println!("new call found after enable-streams: {found:?}");
+    let mut ws = pump(app.connect(&format!("/ws/{second}")).await);
+    while !matches!(next(&mut ws).await, ServerMsg::CaughtUp { .. }) {}
+    lines_arrive(&writer, &mut ws, &second, 0, 3).await;
+}

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dynamo;
+pub mod fault_proxy;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_dynamodbstreams::config::retry::RetryConfig;
 use aws_sdk_dynamodbstreams::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodbstreams::types::{AttributeValue, OperationType, Record, ShardIteratorType};
 use tokio::time::Instant;
@@ -510,11 +511,24 @@ impl Follower {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.per_shard.add(id);
         shard.next_read = Instant::now() + self.pace.min_interval;
+        // The SDK's own retries (of throttling, timeouts) are reads of this
+        // shard too: no sooner than `min_interval` apart (its default waits
+        // a random 0-1 s, often a few milliseconds).
+        let retries = self
+            .streams
+            .config()
+            .retry_config()
+            .cloned()
+            .unwrap_or_else(RetryConfig::standard)
+            .with_initial_backoff(self.pace.min_interval)
+            .with_use_static_exponential_base(true);
         match self
             .streams
             .get_records()
             .shard_iterator(&iterator)
             .limit(1000)
+            .customize()
+            .config_override(aws_sdk_dynamodbstreams::config::Builder::new().retry_config(retries))
             .send()
             .await
         {
@@ -545,9 +559,16 @@ impl Follower {
                 match failure {
                     Failure::Expired => {
                         // Resume where the last record left off (or as
-                        // first planned, if none was read yet).
+                        // first planned, if none was read yet), at the
+                        // shard's usual pace.
                         shard.iterator = None;
-                        shard.next_read = Instant::now();
+                        if shard.start == Start::Latest {
+                            // No record read yet, so no position to resume
+                            // after: what was written since the last read
+                            // may be skipped. Say so: the consumer reads the
+                            // table once the stream is readable again.
+                            shard.failing = Some(format!("{why} before any record was read"));
+                        }
                         tracing::debug!(table = %self.table, shard = id, "iterator expired; resuming");
                         return Some(failure);
                     }

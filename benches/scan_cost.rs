@@ -101,6 +101,8 @@ async fn main() {
             endpoint: Some(moto.endpoint.clone()),
             streams_endpoint: None,
             stream_pace: Default::default(),
+            full_read_every: Duration::from_secs(10),
+            partial_bound: Duration::from_secs(30),
             owner_attribute: "agentUsername".into(),
         })
         .await

@@ -38,6 +38,19 @@ enum Command {
         /// Stop after this many calls (default: until Ctrl-C).
         #[arg(long)]
         calls: Option<usize>,
+        /// As the real writer does when Amazon Transcribe fails: restart
+        /// the transcription session before line N (later lines' times
+        /// start again near zero).
+        #[arg(long, value_name = "N")]
+        restart_session_after: Option<usize>,
+        /// Drop every K-th line's final write (a throttled write given up
+        /// on): the line stays partial.
+        #[arg(long, value_name = "K")]
+        drop_final_every: Option<usize>,
+        /// Write each contact item without callTimestamp first and complete
+        /// it a second later.
+        #[arg(long)]
+        late_timestamp: bool,
     },
     /// Work on the three Amazon Connect tables.
     Tables {
@@ -83,7 +96,17 @@ async fn main() -> ExitCode {
             format,
             create_tables,
             calls,
-        } => write_calls(settings, format, create_tables, calls).await,
+            restart_session_after,
+            drop_final_every,
+            late_timestamp,
+        } => {
+            let faults = simulator::UpstreamFaults {
+                restart_after: restart_session_after,
+                drop_final_every,
+                late_timestamp,
+            };
+            write_calls(settings, format, create_tables, calls, faults).await
+        }
         Command::Tables {
             action: TablesCommand::EnableStreams,
         } => enable_streams(settings).await,
@@ -118,6 +141,7 @@ async fn write_calls(
     format: WriterFormat,
     create_tables: bool,
     calls: Option<usize>,
+    faults: simulator::UpstreamFaults,
 ) -> Result<(), String> {
     let dynamo = startup::dynamo_settings(&settings);
     let client = dynamo_client(&dynamo).await?;
@@ -132,7 +156,10 @@ async fn write_calls(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let player = simulator::spawn(
         std::sync::Arc::new(writer),
-        startup::simulator_settings(&settings, calls),
+        simulator::SimulatorSettings {
+            faults,
+            ..startup::simulator_settings(&settings, calls)
+        },
         stopped,
     );
     tokio::select! {

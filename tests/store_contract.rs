@@ -42,9 +42,12 @@ fn settings(tables: TableNames, endpoint: Option<String>, timeout: Duration) -> 
         idle_end: Duration::from_secs(300),
         audio_stream_prefix: None,
         page_limit: Some(5),
+        // The same endpoint for both clients: cutting it cuts both.
+        streams_endpoint: endpoint.clone(),
         endpoint,
-        streams_endpoint: None,
         stream_pace: Default::default(),
+        full_read_every: Duration::from_secs(10),
+        partial_bound: Duration::from_secs(30),
         owner_attribute: "agentUsername".into(),
     }
 }
@@ -109,8 +112,29 @@ fn say(speaker: Speaker, start_ms: i64, text: &str, partial: bool) -> SegmentWri
 
 /// Reads every change after `after`. A backend may answer from a copy up to
 /// its refresh interval old (100 ms here), so reads wait that long first.
+/// Everything changed after `after`, read in pages of 4, once the store has
+/// settled: a backend may answer from a copy a moment old (a poll, or a
+/// stream's delay), so this reads until the answer has not changed for
+/// 600 ms (at most 10 s).
 async fn all_after(store: &dyn CallStore, id: &CallId, after: Seq) -> Vec<Segment> {
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    let started = tokio::time::Instant::now();
+    let mut settled_since = started;
+    let mut previous: Option<Vec<Segment>> = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let now = read_after(store, id, after).await;
+        if previous.as_ref() != Some(&now) {
+            settled_since = tokio::time::Instant::now();
+        } else if settled_since.elapsed() >= Duration::from_millis(600)
+            || started.elapsed() > Duration::from_secs(10)
+        {
+            return now;
+        }
+        previous = Some(now);
+    }
+}
+
+async fn read_after(store: &dyn CallStore, id: &CallId, after: Seq) -> Vec<Segment> {
     let mut out = Vec::new();
     let mut last = after;
     loop {
@@ -427,11 +451,20 @@ async fn an_endpoint_that_goes_down_and_comes_back_loses_nothing() {
         .write_segment(&id, say(Speaker::Agent, 1000, "during the outage", false))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    match store.segments_after(&id, seen, 10).await {
-        Err(StoreError::Unavailable(_)) => {}
-        other => panic!("expected unavailable, got {other:?}"),
+    // Answers may come from memory until the stream reader and the next
+    // due read notice; then the outage is reported, not hidden.
+    let mut reported = false;
+    for _ in 0..100 {
+        match store.segments_after(&id, seen, 10).await {
+            Err(StoreError::Unavailable(_)) => {
+                reported = true;
+                break;
+            }
+            Err(other) => panic!("expected unavailable, got {other:?}"),
+            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
     }
+    assert!(reported, "the outage was never reported");
 
     proxy.restore();
     direct

@@ -69,6 +69,8 @@ pub struct Settings {
     #[serde(default)]
     pub dynamodb_streams_endpoint: String,
     pub stream_poll_ms: u64,
+    pub dynamodb_full_read_secs: u64,
+    pub partial_timeout_secs: u64,
     pub stream_describe_secs: u64,
 
     // Sign-in and access.
@@ -225,6 +227,11 @@ impl Settings {
         if s.dynamodb_poll_ms < 50 || s.dynamodb_timeout_ms < 100 || s.latest_poll_secs == 0 {
             return Err(ConfigError::Invalid(
                 "dynamodb_poll_ms must be at least 50, dynamodb_timeout_ms at least 100, latest_poll_secs at least 1".into(),
+            ));
+        }
+        if s.dynamodb_full_read_secs == 0 || s.partial_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "dynamodb_full_read_secs and partial_timeout_secs must be at least 1".into(),
             ));
         }
         if s.stream_poll_ms < 200 || s.stream_describe_secs == 0 {

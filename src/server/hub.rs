@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, Mutex, Notify};
+use tokio::sync::{broadcast, Notify, OnceCell};
 use tracing::Instrument;
 
 use crate::model::{CallDetails, CallId, Segment, Seq};
@@ -35,7 +35,10 @@ pub const PAGE: usize = 500;
 
 pub struct Hub {
     store: Arc<dyn CallStore>,
-    feeds: Mutex<HashMap<CallId, Arc<Feed>>>,
+    /// Each watched call's feed, started once by its first viewer. The map
+    /// is locked only to look up or remove; starting a feed reads the store
+    /// outside it, so a slow call never holds up another.
+    feeds: std::sync::Mutex<HashMap<CallId, Slot>>,
     new_calls: broadcast::Sender<CallDetails>,
     linger: Duration,
 }
@@ -45,6 +48,8 @@ struct Feed {
     wake: Notify,
 }
 
+type Slot = Arc<OnceCell<Arc<Feed>>>;
+
 impl Hub {
     /// Starts the shared new-call watcher. `linger` is how long a call's feed
     /// outlives its last viewer.
@@ -52,7 +57,7 @@ impl Hub {
         let (new_calls, _) = broadcast::channel(NEW_CALL_CAPACITY);
         let hub = Arc::new(Self {
             store,
-            feeds: Mutex::new(HashMap::new()),
+            feeds: std::sync::Mutex::new(HashMap::new()),
             new_calls,
             linger,
         });
@@ -76,46 +81,82 @@ impl Hub {
         self: &Arc<Self>,
         id: &CallId,
     ) -> Result<broadcast::Receiver<FeedEvent>, StoreError> {
-        let mut feeds = self.feeds.lock().await;
-        if let Some(feed) = feeds.get(id) {
-            return Ok(feed.tx.subscribe());
+        loop {
+            let slot = self.feeds().entry(id.clone()).or_default().clone();
+            let started = slot.get_or_try_init(|| self.start_feed(id)).await;
+            let feed = match started {
+                Ok(feed) => feed,
+                Err(e) => {
+                    let mut feeds = self.feeds();
+                    if feeds
+                        .get(id)
+                        .is_some_and(|s| Arc::ptr_eq(s, &slot) && s.get().is_none())
+                    {
+                        feeds.remove(id);
+                    }
+                    return Err(e);
+                }
+            };
+            let rx = feed.tx.subscribe();
+            // The feed may have retired between the look-up and the
+            // subscription: then start again.
+            if self
+                .feeds()
+                .get(id)
+                .is_some_and(|current| Arc::ptr_eq(current, &slot))
+            {
+                return Ok(rx);
+            }
         }
+    }
+
+    fn feeds(&self) -> std::sync::MutexGuard<'_, HashMap<CallId, Slot>> {
+        self.feeds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Positions a call's feed and starts it. Called once per slot.
+    async fn start_feed(self: &Arc<Self>, id: &CallId) -> Result<Arc<Feed>, StoreError> {
         // Position the feed before anyone can subscribe, so that the
         // viewer's own read of the backlog (made after this) overlaps it.
         let start = self.store.last_seq(id).await?;
         let details = self.store.call_details(id).await?;
-        let (tx, rx) = broadcast::channel(FEED_CAPACITY);
+        let (tx, _) = broadcast::channel(FEED_CAPACITY);
         let feed = Arc::new(Feed {
             tx,
             wake: Notify::new(),
         });
-        feeds.insert(id.clone(), feed.clone());
         let span = tracing::info_span!("feed", call_id = %id);
-        tokio::spawn(run_feed(self.clone(), id.clone(), feed, start, details).instrument(span));
-        Ok(rx)
+        tokio::spawn(
+            run_feed(self.clone(), id.clone(), feed.clone(), start, details).instrument(span),
+        );
+        Ok(feed)
     }
 
     /// Number of calls with a running feed (for metrics and tests).
     pub async fn active_feeds(&self) -> usize {
-        self.feeds.lock().await.len()
+        self.feeds().values().filter(|s| s.get().is_some()).count()
     }
 
     async fn wake(&self, id: &CallId) {
-        if let Some(feed) = self.feeds.lock().await.get(id) {
+        if let Some(feed) = self.feeds().get(id).and_then(|s| s.get()) {
             feed.wake.notify_one();
         }
     }
 
     async fn wake_all(&self) {
-        for feed in self.feeds.lock().await.values() {
+        for feed in self.feeds().values().filter_map(|s| s.get()) {
             feed.wake.notify_one();
         }
     }
 
     /// Removes a feed if nobody listens; returns whether it did.
     async fn retire_if_idle(&self, id: &CallId, feed: &Arc<Feed>) -> bool {
-        let mut feeds = self.feeds.lock().await;
-        if feed.tx.receiver_count() == 0 {
+        let mut feeds = self.feeds();
+        let mine = feeds
+            .get(id)
+            .and_then(|s| s.get())
+            .is_some_and(|f| Arc::ptr_eq(f, feed));
+        if mine && feed.tx.receiver_count() == 0 {
             feeds.remove(id);
             true
         } else {
@@ -134,14 +175,21 @@ async fn watch_store(hub: std::sync::Weak<Hub>) {
         let notice = notices.recv().await;
         let Some(hub) = hub.upgrade() else { return };
         match notice {
-            Ok(StoreNotice::CallStarted(id)) => match hub.store.call_details(&id).await {
-                Ok(Some(details)) => {
-                    tracing::info!(call_id = %id, "new call");
-                    let _ = hub.new_calls.send(details);
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(call_id = %id, error = %e, "new call not readable"),
-            },
+            // Read apart, so a slow read never holds up the other notices.
+            Ok(StoreNotice::CallStarted(id)) => {
+                tokio::spawn(async move {
+                    match hub.store.call_details(&id).await {
+                        Ok(Some(details)) => {
+                            tracing::info!(call_id = %id, "new call");
+                            let _ = hub.new_calls.send(details);
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(call_id = %id, error = %e, "new call not readable")
+                        }
+                    }
+                });
+            }
             Ok(StoreNotice::SegmentsChanged(id) | StoreNotice::DetailsChanged(id)) => {
                 hub.wake(&id).await
             }

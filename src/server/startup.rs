@@ -139,6 +139,8 @@ pub fn dynamo_settings(settings: &Settings) -> DynamoSettings {
             min_interval: Duration::from_millis(settings.stream_poll_ms),
             describe_every: Duration::from_secs(settings.stream_describe_secs),
         },
+        full_read_every: Duration::from_secs(settings.dynamodb_full_read_secs),
+        partial_bound: Duration::from_secs(settings.partial_timeout_secs),
         owner_attribute: settings.agent_attribute.clone(),
     }
 }
@@ -152,6 +154,7 @@ pub fn simulator_settings(
         call_every: Duration::from_secs_f64(settings.simulator_call_every_secs),
         max_calls,
         agent_attribute: settings.agent_attribute.clone(),
+        faults: simulator::UpstreamFaults::default(),
     }
 }
 

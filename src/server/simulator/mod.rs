@@ -4,6 +4,7 @@
 //! key, with natural pauses between turns. The read path cannot tell it from
 //! the real thing.
 
+mod faults;
 mod scripts;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use super::contact::{ATTR_CONTACT_ID, ATTR_DATE, ATTR_PHONE, ATTR_TIMESTAMP};
 use super::store::{CallSink, NewContact, SegmentWrite};
 use super::timestamp::{format_call_date, format_js_date_string};
 
+pub use faults::UpstreamFaults;
 pub use scripts::{Script, SCRIPTS};
 
 /// A random version-4 contact id, as Amazon Connect makes them.
@@ -107,6 +109,8 @@ pub struct SimulatorSettings {
     pub max_calls: Option<usize>,
     /// The contactDetails attribute naming each call's agent.
     pub agent_attribute: String,
+    /// Misbehaviour of the real upstream writers to imitate (none by default).
+    pub faults: UpstreamFaults,
 }
 
 /// The agents simulated calls are handled by, in turn: the demo `agent`
@@ -140,13 +144,13 @@ pub fn spawn(
             started += 1;
             let script = &SCRIPTS[next_script % SCRIPTS.len()];
             next_script += 1;
-            let plan = plan_call(script, &mut rng);
+            let plan = settings.faults.apply(plan_call(script, &mut rng));
             let phone = format!("+1415555{:04}", rng.random_range(100..10000));
             let agent = (
                 settings.agent_attribute.as_str(),
                 SIMULATED_AGENTS[(started - 1) % SIMULATED_AGENTS.len()],
             );
-            match start_call(sink.as_ref(), &phone, agent).await {
+            match start_call(sink.as_ref(), &phone, agent, settings.faults.late_timestamp).await {
                 Ok(id) => {
                     let span =
                         tracing::info_span!("simulated_call", call_id = %id, script = script.title);
@@ -176,6 +180,7 @@ async fn start_call(
     sink: &dyn CallSink,
     phone: &str,
     agent: (&str, &str),
+    late_timestamp: bool,
 ) -> Result<CallId, super::store::StoreError> {
     let id = CallId::parse(&random_call_id_string())
         .map_err(|e| super::store::StoreError::Misconfigured(e.to_string()))?;
@@ -187,6 +192,17 @@ async fn start_call(
         (ATTR_DATE.to_string(), format_call_date(now)),
         (agent.0.to_string(), agent.1.to_string()),
     ]);
+    if late_timestamp {
+        // Written first without its time, completed a second later.
+        let mut first = attributes.clone();
+        first.remove(ATTR_TIMESTAMP);
+        sink.start_call(NewContact {
+            call_id: id.clone(),
+            attributes: first,
+        })
+        .await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     sink.start_call(NewContact {
         call_id: id.clone(),
         attributes,

@@ -68,8 +68,9 @@ pub trait CallStore: Send + Sync + 'static {
 
     /// Each segment whose latest write is after `after`, in its latest
     /// state, ordered by that write's position; at most `limit` of them.
-    /// A polling backend may answer from a copy up to half its poll
-    /// interval old; the call's feed picks up the rest on its next read.
+    /// A backend may answer from a copy a moment old (half its poll
+    /// interval, or a stream's delay); it sends a notice for every change
+    /// not included yet, and the call's feed picks it up on its next read.
     async fn segments_after(
         &self,
         id: &CallId,

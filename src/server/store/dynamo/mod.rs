@@ -12,6 +12,7 @@
 //! watched call's transcript by re-reading it every `poll`.
 
 mod attrs;
+mod calls;
 pub mod client;
 pub(crate) mod errors;
 pub mod items;
@@ -20,7 +21,7 @@ pub mod streams;
 pub mod tables;
 pub mod writer;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -30,14 +31,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::model::{CallDetails, CallId, SegmentKey, Seq, Speaker};
+use crate::model::{CallDetails, CallId, Seq, Speaker};
 use crate::server::config::TableNames;
 use crate::server::contact::{details_from_attributes, ATTR_CONTACT_ID};
-use crate::server::timestamp::parse_call_timestamp;
 
-use super::log::SegmentLog;
 use super::sources::{Sources, TableRole, TableSource};
-use super::{CallStore, SegmentPage, SegmentWrite, StoreError, StoreNotice};
+use super::{CallStore, SegmentPage, StoreError, StoreNotice};
+use calls::{CallReader, CallState, Timing};
 pub use client::{sdk_config, Endpoints};
 use errors::classify;
 use items::Item;
@@ -46,8 +46,13 @@ pub use streams::{Pace, ShardCounts};
 
 /// Attributes the recording pipeline adds once a call is over.
 const ENDED_MARKERS: [&str; 3] = ["combinedAudio", "audioFromCustomer", "audioToCustomer"];
-/// How long call details are reused before being read again.
+/// How long call details are reused before being read again (while the
+/// contact stream is read, a change clears the copy at once).
 const DETAILS_TTL: Duration = Duration::from_secs(2);
+const DETAILS_TTL_STREAMED: Duration = Duration::from_secs(30);
+/// After a call ended, its tail is read this often, for this long.
+const ENDED_READ_EVERY: Duration = Duration::from_secs(30);
+const ENDED_READ_FOR: Duration = Duration::from_secs(300);
 /// A call's cache is dropped when nobody asked for it for this long.
 const CACHE_IDLE: Duration = Duration::from_secs(600);
 
@@ -67,6 +72,11 @@ pub struct DynamoSettings {
     pub streams_endpoint: Option<String>,
     /// How the stream readers pace themselves.
     pub stream_pace: Pace,
+    /// Without streams: how often a live call is read whole (to see lines a
+    /// restarted transcription session wrote below what was read).
+    pub full_read_every: Duration,
+    /// A partial older than this no longer holds back where reads start.
+    pub partial_bound: Duration,
     /// The contactDetails attribute naming a call's agent.
     pub owner_attribute: String,
 }
@@ -78,6 +88,8 @@ pub struct RequestCounts {
     pub get_item: u64,
     pub scan: u64,
     pub get_records: u64,
+    /// Transcript items read by Queries (what read units are charged on).
+    pub items_read: u64,
 }
 
 impl RequestCounts {
@@ -87,6 +99,7 @@ impl RequestCounts {
             get_item: self.get_item - earlier.get_item,
             scan: self.scan - earlier.scan,
             get_records: self.get_records - earlier.get_records,
+            items_read: self.items_read - earlier.items_read,
         }
     }
 }
@@ -98,6 +111,7 @@ struct Counters {
     scan: AtomicU64,
     get_records: Arc<AtomicU64>,
     per_shard: Arc<ShardCounts>,
+    items_read: AtomicU64,
 }
 
 fn count(counter: &AtomicU64) {
@@ -108,43 +122,10 @@ pub struct DynamoStore {
     counters: Counters,
     client: Client,
     settings: DynamoSettings,
-    calls: std::sync::Mutex<HashMap<CallId, Arc<tokio::sync::Mutex<CallCache>>>>,
+    calls: std::sync::Mutex<HashMap<CallId, Arc<CallReader>>>,
     latest: LatestTracker,
     sources: Sources,
     notices: broadcast::Sender<StoreNotice>,
-}
-
-struct CallCache {
-    /// Positions are given as changes are seen, so every new copy of a
-    /// call numbers afresh.
-    epoch: u64,
-    transcript: SegmentLog,
-    /// Each segment's sort key as stored, to resume queries from.
-    raw_start: HashMap<SegmentKey, String>,
-    /// Per table (customer, agent): the sort key to query from.
-    tails: [Option<String>; 2],
-    refreshed_at: Option<Instant>,
-    details: Option<(CallDetails, Instant)>,
-    /// Newest `LoggedOn` seen, or when a change was last seen.
-    last_write_ms: Option<i64>,
-    warned: HashSet<(Speaker, String)>,
-    used_at: Instant,
-}
-
-impl CallCache {
-    fn new() -> Self {
-        Self {
-            epoch: u64::from(rand::random::<u32>()),
-            transcript: SegmentLog::default(),
-            raw_start: HashMap::new(),
-            tails: [None, None],
-            refreshed_at: None,
-            details: None,
-            last_write_ms: None,
-            warned: HashSet::new(),
-            used_at: Instant::now(),
-        }
-    }
 }
 
 fn now_ms() -> i64 {
@@ -246,38 +227,32 @@ impl DynamoStore {
         match event {
             streams::Event::Change(change) => match role {
                 TableRole::Contact => self.on_contact_change(change).await,
-                TableRole::Customer | TableRole::Agent => {
-                    if let Some(id) = change
-                        .keys
-                        .get(items::CONTACT_ID)
-                        .and_then(|raw| CallId::parse(raw).ok())
-                    {
-                        self.notify(StoreNotice::SegmentsChanged(id));
-                    }
-                }
+                TableRole::Customer | TableRole::Agent => self.on_transcript_change(role, change),
             },
             streams::Event::Readable => {
                 self.sources.set_stream(role);
                 // Catch up on what changed while the stream was not read.
                 match role {
                     TableRole::Contact => self.look_for_new_calls().await,
-                    TableRole::Customer | TableRole::Agent => self.notify(StoreNotice::Resync),
+                    TableRole::Customer | TableRole::Agent => self.resync_calls(),
                 }
             }
             streams::Event::Unreadable(why) => {
                 if self
                     .sources
                     .set_polling(role, format!("stream unreadable: {why}"), poll_ms)
+                    && role != TableRole::Contact
                 {
-                    self.notify(StoreNotice::Resync);
+                    self.resync_calls();
                 }
             }
             streams::Event::NoStream => {
                 if self
                     .sources
                     .set_polling(role, "no stream on this table".into(), poll_ms)
+                    && role != TableRole::Contact
                 {
-                    self.notify(StoreNotice::Resync);
+                    self.resync_calls();
                 }
             }
         }
@@ -301,8 +276,8 @@ impl DynamoStore {
             }
         };
         let id = details.call_id.clone();
-        if let Some(cache) = self.existing_cache(&id) {
-            cache.lock().await.details = None;
+        if let Some(reader) = self.existing_reader(&id) {
+            reader.state().details = None;
         }
         // Inserted or completed by an update: a call that becomes the
         // newest is announced either way.
@@ -335,7 +310,7 @@ impl DynamoStore {
         }
     }
 
-    fn existing_cache(&self, id: &CallId) -> Option<Arc<tokio::sync::Mutex<CallCache>>> {
+    fn existing_reader(&self, id: &CallId) -> Option<Arc<CallReader>> {
         self.calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -343,28 +318,42 @@ impl DynamoStore {
             .cloned()
     }
 
-    fn cache(&self, id: &CallId) -> Arc<tokio::sync::Mutex<CallCache>> {
+    /// The call's reader (made on first use); calls nobody asked for in a
+    /// while are forgotten.
+    fn reader(&self, id: &CallId) -> Arc<CallReader> {
         let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        // Forget calls nobody looked at for a while (try_lock: a busy one is in use).
-        calls.retain(|_, c| {
-            c.try_lock()
-                .map(|c| c.used_at.elapsed() < CACHE_IDLE)
+        calls.retain(|_, r| {
+            r.state
+                .try_lock()
+                .map(|s| s.used_at.elapsed() < CACHE_IDLE)
                 .unwrap_or(true)
         });
-        calls
-            .entry(id.clone())
-            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(CallCache::new())))
-            .clone()
+        let reader = calls.entry(id.clone()).or_default().clone();
+        reader.state().used_at = Instant::now();
+        reader
+    }
+
+    fn streamed(&self, role: TableRole) -> bool {
+        self.sources.is_streamed(role)
     }
 
     async fn read_details(
         &self,
         id: &CallId,
-        cache: &mut CallCache,
+        reader: &CallReader,
     ) -> Result<Option<CallDetails>, StoreError> {
-        if let Some((details, at)) = &cache.details {
-            if at.elapsed() < DETAILS_TTL {
-                return Ok(Some(self.with_end(details.clone(), cache)));
+        // With the contact stream read, a change clears the copy at once.
+        let ttl = if self.streamed(TableRole::Contact) {
+            DETAILS_TTL_STREAMED
+        } else {
+            DETAILS_TTL
+        };
+        {
+            let mut state = reader.state();
+            if let Some((details, at)) = state.details.clone() {
+                if at.elapsed() < ttl {
+                    return Ok(Some(self.with_end(details, &mut state)));
+                }
             }
         }
         let table = &self.settings.tables.contact;
@@ -377,8 +366,9 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| classify("GetItem", table, e))?;
+        let mut state = reader.state();
         let Some(item) = out.item() else {
-            cache.details = None;
+            state.details = None;
             return Ok(None);
         };
         match details_from_attributes(
@@ -387,8 +377,8 @@ impl DynamoStore {
             self.settings.audio_stream_prefix.as_deref(),
         ) {
             Ok(details) => {
-                cache.details = Some((details.clone(), Instant::now()));
-                Ok(Some(self.with_end(details, cache)))
+                state.details = Some((details.clone(), Instant::now()));
+                Ok(Some(self.with_end(details, &mut state)))
             }
             Err(e) => {
                 tracing::warn!(table, call_id = %id, error = %e, "contact item unreadable");
@@ -400,125 +390,139 @@ impl DynamoStore {
     /// contactDetails has no end marker until recordings are merged: a call
     /// is over when they are, or when its transcript has been still for
     /// `idle_end`.
-    fn with_end(&self, mut details: CallDetails, cache: &CallCache) -> CallDetails {
+    fn with_end(&self, mut details: CallDetails, state: &mut CallState) -> CallDetails {
         let recorded = ENDED_MARKERS
             .iter()
             .any(|k| details.attributes.contains_key(*k));
-        let idle = cache
+        let idle = state
             .last_write_ms
             .filter(|last| now_ms() - last > self.settings.idle_end.as_millis() as i64);
         if recorded || idle.is_some() {
-            details.ended_at_ms = idle.or(cache.last_write_ms).or(details.started_at_ms);
+            details.ended_at_ms = idle.or(state.last_write_ms).or(details.started_at_ms);
+            state.ended_at.get_or_insert_with(Instant::now);
+        } else {
+            state.ended_at = None;
         }
         details
     }
 
-    /// Re-reads the tail of both transcript tables into the cache.
-    async fn refresh(&self, id: &CallId, cache: &mut CallCache) -> Result<(), StoreError> {
-        let fresh = cache.refreshed_at.is_some_and(|at| {
-            at.elapsed() < (self.settings.poll / 2).max(Duration::from_millis(100))
-        });
-        if fresh {
+    /// Reads what is due of the call's two tables (see `calls`), one read
+    /// at a time per call and no lock held across a request.
+    async fn refresh(&self, id: &CallId, reader: &CallReader) -> Result<(), StoreError> {
+        let _one = reader.reading.lock().await;
+        let now = Instant::now();
+        let streamed = self.streamed(TableRole::Customer) && self.streamed(TableRole::Agent);
+        let (plan, tails) = {
+            let state = reader.state();
+            let plan = state.plan(now, streamed, state.ended_at.is_some(), &self.timing());
+            (plan, state.tails(now, self.settings.partial_bound))
+        };
+        if !plan.full && !plan.tail {
             return Ok(());
         }
         let tables = [
-            (0, &self.settings.tables.customer, Speaker::Customer),
-            (1, &self.settings.tables.agent, Speaker::Agent),
+            (&self.settings.tables.customer, Speaker::Customer),
+            (&self.settings.tables.agent, Speaker::Agent),
         ];
-        for (slot, table, speaker) in tables {
-            let mut start: Option<Item> = None;
-            loop {
-                let mut query = self
-                    .client
-                    .query()
-                    .table_name(table.as_str())
-                    .set_limit(self.settings.page_limit)
-                    .expression_attribute_names("#c", items::CONTACT_ID)
-                    .expression_attribute_values(":id", AttributeValue::S(id.to_string()))
-                    .set_exclusive_start_key(start.take());
-                query = match &cache.tails[slot] {
-                    Some(from) => query
-                        .key_condition_expression("#c = :id AND #s >= :from")
-                        .expression_attribute_names("#s", items::START_TIME)
-                        .expression_attribute_values(":from", AttributeValue::N(from.clone())),
-                    None => query.key_condition_expression("#c = :id"),
-                };
-                count(&self.counters.query);
-                let out = query
-                    .send()
-                    .await
-                    .map_err(|e| classify("Query", table, e))?;
-                for item in out.items() {
-                    absorb(cache, speaker, table, item);
-                }
-                start = out.last_evaluated_key().cloned();
-                if start.is_none() {
-                    break;
-                }
-            }
-            cache.tails[slot] = tail_of(cache, speaker);
+        let mut read = Vec::new();
+        for (i, (table, speaker)) in tables.into_iter().enumerate() {
+            let from = if plan.full { None } else { tails[i].as_deref() };
+            read.push((table, speaker, self.query_call(table, id, from).await?));
         }
-        cache.refreshed_at = Some(Instant::now());
+        let mut state = reader.state();
+        for (table, speaker, items) in read {
+            state.absorb_all(speaker, table, items);
+        }
+        state.read_done(plan.full, now);
         Ok(())
     }
-}
 
-/// Takes one transcript item into the cache, giving it the next position
-/// if it is new or changed.
-fn absorb(cache: &mut CallCache, speaker: Speaker, table: &str, item: &Item) {
-    let raw = items::raw_start(item).unwrap_or_default().to_string();
-    let parsed = match items::parse_segment(item) {
-        Ok(p) => p,
-        Err(e) => {
-            if cache.warned.insert((speaker, raw.clone())) {
-                let contact = match item.get(items::CONTACT_ID) {
-                    Some(AttributeValue::S(s)) => s.chars().take(64).collect::<String>(),
-                    _ => String::new(),
-                };
-                tracing::warn!(table, contact_id = %contact, start_time = %raw, error = %e, "transcript item skipped");
+    fn timing(&self) -> Timing {
+        Timing {
+            poll: self.settings.poll,
+            full_read_every: self.settings.full_read_every,
+            ended_every: ENDED_READ_EVERY,
+            ended_for: ENDED_READ_FOR,
+        }
+    }
+
+    /// Every item of the call in one table, or those from the sort key
+    /// `from` on; all pages.
+    async fn query_call(
+        &self,
+        table: &str,
+        id: &CallId,
+        from: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(table)
+            .set_limit(self.settings.page_limit)
+            .expression_attribute_names("#c", items::CONTACT_ID)
+            .expression_attribute_values(":id", AttributeValue::S(id.to_string()));
+        query = match from {
+            Some(from) => query
+                .key_condition_expression("#c = :id AND #s >= :from")
+                .expression_attribute_names("#s", items::START_TIME)
+                .expression_attribute_values(":from", AttributeValue::N(from.to_string())),
+            None => query.key_condition_expression("#c = :id"),
+        };
+        let mut pages = query.into_paginator().send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            count(&self.counters.query);
+            let page = page.map_err(|e| classify("Query", table, e))?;
+            self.counters
+                .items_read
+                .fetch_add(page.scanned_count().max(0) as u64, Ordering::Relaxed);
+            found.extend(page.items().iter().cloned());
+        }
+        Ok(found)
+    }
+
+    /// A transcript table's change: applied from its image when the stream
+    /// carries images and the call is watched; otherwise the call's next
+    /// read is told to look.
+    fn on_transcript_change(&self, role: TableRole, change: streams::Change) {
+        let Some(id) = change
+            .keys
+            .get(items::CONTACT_ID)
+            .and_then(|raw| CallId::parse(raw).ok())
+        else {
+            return;
+        };
+        let speaker = match role {
+            TableRole::Agent => Speaker::Agent,
+            _ => Speaker::Customer,
+        };
+        if let Some(reader) = self.existing_reader(&id) {
+            let mut state = reader.state();
+            match (&change.kind, &change.raw_image) {
+                (streams::ChangeKind::Remove, _) => return,
+                (_, Some(image)) => {
+                    if !state.absorb(speaker, self.table(role), image) {
+                        return;
+                    }
+                }
+                (_, None) => state.mark_dirty(),
             }
-            return;
         }
-    };
-    let key = SegmentKey {
-        start_ms: parsed.start_ms,
-        speaker,
-    };
-    if let Some(old) = cache.transcript.get(&key) {
-        if old.text == parsed.text && old.partial == parsed.partial && old.end_ms == parsed.end_ms {
-            return;
-        }
-        // A final never goes back to partial (a stale read).
-        if !old.partial && parsed.partial {
-            return;
-        }
+        self.notify(StoreNotice::SegmentsChanged(id));
     }
-    let logged = match item.get(items::LOGGED_ON) {
-        Some(AttributeValue::S(s) | AttributeValue::N(s)) => parse_call_timestamp(s),
-        _ => None,
-    }
-    .unwrap_or_else(now_ms);
-    cache.last_write_ms = Some(cache.last_write_ms.map_or(logged, |l| l.max(logged)));
-    cache.transcript.record(SegmentWrite {
-        speaker,
-        segment_id: parsed.segment_id,
-        start_ms: parsed.start_ms,
-        end_ms: parsed.end_ms,
-        text: parsed.text,
-        partial: parsed.partial,
-    });
-    cache.raw_start.insert(key, raw);
-}
 
-/// Where the next read of a table starts: the earliest utterance still
-/// partial (it may change), else the newest one (a new one may follow).
-fn tail_of(cache: &CallCache, speaker: Speaker) -> Option<String> {
-    let mine = || cache.transcript.segments().filter(|s| s.speaker == speaker);
-    let from = mine()
-        .filter(|s| s.partial)
-        .min_by_key(|s| s.start_ms)
-        .or_else(|| mine().max_by_key(|s| s.start_ms))?;
-    cache.raw_start.get(&from.key()).cloned()
+    /// Every watched call is to be read whole (changes may have been missed).
+    fn resync_calls(&self) {
+        for reader in self
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            reader.state().mark_needs_full();
+        }
+        self.notify(StoreNotice::Resync);
+    }
 }
 
 /// While contactDetails can't be followed on its stream, looks for new
@@ -562,10 +566,8 @@ impl CallStore for DynamoStore {
     }
 
     async fn call_details(&self, id: &CallId) -> Result<Option<CallDetails>, StoreError> {
-        let cache = self.cache(id);
-        let mut cache = cache.lock().await;
-        cache.used_at = Instant::now();
-        self.read_details(id, &mut cache).await
+        let reader = self.reader(id);
+        self.read_details(id, &reader).await
     }
 
     async fn segments_after(
@@ -574,11 +576,10 @@ impl CallStore for DynamoStore {
         after: Seq,
         limit: usize,
     ) -> Result<SegmentPage, StoreError> {
-        let cache = self.cache(id);
-        let mut cache = cache.lock().await;
-        cache.used_at = Instant::now();
-        self.refresh(id, &mut cache).await?;
-        Ok(cache.transcript.page_after(after, limit))
+        let reader = self.reader(id);
+        self.refresh(id, &reader).await?;
+        let page = reader.state().transcript.page_after(after, limit);
+        Ok(page)
     }
 
     fn notices(&self) -> broadcast::Receiver<StoreNotice> {
@@ -602,7 +603,7 @@ impl CallStore for DynamoStore {
     }
 
     async fn epoch(&self, id: &CallId) -> Result<u64, StoreError> {
-        Ok(self.cache(id).lock().await.epoch)
+        Ok(self.reader(id).state().epoch)
     }
 
     fn request_counts(&self) -> Option<RequestCounts> {
@@ -612,13 +613,14 @@ impl CallStore for DynamoStore {
             get_item: c.get_item.load(Ordering::Relaxed),
             scan: c.scan.load(Ordering::Relaxed),
             get_records: c.get_records.load(Ordering::Relaxed),
+            items_read: c.items_read.load(Ordering::Relaxed),
         })
     }
 
     async fn last_seq(&self, id: &CallId) -> Result<Seq, StoreError> {
-        let cache = self.cache(id);
-        let mut cache = cache.lock().await;
-        self.refresh(id, &mut cache).await?;
-        Ok(cache.transcript.last())
+        let reader = self.reader(id);
+        self.refresh(id, &reader).await?;
+        let last = reader.state().transcript.last();
+        Ok(last)
     }
 }

@@ -1,0 +1,322 @@
+//! The DynamoDB reader as the real upstream writers behave (moto on
+//! loopback, the real server, its sockets): a transcription session that
+//! restarts mid-call, a partial whose final never comes, a contact item
+//! completed by an update. Each with the tables' streams read, and without.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::dynamo::{moto, unique_prefix};
+use common::{next_msg, spawn_app_with, TestApp, Ws};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use travoiq_monitor::model::{CallId, Segment, Speaker};
+use travoiq_monitor::protocol::ServerMsg;
+use travoiq_monitor::server::config::{TableNames, WriterFormat};
+use travoiq_monitor::server::simulator::random_call_id_string;
+use travoiq_monitor::server::store::dynamo::client::table_client;
+use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+use travoiq_monitor::server::store::{CallSink, NewContact, SegmentWrite};
+
+struct Setup {
+    app: TestApp,
+    writer: DynamoWriter,
+}
+
+/// Tables (with or without streams), a writer in `format`, and the server.
+async fn setup(format: WriterFormat, streams: bool, extra: &[(&str, &str)]) -> Setup {
+    let prefix = unique_prefix("upstream");
+    let tables = TableNames {
+        contact: format!("{prefix}contactDetails"),
+        customer: format!("{prefix}contactTranscriptSegments"),
+        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
+    };
+    let client = table_client(Duration::from_secs(5), Some(&moto().endpoint))
+        .await
+        .unwrap();
+    let writer = DynamoWriter::new(client, tables, format);
+    writer.create_tables_with(streams).await.unwrap();
+    let mut settings = vec![
+        ("store", "dynamodb"),
+        ("table_prefix", prefix.as_str()),
+        ("dynamodb_poll_ms", "200"),
+        ("latest_poll_secs", "1"),
+        ("dynamodb_full_read_secs", "2"),
+    ];
+    settings.extend_from_slice(extra);
+    let app = spawn_app_with(&settings).await;
+    Setup { app, writer }
+}
+
+async fn start_call(writer: &DynamoWriter, with_timestamp: bool) -> CallId {
+    let id = CallId::parse(&random_call_id_string()).unwrap();
+    let mut attributes: std::collections::BTreeMap<String, String> = [
+        ("contactId".to_string(), id.to_string()),
+        ("customerPhoneNumber".to_string(), "+14155550123".into()),
+    ]
+    .into_iter()
+    .collect();
+    if with_timestamp {
+        attributes.insert("callTimestamp".into(), now_rfc3339());
+    }
+    writer
+        .start_call(NewContact {
+            call_id: id.clone(),
+            attributes,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+fn write(speaker: Speaker, start_ms: i64, text: &str, partial: bool) -> SegmentWrite {
+    SegmentWrite {
+        speaker,
+        segment_id: format!("{speaker:?}-{start_ms}"),
+        start_ms,
+        end_ms: start_ms + 500,
+        text: text.into(),
+        partial,
+    }
+}
+
+/// Reads a socket all the time, handing its frames over a channel.
+fn pump(mut ws: Ws) -> mpsc::UnboundedReceiver<ServerMsg> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move { while tx.send(next_msg(&mut ws).await).is_ok() {} });
+    rx
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<ServerMsg>, within: Duration) -> Option<ServerMsg> {
+    tokio::time::timeout(within, rx.recv()).await.ok().flatten()
+}
+
+/// What the page shows: each line's latest state, ordered as the page
+/// orders them (by start, then speaker).
+fn shown(frames: &[Segment]) -> Vec<(String, bool)> {
+    let mut latest = std::collections::BTreeMap::new();
+    for seg in frames {
+        latest.insert((seg.start_ms, seg.speaker), (seg.text.clone(), seg.partial));
+    }
+    latest.into_values().collect()
+}
+
+/// A call of 17 lines, customer and agent in turn, written in real time
+/// (700 ms apart): the transcription session restarts after line 9, so
+/// lines 10 to 16 start again near zero. Every line must be shown once, in
+/// the order spoken.
+async fn a_restarted_session_keeps_every_line_in_spoken_order(format: WriterFormat, streams: bool) {
+    let s = setup(format, streams, &[]).await;
+    let id = start_call(&s.writer, true).await;
+    let mut ws = pump(s.app.connect(&format!("/ws/{id}")).await);
+    let mut frames = Vec::new();
+    let expected: Vec<String> = (0..17).map(|i| format!("line {i}")).collect();
+    for (i, text) in expected.iter().enumerate() {
+        let i = i as i64;
+        let speaker = if i % 2 == 0 {
+            Speaker::Customer
+        } else {
+            Speaker::Agent
+        };
+        // Session time: 700 ms a line; the second session began just
+        // before line 9 was said.
+        let start = if i < 9 { i * 700 } else { 300 + (i - 9) * 700 };
+        s.writer
+            .write_segment(&id, write(speaker, start, &text[..4], true))
+            .await
+            .unwrap();
+        s.writer
+            .write_segment(&id, write(speaker, start, text, false))
+            .await
+            .unwrap();
+        if i == 8 {
+            // The failed session is noticed and a new one started.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+        while let Some(msg) = next(&mut ws, Duration::from_millis(700)).await {
+            if let ServerMsg::Transcript(seg) = msg {
+                frames.push(seg);
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while shown(&frames)
+        .iter()
+        .filter(|(_, partial)| !partial)
+        .count()
+        < 17
+        && Instant::now() < deadline
+    {
+        if let Some(ServerMsg::Transcript(seg)) = next(&mut ws, Duration::from_millis(500)).await {
+            frames.push(seg);
+        }
+    }
+    let texts: Vec<String> = shown(&frames).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(texts, expected, "{format:?}, streams {streams}");
+    let finals: Vec<&Segment> = frames.iter().filter(|f| !f.partial).collect();
+    assert_eq!(
+        finals.len(),
+        17,
+        "each final once: {format:?}, streams {streams}"
+    );
+
+    // A page opened now shows the same.
+    let mut fresh = pump(s.app.connect(&format!("/ws/{id}")).await);
+    let mut backlog = Vec::new();
+    while let Some(msg) = next(&mut fresh, Duration::from_secs(5)).await {
+        match msg {
+            ServerMsg::Transcript(seg) => backlog.push(seg),
+            ServerMsg::CaughtUp { .. } => break,
+            _ => {}
+        }
+    }
+    let texts: Vec<String> = shown(&backlog).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(texts, expected, "backlog, {format:?}, streams {streams}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_session_connect_rt_with_streams() {
+    a_restarted_session_keeps_every_line_in_spoken_order(WriterFormat::ConnectRt, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_session_kvs_ms_with_streams() {
+    a_restarted_session_keeps_every_line_in_spoken_order(WriterFormat::KvsMs, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_session_connect_rt_without_streams() {
+    a_restarted_session_keeps_every_line_in_spoken_order(WriterFormat::ConnectRt, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_session_kvs_ms_without_streams() {
+    a_restarted_session_keeps_every_line_in_spoken_order(WriterFormat::KvsMs, false).await;
+}
+
+/// Transcript items read per second over `window`, while the call is watched.
+async fn items_read_per_second(app: &TestApp, window: Duration) -> f64 {
+    let before = app.hub.store().request_counts().unwrap().items_read;
+    tokio::time::sleep(window).await;
+    let after = app.hub.store().request_counts().unwrap().items_read;
+    (after - before) as f64 / window.as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_that_never_finishes_stops_costing_reads_and_stays_unfinished() {
+    // Polled (no streams), whole reads rare, partials abandoned after 2 s.
+    let s = setup(
+        WriterFormat::ConnectRt,
+        false,
+        &[
+            ("dynamodb_full_read_secs", "600"),
+            ("partial_timeout_secs", "2"),
+        ],
+    )
+    .await;
+    let id = start_call(&s.writer, true).await;
+    s.writer
+        .write_segment(
+            &id,
+            write(Speaker::Customer, 0, "I was calling about", true),
+        )
+        .await
+        .unwrap();
+    // Its final is dropped; thirty lines follow.
+    for i in 1..=30 {
+        s.writer
+            .write_segment(
+                &id,
+                write(Speaker::Customer, i * 1000, &format!("line {i}"), false),
+            )
+            .await
+            .unwrap();
+    }
+    let mut ws = pump(s.app.connect(&format!("/ws/{id}")).await);
+    let mut backlog = Vec::new();
+    while let Some(msg) = next(&mut ws, Duration::from_secs(5)).await {
+        match msg {
+            ServerMsg::Transcript(seg) => backlog.push(seg),
+            ServerMsg::CaughtUp { .. } => break,
+            _ => {}
+        }
+    }
+    let pinned = items_read_per_second(&s.app, Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let released = items_read_per_second(&s.app, Duration::from_millis(1500)).await;
+    println!("items read per second while the partial holds the tail: {pinned:.1}, after the bound: {released:.1}");
+    assert!(
+        released * 5.0 < pinned,
+        "the abandoned partial still pins the reads: {pinned:.1} then {released:.1} items/s"
+    );
+    let stuck = backlog
+        .iter()
+        .find(|seg| seg.start_ms == 0)
+        .expect("the unfinished line is shown");
+    assert!(stuck.partial, "shown as unfinished");
+    assert_eq!(backlog.iter().filter(|s| !s.partial).count(), 30);
+}
+
+async fn a_contact_completed_by_an_update_is_announced(streams: bool) {
+    let s = setup(WriterFormat::KvsMs, streams, &[]).await;
+    let mut lobby = pump(s.app.connect("/ws/calls").await);
+    assert!(matches!(
+        next(&mut lobby, Duration::from_secs(5)).await,
+        Some(ServerMsg::Latest { .. })
+    ));
+    // An earlier call, so the new one must beat it on its time.
+    let earlier = start_call(&s.writer, true).await;
+    let mut seen = Vec::new();
+    while !seen.contains(&earlier) {
+        match next(&mut lobby, Duration::from_secs(10)).await {
+            Some(ServerMsg::NewCall { call }) => seen.push(call.call_id),
+            Some(_) => {}
+            None => panic!("the earlier call was not announced"),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Written without its time, completed a second later (a second PutItem).
+    let id = start_call(&s.writer, false).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    s.writer
+        .start_call(NewContact {
+            call_id: id.clone(),
+            attributes: [
+                ("contactId".to_string(), id.to_string()),
+                ("customerPhoneNumber".to_string(), "+14155550123".into()),
+                ("callTimestamp".to_string(), now_rfc3339()),
+            ]
+            .into_iter()
+            .collect(),
+        })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match next(&mut lobby, Duration::from_secs(10)).await {
+            Some(ServerMsg::NewCall { call }) if call.call_id == id => break,
+            Some(_) => {}
+            None => panic!("the completed call was not announced (streams {streams})"),
+        }
+        assert!(Instant::now() < deadline, "not announced within 10 s");
+    }
+    let latest: Value = s.app.get("/latest-call").await.json().await.unwrap();
+    assert_eq!(latest["contactId"], id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_completed_by_an_update_is_announced_from_the_stream() {
+    a_contact_completed_by_an_update_is_announced(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_completed_by_an_update_is_announced_without_a_stream() {
+    a_contact_completed_by_an_update_is_announced(false).await;
+}

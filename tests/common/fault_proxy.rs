@@ -1,7 +1,8 @@
-//! An HTTP proxy in front of moto for the DynamoDB Streams API: forwards
-//! every request as is, logs each one (operation, shard, arrival time), and
-//! answers faults a test scripts: "the next N GetRecords fail with CODE",
-//! "every request waits D first".
+//! An HTTP proxy in front of moto for the DynamoDB and DynamoDB Streams
+//! APIs: forwards every request as is, logs each one (operation, shard,
+//! arrival time, delay), and answers faults a test scripts: "the next N
+//! GetRecords fail with CODE", "every request waits D first", "requests
+//! whose body contains S wait D first" (e.g. one call's Queries).
 //!
 //! moto's iterators do not name their shard, so the proxy learns which
 //! shard an iterator reads from the GetShardIterator that returned it and
@@ -21,7 +22,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-/// One request the proxy answered.
+/// One request the proxy answered. A request its client gave up on while
+/// the proxy held it (the client's timeout) is not logged.
 #[derive(Clone, Debug)]
 pub struct Logged {
     /// When it reached the proxy (before any delay).
@@ -35,6 +37,8 @@ pub struct Logged {
     /// The error code answered instead of forwarding, if a fault was.
     pub injected: Option<String>,
     pub status: u16,
+    /// How long the proxy held it before forwarding (or failing) it.
+    pub delayed: Duration,
 }
 
 pub struct FaultProxy {
@@ -56,6 +60,8 @@ struct ProxyState {
     /// Error codes for the next GetRecords, in order.
     faults: VecDeque<String>,
     delay: Duration,
+    /// Extra delay for requests whose body contains the needle.
+    matching: Vec<(String, Duration)>,
 }
 
 impl FaultProxy {
@@ -105,6 +111,17 @@ impl FaultProxy {
     /// Every request waits `delay` before it is answered (zero: none).
     pub fn set_delay(&self, delay: Duration) {
         self.state().delay = delay;
+    }
+
+    /// Requests whose body contains `needle` wait `by` first (on top of
+    /// `set_delay`; the longest of several matching needles applies).
+    /// `Duration::ZERO` removes the needle.
+    pub fn delay_matching(&self, needle: &str, by: Duration) {
+        let mut state = self.state();
+        state.matching.retain(|(n, _)| n != needle);
+        if !by.is_zero() {
+            state.matching.push((needle.to_string(), by));
+        }
     }
 
     /// Every request answered so far, in the order they were answered.
@@ -194,7 +211,15 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             "GetShardIterator" => (asked["ShardId"].as_str().map(str::to_string), None),
             _ => (None, None),
         };
-        (shard, fault, state.delay)
+        let text = String::from_utf8_lossy(&body);
+        let matched = state
+            .matching
+            .iter()
+            .filter(|(needle, _)| text.contains(needle.as_str()))
+            .map(|(_, by)| *by)
+            .max()
+            .unwrap_or_default();
+        (shard, fault, state.delay + matched)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -243,6 +268,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             iterator_type: asked["ShardIteratorType"].as_str().map(str::to_string),
             injected: fault,
             status: status.as_u16(),
+            delayed: delay,
         });
     }
 

@@ -1,0 +1,290 @@
+//! One call's slow reads never hold up another call's lines: the real
+//! server on DynamoDB tables without streams (each watched call read by its
+//! own `Query` polls), its DynamoDB endpoint behind a proxy in front of
+//! moto. Two calls, A and B, each watched. B's lines are timed from the
+//! write to the frame on B's socket, first with nothing delayed, then with
+//! every Query for A held 2 s at the proxy. B's lines must all arrive, in
+//! order, once each, and A's line must still arrive (late is fine).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::dynamo::{moto, unique_prefix};
+use common::fault_proxy::FaultProxy;
+use common::{next_msg, spawn_app_with, Ws};
+use tokio::sync::mpsc;
+use travoiq_monitor::model::{CallId, Segment, Speaker};
+use travoiq_monitor::protocol::ServerMsg;
+use travoiq_monitor::server::config::{TableNames, WriterFormat};
+use travoiq_monitor::server::simulator::random_call_id_string;
+use travoiq_monitor::server::store::dynamo::client::table_client;
+use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+use travoiq_monitor::server::store::{CallSink, NewContact, SegmentWrite};
+
+/// How long the proxy holds every Query for call A in phase 2.
+const A_DELAY: Duration = Duration::from_secs(2);
+/// Lines written to B per phase.
+const LINES: i64 = 10;
+/// Generous bound on any one line's arrival, far above any delay here:
+/// only there so a lost line fails the test instead of hanging it.
+const ARRIVAL: Duration = Duration::from_secs(30);
+
+async fn new_call(writer: &DynamoWriter) -> CallId {
+    let id = CallId::parse(&random_call_id_string()).unwrap();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    writer
+        .start_call(NewContact {
+            call_id: id.clone(),
+            attributes: [
+                ("contactId".to_string(), id.to_string()),
+                ("customerPhoneNumber".to_string(), "+14155550123".into()),
+                ("callTimestamp".to_string(), now),
+            ]
+            .into_iter()
+            .collect(),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// A final line; customer and agent in turn (the two tables, two Queries).
+fn line(n: i64, text: &str) -> SegmentWrite {
+    let speaker = if n % 2 == 0 {
+        Speaker::Customer
+    } else {
+        Speaker::Agent
+    };
+    SegmentWrite {
+        speaker,
+        segment_id: format!("seg-{n}"),
+        start_ms: n * 1000,
+        end_ms: n * 1000 + 800,
+        text: text.into(),
+        partial: false,
+    }
+}
+
+/// Reads a socket all the time, handing its frames over a channel.
+fn pump(mut ws: Ws) -> mpsc::UnboundedReceiver<ServerMsg> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move { while tx.send(next_msg(&mut ws).await).is_ok() {} });
+    rx
+}
+
+/// The socket's frames until CaughtUp (the backlog sent).
+async fn caught_up(rx: &mut mpsc::UnboundedReceiver<ServerMsg>, which: &str) {
+    loop {
+        match tokio::time::timeout(ARRIVAL, rx.recv()).await {
+            Ok(Some(ServerMsg::CaughtUp { .. })) => return,
+            Ok(Some(_)) => {}
+            _ => panic!("call {which}'s socket never caught up"),
+        }
+    }
+}
+
+/// Reads `rx` until the final line `text` arrives, keeping every
+/// transcript frame in `frames`; when it did.
+async fn until_line(
+    rx: &mut mpsc::UnboundedReceiver<ServerMsg>,
+    text: &str,
+    frames: &mut Vec<Segment>,
+) -> Instant {
+    let deadline = tokio::time::Instant::now() + ARRIVAL;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(ServerMsg::Transcript(seg))) => {
+                let done = seg.text == text && !seg.partial;
+                frames.push(seg);
+                if done {
+                    return Instant::now();
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the socket closed before {text:?} arrived"),
+            Err(_) => panic!("{text:?} did not arrive within {ARRIVAL:?}"),
+        }
+    }
+}
+
+/// Writes B's lines `range` one at a time, each read back on B's socket
+/// before the next is written; each line's latency from its write having
+/// returned (the item is in the table) to its frame.
+async fn write_and_time(
+    writer: &DynamoWriter,
+    b: &CallId,
+    rx: &mut mpsc::UnboundedReceiver<ServerMsg>,
+    range: std::ops::Range<i64>,
+    frames: &mut Vec<Segment>,
+) -> Vec<Duration> {
+    let mut latencies = Vec::new();
+    for n in range {
+        let text = format!("B line {n}");
+        writer.write_segment(b, line(n, &text)).await.unwrap();
+        let written = Instant::now();
+        let arrived = until_line(rx, &text, frames).await;
+        latencies.push(arrived - written);
+    }
+    latencies
+}
+
+/// (p50, max); the p50 of an even count is the upper middle value.
+fn figures(latencies: &[Duration]) -> (Duration, Duration) {
+    let mut sorted = latencies.to_vec();
+    sorted.sort();
+    (sorted[sorted.len() / 2], sorted[sorted.len() - 1])
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_call_never_holds_up_another_calls_lines() {
+    let endpoint = moto().endpoint.clone();
+    let prefix = unique_prefix("slowcall");
+    let tables = TableNames {
+        contact: format!("{prefix}contactDetails"),
+        customer: format!("{prefix}contactTranscriptSegments"),
+        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
+    };
+    // The writer goes straight to moto; only the server goes through the proxy.
+    let client = table_client(Duration::from_secs(5), Some(&endpoint))
+        .await
+        .unwrap();
+    let writer = DynamoWriter::new(client, tables, WriterFormat::ConnectRt);
+    writer.create_tables_with(false).await.unwrap();
+    let proxy = FaultProxy::start(&endpoint).await;
+    let through_proxy = proxy.endpoint();
+    let app = spawn_app_with(&[
+        ("store", "dynamodb"),
+        ("table_prefix", prefix.as_str()),
+        ("dynamodb_endpoint", through_proxy.as_str()),
+        ("dynamodb_poll_ms", "200"),
+        // The SDK gives each attempt a third of this (client.rs): 3 s, so
+        // A's held Queries (2 s) are slow but answered. At 5000 each
+        // attempt would be cut at 1.67 s and A's reads would only fail.
+        ("dynamodb_timeout_ms", "9000"),
+        ("latest_poll_secs", "1"),
+    ])
+    .await;
+
+    let a = new_call(&writer).await;
+    let b = new_call(&writer).await;
+    let mut ws_a = pump(app.connect(&format!("/ws/{a}")).await);
+    let mut ws_b = pump(app.connect(&format!("/ws/{b}")).await);
+    caught_up(&mut ws_a, "A").await;
+    caught_up(&mut ws_b, "B").await;
+    let mut frames_a = Vec::new();
+    let mut frames_b = Vec::new();
+
+    // Phase 1: nothing delayed. A has a line too, so both calls are alike.
+    writer.write_segment(&a, line(0, "A line 0")).await.unwrap();
+    until_line(&mut ws_a, "A line 0", &mut frames_a).await;
+    let before = write_and_time(&writer, &b, &mut ws_b, 0..LINES, &mut frames_b).await;
+
+    // Phase 2: every Query for A (its key in the body as the SDK writes
+    // it) held A_DELAY at the proxy. A's feed reads its two tables one
+    // after the other, so A's reads are in flight nearly all the time.
+    let a_queries = format!(r#"":id":{{"S":"{a}"}}"#);
+    proxy.delay_matching(&a_queries, A_DELAY);
+    let slow_since = Instant::now();
+    // Start measuring once a held Query of A has been answered: from here
+    // on A's feed is always waiting on one.
+    let deadline = Instant::now() + ARRIVAL;
+    while !proxy
+        .log()
+        .iter()
+        .any(|l| l.operation == "Query" && l.delayed >= A_DELAY)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no Query for A was held: is {a_queries} what the SDK sends?"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    writer.write_segment(&a, line(1, "A line 1")).await.unwrap();
+    let a_written = Instant::now();
+    let during = write_and_time(&writer, &b, &mut ws_b, LINES..2 * LINES, &mut frames_b).await;
+    let a_arrived = until_line(&mut ws_a, "A line 1", &mut frames_a).await;
+    let a_latency = a_arrived - a_written;
+    let log = proxy.log();
+    let held = log
+        .iter()
+        .filter(|l| l.at >= slow_since && l.delayed >= A_DELAY)
+        .count();
+    let held_other = log
+        .iter()
+        .filter(|l| l.delayed >= A_DELAY && l.operation != "Query")
+        .count();
+    let queries = log
+        .iter()
+        .filter(|l| l.at >= slow_since && l.operation == "Query")
+        .count();
+    proxy.delay_matching(&a_queries, Duration::ZERO);
+
+    // A second more of B's polls, so a line sent twice would show here.
+    let settle = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(Some(msg)) = tokio::time::timeout_at(settle, ws_b.recv()).await {
+        if let ServerMsg::Transcript(seg) = msg {
+            frames_b.push(seg);
+        }
+    }
+
+    let (p50_before, max_before) = figures(&before);
+    let (p50_during, max_during) = figures(&during);
+    println!(
+        "B write→frame, A not delayed: p50 {:.0} ms, max {:.0} ms ({:?})",
+        ms(p50_before),
+        ms(max_before),
+        before.iter().map(|d| ms(*d).round()).collect::<Vec<_>>()
+    );
+    println!(
+        "B write→frame, every Query of A held {A_DELAY:?}: p50 {:.0} ms, max {:.0} ms ({:?})",
+        ms(p50_during),
+        ms(max_during),
+        during.iter().map(|d| ms(*d).round()).collect::<Vec<_>>()
+    );
+    println!(
+        "ratio delayed/undelayed: p50 {:.2}, max {:.2}; A's line arrived {:.0} ms after its write; \
+         {held} requests held while A was slow ({queries} Queries in all), {held_other} held that were not Queries",
+        p50_during.as_secs_f64() / p50_before.as_secs_f64(),
+        max_during.as_secs_f64() / max_before.as_secs_f64(),
+        ms(a_latency),
+    );
+
+    // Behaviour: every line of B, in the order written, each shown once.
+    let finals: Vec<&str> = frames_b
+        .iter()
+        .filter(|s| !s.partial)
+        .map(|s| s.text.as_str())
+        .collect();
+    let expected: Vec<String> = (0..2 * LINES).map(|n| format!("B line {n}")).collect();
+    assert_eq!(finals, expected, "B's lines, in order, each once");
+    assert!(
+        frames_b.iter().all(|s| s.text.starts_with("B line")),
+        "only B's lines on B's socket"
+    );
+    assert!(
+        frames_a.iter().all(|s| s.text.starts_with("A line")),
+        "only A's lines on A's socket"
+    );
+    assert!(held > 0, "A's Queries were held");
+    assert_eq!(held_other, 0, "only Queries carry A's key as `:id`");
+
+    // The one time bound. B's lines are read by B's own feed every 200 ms,
+    // so their latency is a poll plus a Query or two. Were A's slow read to
+    // hold up B (a lock held across A's request in the hub, the store, or
+    // a shared reader), every line of B would wait for A's request to be
+    // answered: at least A_DELAY each, as A's reads are in flight nearly
+    // all the time. So a median below A_DELAY means B was not held up; it
+    // leaves a wide margin for a slow machine.
+    assert!(
+        p50_during < A_DELAY,
+        "B's median latency {p50_during:?} while A's reads are held {A_DELAY:?}: \
+         B is waiting for A"
+    );
+}

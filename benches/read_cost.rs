@@ -82,6 +82,8 @@ async fn run(streams: bool, viewers: usize) -> RequestCounts {
         ("table_prefix", &prefix),
         ("demo_users", "on"),
         ("demo_password", BENCH_PASSWORD),
+        // Fifty viewers from one address: past the per-address socket limit.
+        ("max_sockets_per_client", "0"),
     ])
     .expect("settings");
     travoiq_monitor::server::startup::dynamo_accounts(

@@ -5,6 +5,11 @@
 //! costs, how long it took, and what that is per hour at 10 s and at 2 s.
 //! With a stream, finding a new call costs no table reads at all.
 //!
+//! Then what reading a two-hour call whole costs (5,000 lines as the
+//! connect-rt writer stores them): what the reader does every
+//! `dynamodb_full_read_secs` for a live call while its tables have no
+//! readable stream.
+//!
 //!     cargo bench --features ssr --bench scan_cost
 
 #[path = "../tests/common/dynamo.rs"]
@@ -59,8 +64,8 @@ fn item_bytes(item: &HashMap<String, AttributeValue>) -> u64 {
         .map(|(k, v)| {
             k.len()
                 + match v {
-                    AttributeValue::S(s) => s.len(),
-                    _ => 8,
+                    AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+                    _ => 1,
                 }
         })
         .sum::<usize>() as u64
@@ -134,18 +139,120 @@ async fn main() {
         );
     }
     println!("(on-demand, at $0.25 per million read request units: units/h ÷ 4,000,000 dollars)");
+    whole_call(&moto.endpoint).await;
 }
 
-/// Writes `n` contact items, 25 a request, 8 requests at a time; their
-/// total size.
+/// One full read of a two-hour call (both tables, all pages).
+async fn whole_call(endpoint: &str) {
+    use travoiq_monitor::model::{CallId, Speaker};
+    use travoiq_monitor::server::store::dynamo::items::segment_item;
+    use travoiq_monitor::server::store::SegmentWrite;
+    const LINES: i64 = 5_000;
+    let prefix = dynamo::unique_prefix("twohours");
+    let tables = TableNames {
+        contact: format!("{prefix}contactDetails"),
+        customer: format!("{prefix}contactTranscriptSegments"),
+        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
+    };
+    let client = table_client(Duration::from_secs(30), Some(endpoint))
+        .await
+        .expect("client");
+    DynamoWriter::new(client.clone(), tables.clone(), WriterFormat::ConnectRt)
+        .create_tables_with(false)
+        .await
+        .expect("tables");
+    let id = CallId::parse(&random_call_id_string()).expect("id");
+    let mut bytes = 0;
+    let mut per_table: HashMap<String, Vec<HashMap<String, AttributeValue>>> = HashMap::new();
+    for i in 0..LINES {
+        let speaker = if i % 2 == 0 {
+            Speaker::Customer
+        } else {
+            Speaker::Agent
+        };
+        let write = SegmentWrite {
+            speaker,
+            segment_id: random_call_id_string(),
+            start_ms: i * 1440,
+            end_ms: i * 1440 + 1200,
+            text: "I would like to move my flight to Thursday morning, please.".into(),
+            partial: false,
+        };
+        let item = segment_item(
+            WriterFormat::ConnectRt,
+            id.as_str(),
+            &write,
+            1_700_000_000_000 + i,
+        );
+        bytes += item_bytes(&item);
+        let table = match speaker {
+            Speaker::Customer => &tables.customer,
+            Speaker::Agent => &tables.agent,
+        };
+        per_table.entry(table.clone()).or_default().push(item);
+    }
+    for (table, items) in per_table {
+        put_all(&client, &table, items).await;
+    }
+    let mut times = Vec::new();
+    let mut pages = 0;
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        pages = 0;
+        for table in [&tables.customer, &tables.agent] {
+            let mut stream = client
+                .query()
+                .table_name(table)
+                .key_condition_expression("#c = :id")
+                .expression_attribute_names("#c", "ContactId")
+                .expression_attribute_values(":id", AttributeValue::S(id.to_string()))
+                .into_paginator()
+                .send();
+            while let Some(page) = stream.next().await {
+                page.expect("query");
+                pages += 1;
+            }
+        }
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let units = scan_read_units(bytes.div_ceil(pages.max(1))) * pages as f64;
+    println!();
+    println!("Reading a two-hour call whole ({LINES} lines, both tables), {RUNS} runs");
+    println!(
+        "{:>6} {:>10} {:>11} {:>12} {:>15} {:>15}",
+        "pages", "bytes", "read units", "time p50", "units/h @10 s", "units/h @60 s"
+    );
+    println!(
+        "{:>6} {:>10} {:>11.0} {:>12.2?} {:>15.0} {:>15.0}",
+        pages,
+        bytes,
+        units,
+        times[RUNS / 2],
+        units * 360.0,
+        units * 60.0
+    );
+}
+
+/// Writes `n` contact items; their total size.
 async fn fill(client: &aws_sdk_dynamodb::Client, table: &str, n: usize) -> u64 {
     let started = Instant::now();
-    let mut bytes = 0;
+    let items: Vec<_> = (0..n).map(contact).collect();
+    let bytes = items.iter().map(item_bytes).sum();
+    put_all(client, table, items).await;
+    eprintln!("  wrote {n} items in {:.1?}", started.elapsed());
+    bytes
+}
+
+/// Writes items, 25 a request, 8 requests at a time.
+async fn put_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<HashMap<String, AttributeValue>>,
+) {
     let mut batches = Vec::new();
     let mut batch = Vec::new();
-    for i in 0..n {
-        let item = contact(i);
-        bytes += item_bytes(&item);
+    for item in items {
         batch.push(
             WriteRequest::builder()
                 .put_request(
@@ -182,6 +289,4 @@ async fn fill(client: &aws_sdk_dynamodb::Client, table: &str, n: usize) -> u64 {
     }));
     use futures::StreamExt;
     writes.buffer_unordered(8).collect::<Vec<()>>().await;
-    eprintln!("  wrote {n} items in {:.1?}", started.elapsed());
-    bytes
 }

@@ -6,12 +6,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::dynamo::{moto, unique_prefix};
+use common::dynamo::{moto, tables, unique_prefix};
 use common::{sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD};
 use travoiq_monitor::model::{Role, Username};
 use travoiq_monitor::server::auth::accounts::{Account, AccountChange};
 use travoiq_monitor::server::auth::{now_ms, password};
-use travoiq_monitor::server::config::{TableNames, WriterFormat};
+use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::store::dynamo::sdk_config;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
 
@@ -33,11 +33,7 @@ async fn two_instances_share_accounts_and_sessions() {
     let sdk = sdk_config(Duration::from_secs(5), None).await.unwrap();
     DynamoWriter::new(
         aws_sdk_dynamodb::Client::new(&sdk),
-        TableNames {
-            contact: format!("{prefix}contactDetails"),
-            customer: format!("{prefix}contactTranscriptSegments"),
-            agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
-        },
+        tables(&prefix),
         WriterFormat::ConnectRt,
     )
     .create_tables()

@@ -6,11 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::dynamo::{moto, unique_prefix, Proxy};
+use common::dynamo::{moto, tables, unique_prefix, Proxy};
 use common::{next_msg, spawn_app_with, TestApp};
 use travoiq_monitor::model::{CallId, Speaker};
 use travoiq_monitor::protocol::ServerMsg;
-use travoiq_monitor::server::config::{TableNames, WriterFormat};
+use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::simulator::random_call_id_string;
 use travoiq_monitor::server::store::dynamo::sdk_config;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
@@ -25,13 +25,8 @@ struct Setup {
 async fn setup(format: WriterFormat) -> Setup {
     let moto = moto();
     let prefix = unique_prefix("app");
-    let tables = TableNames {
-        contact: format!("{prefix}contactDetails"),
-        customer: format!("{prefix}contactTranscriptSegments"),
-        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
-    };
     let sdk = sdk_config(Duration::from_secs(5), None).await.unwrap();
-    let writer = DynamoWriter::new(aws_sdk_dynamodb::Client::new(&sdk), tables, format);
+    let writer = DynamoWriter::new(aws_sdk_dynamodb::Client::new(&sdk), tables(&prefix), format);
     writer.create_tables().await.unwrap();
     let proxy = Proxy::start(&moto.endpoint).await;
     let endpoint = proxy.endpoint();

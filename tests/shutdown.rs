@@ -8,12 +8,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::dynamo::{moto, unique_prefix};
+use common::dynamo::{moto, tables, unique_prefix};
 use common::{close_code, next_msg, spawn_app, spawn_app_with};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use travoiq_monitor::model::{CallId, Seq, Speaker};
 use travoiq_monitor::protocol::ServerMsg;
-use travoiq_monitor::server::config::{TableNames, WriterFormat};
+use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::simulator::random_call_id_string;
 use travoiq_monitor::server::store::dynamo::sdk_config;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
@@ -89,11 +89,7 @@ async fn a_stopping_server_sends_viewers_elsewhere_and_the_next_one_replays_what
     let sdk = sdk_config(Duration::from_secs(5), None).await.unwrap();
     let writer = DynamoWriter::new(
         aws_sdk_dynamodb::Client::new(&sdk),
-        TableNames {
-            contact: format!("{prefix}contactDetails"),
-            customer: format!("{prefix}contactTranscriptSegments"),
-            agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
-        },
+        tables(&prefix),
         WriterFormat::ConnectRt,
     );
     writer.create_tables().await.unwrap();

@@ -10,17 +10,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::dynamo::{moto, unique_prefix};
+use common::dynamo::{in_turn, line, moto, start_call, unique_prefix, writer};
 use common::fault_proxy::FaultProxy;
-use common::{next_msg, spawn_app_with, Ws};
-use tokio::sync::mpsc;
-use travoiq_monitor::model::{CallId, Segment, Speaker};
+use common::{pump, recv_within, spawn_app_with, Frames};
+use travoiq_monitor::model::{CallId, Segment};
 use travoiq_monitor::protocol::ServerMsg;
-use travoiq_monitor::server::config::{TableNames, WriterFormat};
-use travoiq_monitor::server::simulator::random_call_id_string;
-use travoiq_monitor::server::store::dynamo::client::table_client;
+use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
-use travoiq_monitor::server::store::{CallSink, NewContact, SegmentWrite};
+use travoiq_monitor::server::store::{CallSink, SegmentWrite};
 
 /// How long the proxy holds every Query for call A in phase 2.
 const A_DELAY: Duration = Duration::from_secs(2);
@@ -30,69 +27,25 @@ const LINES: i64 = 10;
 /// only there so a lost line fails the test instead of hanging it.
 const ARRIVAL: Duration = Duration::from_secs(30);
 
-async fn new_call(writer: &DynamoWriter) -> CallId {
-    let id = CallId::parse(&random_call_id_string()).unwrap();
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    writer
-        .start_call(NewContact {
-            call_id: id.clone(),
-            attributes: [
-                ("contactId".to_string(), id.to_string()),
-                ("customerPhoneNumber".to_string(), "+14155550123".into()),
-                ("callTimestamp".to_string(), now),
-            ]
-            .into_iter()
-            .collect(),
-        })
-        .await
-        .unwrap();
-    id
-}
-
-/// A final line; customer and agent in turn (the two tables, two Queries).
-fn line(n: i64, text: &str) -> SegmentWrite {
-    let speaker = if n % 2 == 0 {
-        Speaker::Customer
-    } else {
-        Speaker::Agent
-    };
-    SegmentWrite {
-        speaker,
-        segment_id: format!("seg-{n}"),
-        start_ms: n * 1000,
-        end_ms: n * 1000 + 800,
-        text: text.into(),
-        partial: false,
-    }
-}
-
-/// Reads a socket all the time, handing its frames over a channel.
-fn pump(mut ws: Ws) -> mpsc::UnboundedReceiver<ServerMsg> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move { while tx.send(next_msg(&mut ws).await).is_ok() {} });
-    rx
+/// Final line `n`: customer and agent in turn (the two tables, two Queries).
+fn nth_line(n: i64, text: &str) -> SegmentWrite {
+    line(in_turn(n), n * 1000, text)
 }
 
 /// The socket's frames until CaughtUp (the backlog sent).
-async fn caught_up(rx: &mut mpsc::UnboundedReceiver<ServerMsg>, which: &str) {
+async fn caught_up(rx: &mut Frames, which: &str) {
     loop {
-        match tokio::time::timeout(ARRIVAL, rx.recv()).await {
-            Ok(Some(ServerMsg::CaughtUp { .. })) => return,
-            Ok(Some(_)) => {}
-            _ => panic!("call {which}'s socket never caught up"),
+        match recv_within(rx, ARRIVAL).await {
+            Some(ServerMsg::CaughtUp { .. }) => return,
+            Some(_) => {}
+            None => panic!("call {which}'s socket never caught up"),
         }
     }
 }
 
 /// Reads `rx` until the final line `text` arrives, keeping every
 /// transcript frame in `frames`; when it did.
-async fn until_line(
-    rx: &mut mpsc::UnboundedReceiver<ServerMsg>,
-    text: &str,
-    frames: &mut Vec<Segment>,
-) -> Instant {
+async fn until_line(rx: &mut Frames, text: &str, frames: &mut Vec<Segment>) -> Instant {
     let deadline = tokio::time::Instant::now() + ARRIVAL;
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -116,14 +69,14 @@ async fn until_line(
 async fn write_and_time(
     writer: &DynamoWriter,
     b: &CallId,
-    rx: &mut mpsc::UnboundedReceiver<ServerMsg>,
+    rx: &mut Frames,
     range: std::ops::Range<i64>,
     frames: &mut Vec<Segment>,
 ) -> Vec<Duration> {
     let mut latencies = Vec::new();
     for n in range {
         let text = format!("B line {n}");
-        writer.write_segment(b, line(n, &text)).await.unwrap();
+        writer.write_segment(b, nth_line(n, &text)).await.unwrap();
         let written = Instant::now();
         let arrived = until_line(rx, &text, frames).await;
         latencies.push(arrived - written);
@@ -144,20 +97,10 @@ fn ms(d: Duration) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_call_never_holds_up_another_calls_lines() {
-    let endpoint = moto().endpoint.clone();
     let prefix = unique_prefix("slowcall");
-    let tables = TableNames {
-        contact: format!("{prefix}contactDetails"),
-        customer: format!("{prefix}contactTranscriptSegments"),
-        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
-    };
     // The writer goes straight to moto; only the server goes through the proxy.
-    let client = table_client(Duration::from_secs(5), Some(&endpoint))
-        .await
-        .unwrap();
-    let writer = DynamoWriter::new(client, tables, WriterFormat::ConnectRt);
-    writer.create_tables_with(false).await.unwrap();
-    let proxy = FaultProxy::start(&endpoint).await;
+    let writer = writer(&prefix, WriterFormat::ConnectRt, false).await;
+    let proxy = FaultProxy::start(&moto().endpoint).await;
     let through_proxy = proxy.endpoint();
     let app = spawn_app_with(&[
         ("store", "dynamodb"),
@@ -172,8 +115,8 @@ async fn a_slow_call_never_holds_up_another_calls_lines() {
     ])
     .await;
 
-    let a = new_call(&writer).await;
-    let b = new_call(&writer).await;
+    let a = start_call(&writer, true).await;
+    let b = start_call(&writer, true).await;
     let mut ws_a = pump(app.connect(&format!("/ws/{a}")).await);
     let mut ws_b = pump(app.connect(&format!("/ws/{b}")).await);
     caught_up(&mut ws_a, "A").await;
@@ -182,7 +125,10 @@ async fn a_slow_call_never_holds_up_another_calls_lines() {
     let mut frames_b = Vec::new();
 
     // Phase 1: nothing delayed. A has a line too, so both calls are alike.
-    writer.write_segment(&a, line(0, "A line 0")).await.unwrap();
+    writer
+        .write_segment(&a, nth_line(0, "A line 0"))
+        .await
+        .unwrap();
     until_line(&mut ws_a, "A line 0", &mut frames_a).await;
     let before = write_and_time(&writer, &b, &mut ws_b, 0..LINES, &mut frames_b).await;
 
@@ -206,7 +152,10 @@ async fn a_slow_call_never_holds_up_another_calls_lines() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    writer.write_segment(&a, line(1, "A line 1")).await.unwrap();
+    writer
+        .write_segment(&a, nth_line(1, "A line 1"))
+        .await
+        .unwrap();
     let a_written = Instant::now();
     let during = write_and_time(&writer, &b, &mut ws_b, LINES..2 * LINES, &mut frames_b).await;
     let a_arrived = until_line(&mut ws_a, "A line 1", &mut frames_a).await;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::dynamo::{hung_endpoint, moto, unique_prefix, Proxy};
+use common::dynamo::{hung_endpoint, moto, tables, unique_prefix, Proxy};
 use travoiq_monitor::model::{conversation_order, CallId, Segment, Seq, Speaker};
 use travoiq_monitor::server::config::{TableNames, WriterFormat};
 use travoiq_monitor::server::simulator::random_call_id_string;
@@ -23,14 +23,6 @@ struct Backend {
     store: Arc<dyn CallStore>,
     sink: Arc<dyn CallSink>,
     dynamo: Option<(aws_sdk_dynamodb::Client, TableNames)>,
-}
-
-fn tables(prefix: &str) -> TableNames {
-    TableNames {
-        contact: format!("{prefix}contactDetails"),
-        customer: format!("{prefix}contactTranscriptSegments"),
-        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
-    }
 }
 
 fn settings(tables: TableNames, endpoint: Option<String>, timeout: Duration) -> DynamoSettings {

@@ -8,35 +8,17 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::dynamo::{moto, unique_prefix, Proxy};
-use common::{next_msg, spawn_app_with, TestApp, Ws};
+use common::dynamo::{
+    in_turn, line, moto, moto_client, start_call, tables, unique_prefix, writer, Proxy,
+};
+use common::{pump, recv_within, spawn_app_with, Frames, TestApp};
 use serde_json::Value;
-use tokio::sync::mpsc;
-use travoiq_monitor::model::{CallId, Speaker};
+use travoiq_monitor::model::CallId;
 use travoiq_monitor::protocol::ServerMsg;
-use travoiq_monitor::server::config::{TableNames, WriterFormat};
-use travoiq_monitor::server::simulator::random_call_id_string;
-use travoiq_monitor::server::store::dynamo::client::table_client;
+use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::store::dynamo::tables::{enable_streams, StreamChange};
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
-use travoiq_monitor::server::store::{CallSink, NewContact, SegmentWrite};
-
-fn tables(prefix: &str) -> TableNames {
-    TableNames {
-        contact: format!("{prefix}contactDetails"),
-        customer: format!("{prefix}contactTranscriptSegments"),
-        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
-    }
-}
-
-async fn writer(prefix: &str, streams: bool) -> DynamoWriter {
-    let client = table_client(Duration::from_secs(5), Some(&moto().endpoint))
-        .await
-        .unwrap();
-    let writer = DynamoWriter::new(client, tables(prefix), WriterFormat::ConnectRt);
-    writer.create_tables_with(streams).await.unwrap();
-    writer
-}
+use travoiq_monitor::server::store::CallSink;
 
 async fn app(prefix: &str, streams_endpoint: &str) -> TestApp {
     spawn_app_with(&[
@@ -50,38 +32,6 @@ async fn app(prefix: &str, streams_endpoint: &str) -> TestApp {
         ("dynamodb_timeout_ms", "900"),
     ])
     .await
-}
-
-async fn new_call(writer: &DynamoWriter) -> CallId {
-    let id = CallId::parse(&random_call_id_string()).unwrap();
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    writer
-        .start_call(NewContact {
-            call_id: id.clone(),
-            attributes: [
-                ("contactId".to_string(), id.to_string()),
-                ("customerPhoneNumber".to_string(), "+14155550123".into()),
-                ("callTimestamp".to_string(), now),
-            ]
-            .into_iter()
-            .collect(),
-        })
-        .await
-        .unwrap();
-    id
-}
-
-fn line(speaker: Speaker, start_ms: i64, text: &str) -> SegmentWrite {
-    SegmentWrite {
-        speaker,
-        segment_id: format!("seg-{start_ms}"),
-        start_ms,
-        end_ms: start_ms + 800,
-        text: text.into(),
-        partial: false,
-    }
 }
 
 /// Each table's `readFrom` on `/healthz`, with the contact table's reason.
@@ -119,27 +69,15 @@ async fn wait_for_sources(
     }
 }
 
-/// Reads a socket all the time (so it answers the server's pings while
-/// the test waits), handing its frames over a channel.
-fn pump(mut ws: Ws) -> mpsc::UnboundedReceiver<ServerMsg> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move { while tx.send(next_msg(&mut ws).await).is_ok() {} });
-    rx
-}
-
-async fn next(rx: &mut mpsc::UnboundedReceiver<ServerMsg>) -> ServerMsg {
-    tokio::time::timeout(Duration::from_secs(15), rx.recv())
+/// The next frame; fails the test if none comes within 15 s.
+async fn next(rx: &mut Frames) -> ServerMsg {
+    recv_within(rx, Duration::from_secs(15))
         .await
-        .expect("a frame within 15 s")
-        .expect("socket open")
+        .expect("a frame within 15 s, the socket open")
 }
 
 /// Reads the lobby until `id` is announced; how long that took.
-async fn announced(
-    lobby: &mut mpsc::UnboundedReceiver<ServerMsg>,
-    id: &CallId,
-    since: Instant,
-) -> Duration {
+async fn announced(lobby: &mut Frames, id: &CallId, since: Instant) -> Duration {
     loop {
         if let ServerMsg::NewCall { call } = next(lobby).await {
             if &call.call_id == id {
@@ -153,22 +91,17 @@ async fn announced(
 /// the time each took from write to frame.
 async fn lines_arrive(
     writer: &DynamoWriter,
-    ws: &mut mpsc::UnboundedReceiver<ServerMsg>,
+    ws: &mut Frames,
     id: &CallId,
     from: i64,
     n: i64,
 ) -> Vec<Duration> {
     let mut took = Vec::new();
     for i in from..from + n {
-        let speaker = if i % 2 == 0 {
-            Speaker::Customer
-        } else {
-            Speaker::Agent
-        };
         let text = format!("line {i}");
         let written = Instant::now();
         writer
-            .write_segment(id, line(speaker, i * 1000, &text))
+            .write_segment(id, line(in_turn(i), i * 1000, &text))
             .await
             .unwrap();
         loop {
@@ -193,7 +126,7 @@ fn median(mut d: Vec<Duration>) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_stream_falls_back_to_polling_and_back_to_the_stream() {
     let prefix = unique_prefix("fallback");
-    let writer = writer(&prefix, true).await;
+    let writer = writer(&prefix, WriterFormat::ConnectRt, true).await;
     let proxy = Proxy::start(&moto().endpoint).await;
     proxy.cut();
     let app = app(&prefix, &proxy.endpoint()).await;
@@ -210,7 +143,7 @@ async fn an_unreadable_stream_falls_back_to_polling_and_back_to_the_stream() {
     let mut lobby = pump(app.connect("/ws/calls").await);
     assert!(matches!(next(&mut lobby).await, ServerMsg::Latest { .. }));
     let since = Instant::now();
-    let id = new_call(&writer).await;
+    let id = start_call(&writer, true).await;
     let found = announced(&mut lobby, &id, since).await;
     println!("new call found while polling (Scan every 1 s): {found:?}");
 
@@ -228,7 +161,7 @@ async fn an_unreadable_stream_falls_back_to_polling_and_back_to_the_stream() {
     wait_for_sources(&app, "stream", "", Duration::from_secs(20)).await;
     let scans = app.hub.store().request_counts().unwrap().scan;
     let since = Instant::now();
-    let second = new_call(&writer).await;
+    let second = start_call(&writer, true).await;
     let found = announced(&mut lobby, &second, since).await;
     println!("new call found from the stream: {found:?}");
     let streamed = lines_arrive(&writer, &mut ws, &id, 6, 6).await;
@@ -254,7 +187,7 @@ async fn an_unreadable_stream_falls_back_to_polling_and_back_to_the_stream() {
     )
     .await;
     let since = Instant::now();
-    let third = new_call(&writer).await;
+    let third = start_call(&writer, true).await;
     announced(&mut lobby, &third, since).await;
     lines_arrive(&writer, &mut ws, &id, 12, 3).await;
 }
@@ -262,7 +195,7 @@ async fn an_unreadable_stream_falls_back_to_polling_and_back_to_the_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_without_streams_are_polled_until_the_streams_are_turned_on() {
     let prefix = unique_prefix("nostream");
-    let writer = writer(&prefix, false).await;
+    let writer = writer(&prefix, WriterFormat::ConnectRt, false).await;
     let app = app(&prefix, "").await;
     let v: Value = app.get("/healthz").await.json().await.unwrap();
     assert_eq!(v["status"], "ok");
@@ -276,13 +209,11 @@ async fn tables_without_streams_are_polled_until_the_streams_are_turned_on() {
 
     let mut lobby = pump(app.connect("/ws/calls").await);
     assert!(matches!(next(&mut lobby).await, ServerMsg::Latest { .. }));
-    let id = new_call(&writer).await;
+    let id = start_call(&writer, true).await;
     announced(&mut lobby, &id, Instant::now()).await;
 
     // The command turns every stream on; the running server picks them up.
-    let client = table_client(Duration::from_secs(5), Some(&moto().endpoint))
-        .await
-        .unwrap();
+    let client = moto_client().await;
     let done = enable_streams(&client, &tables(&prefix)).await.unwrap();
     assert!(
         done.iter().all(|(_, c)| *c == StreamChange::TurnedOn),
@@ -297,7 +228,7 @@ async fn tables_without_streams_are_polled_until_the_streams_are_turned_on() {
     );
     wait_for_sources(&app, "stream", "", Duration::from_secs(20)).await;
     let since = Instant::now();
-    let second = new_call(&writer).await;
+    let second = start_call(&writer, true).await;
     let found = announced(&mut lobby, &second, since).await;
     println!("new call found after enable-streams: {found:?}");
     let mut ws = pump(app.connect(&format!("/ws/{second}")).await);

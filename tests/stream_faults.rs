@@ -15,11 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::dynamo::{moto, unique_prefix};
+use common::dynamo::{moto, moto_client, tables, unique_prefix};
 use common::fault_proxy::FaultProxy;
 use tokio::sync::mpsc;
-use travoiq_monitor::server::config::{TableNames, WriterFormat};
-use travoiq_monitor::server::store::dynamo::client::table_client;
+use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::store::dynamo::sdk_config;
 use travoiq_monitor::server::store::dynamo::streams::{Event, Follower, Pace, ShardCounts};
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
@@ -58,14 +57,8 @@ impl Rig {
     async fn start(name: &str) -> Rig {
         let endpoint = moto().endpoint.clone();
         let prefix = unique_prefix(name);
-        let names = TableNames {
-            contact: format!("{prefix}contactDetails"),
-            customer: format!("{prefix}contactTranscriptSegments"),
-            agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
-        };
-        let client = table_client(Duration::from_secs(5), Some(&endpoint))
-            .await
-            .expect("DynamoDB client");
+        let names = tables(&prefix);
+        let client = moto_client().await;
         DynamoWriter::new(client.clone(), names.clone(), WriterFormat::ConnectRt)
             .create_tables()
             .await

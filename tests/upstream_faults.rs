@@ -7,17 +7,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::dynamo::{moto, unique_prefix};
-use common::{next_msg, spawn_app_with, TestApp, Ws};
+use common::dynamo::{contact, in_turn, now_rfc3339, segment, start_call, unique_prefix, writer};
+use common::{pump, recv_within, spawn_app_with, TestApp};
 use serde_json::Value;
-use tokio::sync::mpsc;
-use travoiq_monitor::model::{CallId, Segment, Speaker};
+use travoiq_monitor::model::{Segment, Speaker};
 use travoiq_monitor::protocol::ServerMsg;
-use travoiq_monitor::server::config::{TableNames, WriterFormat};
-use travoiq_monitor::server::simulator::random_call_id_string;
-use travoiq_monitor::server::store::dynamo::client::table_client;
+use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
-use travoiq_monitor::server::store::{CallSink, NewContact, SegmentWrite};
+use travoiq_monitor::server::store::{CallSink, SegmentWrite};
 
 struct Setup {
     app: TestApp,
@@ -27,16 +24,7 @@ struct Setup {
 /// Tables (with or without streams), a writer in `format`, and the server.
 async fn setup(format: WriterFormat, streams: bool, extra: &[(&str, &str)]) -> Setup {
     let prefix = unique_prefix("upstream");
-    let tables = TableNames {
-        contact: format!("{prefix}contactDetails"),
-        customer: format!("{prefix}contactTranscriptSegments"),
-        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
-    };
-    let client = table_client(Duration::from_secs(5), Some(&moto().endpoint))
-        .await
-        .unwrap();
-    let writer = DynamoWriter::new(client, tables, format);
-    writer.create_tables_with(streams).await.unwrap();
+    let writer = writer(&prefix, format, streams).await;
     let mut settings = vec![
         ("store", "dynamodb"),
         ("table_prefix", prefix.as_str()),
@@ -49,53 +37,9 @@ async fn setup(format: WriterFormat, streams: bool, extra: &[(&str, &str)]) -> S
     Setup { app, writer }
 }
 
-async fn start_call(writer: &DynamoWriter, with_timestamp: bool) -> CallId {
-    let id = CallId::parse(&random_call_id_string()).unwrap();
-    let mut attributes: std::collections::BTreeMap<String, String> = [
-        ("contactId".to_string(), id.to_string()),
-        ("customerPhoneNumber".to_string(), "+14155550123".into()),
-    ]
-    .into_iter()
-    .collect();
-    if with_timestamp {
-        attributes.insert("callTimestamp".into(), now_rfc3339());
-    }
-    writer
-        .start_call(NewContact {
-            call_id: id.clone(),
-            attributes,
-        })
-        .await
-        .unwrap();
-    id
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
-
+/// A line as written here: 500 ms long, partial or final.
 fn write(speaker: Speaker, start_ms: i64, text: &str, partial: bool) -> SegmentWrite {
-    SegmentWrite {
-        speaker,
-        segment_id: format!("{speaker:?}-{start_ms}"),
-        start_ms,
-        end_ms: start_ms + 500,
-        text: text.into(),
-        partial,
-    }
-}
-
-/// Reads a socket all the time, handing its frames over a channel.
-fn pump(mut ws: Ws) -> mpsc::UnboundedReceiver<ServerMsg> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move { while tx.send(next_msg(&mut ws).await).is_ok() {} });
-    rx
-}
-
-async fn next(rx: &mut mpsc::UnboundedReceiver<ServerMsg>, within: Duration) -> Option<ServerMsg> {
-    tokio::time::timeout(within, rx.recv()).await.ok().flatten()
+    segment(speaker, start_ms, 500, text, partial)
 }
 
 /// What the page shows: each line's latest state, ordered as the page
@@ -120,11 +64,7 @@ async fn a_restarted_session_keeps_every_line_in_spoken_order(format: WriterForm
     let expected: Vec<String> = (0..17).map(|i| format!("line {i}")).collect();
     for (i, text) in expected.iter().enumerate() {
         let i = i as i64;
-        let speaker = if i % 2 == 0 {
-            Speaker::Customer
-        } else {
-            Speaker::Agent
-        };
+        let speaker = in_turn(i);
         // Session time: 700 ms a line; the second session began just
         // before line 9 was said.
         let start = if i < 9 { i * 700 } else { 300 + (i - 9) * 700 };
@@ -140,7 +80,7 @@ async fn a_restarted_session_keeps_every_line_in_spoken_order(format: WriterForm
             // The failed session is noticed and a new one started.
             tokio::time::sleep(Duration::from_millis(1500)).await;
         }
-        while let Some(msg) = next(&mut ws, Duration::from_millis(700)).await {
+        while let Some(msg) = recv_within(&mut ws, Duration::from_millis(700)).await {
             if let ServerMsg::Transcript(seg) = msg {
                 frames.push(seg);
             }
@@ -154,7 +94,9 @@ async fn a_restarted_session_keeps_every_line_in_spoken_order(format: WriterForm
         < 17
         && Instant::now() < deadline
     {
-        if let Some(ServerMsg::Transcript(seg)) = next(&mut ws, Duration::from_millis(500)).await {
+        if let Some(ServerMsg::Transcript(seg)) =
+            recv_within(&mut ws, Duration::from_millis(500)).await
+        {
             frames.push(seg);
         }
     }
@@ -170,7 +112,7 @@ async fn a_restarted_session_keeps_every_line_in_spoken_order(format: WriterForm
     // A page opened now shows the same.
     let mut fresh = pump(s.app.connect(&format!("/ws/{id}")).await);
     let mut backlog = Vec::new();
-    while let Some(msg) = next(&mut fresh, Duration::from_secs(5)).await {
+    while let Some(msg) = recv_within(&mut fresh, Duration::from_secs(5)).await {
         match msg {
             ServerMsg::Transcript(seg) => backlog.push(seg),
             ServerMsg::CaughtUp { .. } => break,
@@ -241,7 +183,7 @@ async fn a_partial_that_never_finishes_stops_costing_reads_and_stays_unfinished(
     }
     let mut ws = pump(s.app.connect(&format!("/ws/{id}")).await);
     let mut backlog = Vec::new();
-    while let Some(msg) = next(&mut ws, Duration::from_secs(5)).await {
+    while let Some(msg) = recv_within(&mut ws, Duration::from_secs(5)).await {
         match msg {
             ServerMsg::Transcript(seg) => backlog.push(seg),
             ServerMsg::CaughtUp { .. } => break,
@@ -268,14 +210,14 @@ async fn a_contact_completed_by_an_update_is_announced(streams: bool) {
     let s = setup(WriterFormat::KvsMs, streams, &[]).await;
     let mut lobby = pump(s.app.connect("/ws/calls").await);
     assert!(matches!(
-        next(&mut lobby, Duration::from_secs(5)).await,
+        recv_within(&mut lobby, Duration::from_secs(5)).await,
         Some(ServerMsg::Latest { .. })
     ));
     // An earlier call, so the new one must beat it on its time.
     let earlier = start_call(&s.writer, true).await;
     let mut seen = Vec::new();
     while !seen.contains(&earlier) {
-        match next(&mut lobby, Duration::from_secs(10)).await {
+        match recv_within(&mut lobby, Duration::from_secs(10)).await {
             Some(ServerMsg::NewCall { call }) => seen.push(call.call_id),
             Some(_) => {}
             None => panic!("the earlier call was not announced"),
@@ -286,21 +228,12 @@ async fn a_contact_completed_by_an_update_is_announced(streams: bool) {
     let id = start_call(&s.writer, false).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     s.writer
-        .start_call(NewContact {
-            call_id: id.clone(),
-            attributes: [
-                ("contactId".to_string(), id.to_string()),
-                ("customerPhoneNumber".to_string(), "+14155550123".into()),
-                ("callTimestamp".to_string(), now_rfc3339()),
-            ]
-            .into_iter()
-            .collect(),
-        })
+        .start_call(contact(&id, Some(now_rfc3339())))
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match next(&mut lobby, Duration::from_secs(10)).await {
+        match recv_within(&mut lobby, Duration::from_secs(10)).await {
             Some(ServerMsg::NewCall { call }) if call.call_id == id => break,
             Some(_) => {}
             None => panic!("the completed call was not announced (streams {streams})"),

@@ -2,7 +2,8 @@
 //! installed into .tools/moto if missing, started once per test binary on a
 //! free port, and stopped when the test process ends. Also a TCP proxy that
 //! can be cut (an endpoint that goes down and comes back) and an endpoint
-//! that accepts connections and never answers.
+//! that accepts connections and never answers; and the tables, writer,
+//! calls and lines the DynamoDB tests write through.
 
 #![allow(dead_code)]
 
@@ -14,6 +15,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
+use travoiq_monitor::model::{CallId, Speaker};
+use travoiq_monitor::server::config::{TableNames, WriterFormat};
+use travoiq_monitor::server::simulator::random_call_id_string;
+use travoiq_monitor::server::store::dynamo::client::table_client;
+use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+use travoiq_monitor::server::store::{CallSink, NewContact, SegmentWrite};
 
 pub const MOTO_VERSION: &str = "5.2.5";
 
@@ -100,6 +107,102 @@ pub fn unique_prefix(name: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The three tables under `prefix`, named as upstream names them.
+pub fn tables(prefix: &str) -> TableNames {
+    TableNames {
+        contact: format!("{prefix}contactDetails"),
+        customer: format!("{prefix}contactTranscriptSegments"),
+        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
+    }
+}
+
+/// A DynamoDB client straight to moto (5 s timeout).
+pub async fn moto_client() -> aws_sdk_dynamodb::Client {
+    table_client(Duration::from_secs(5), Some(&moto().endpoint))
+        .await
+        .expect("DynamoDB client")
+}
+
+/// A writer in `format` straight to moto, its tables under `prefix`
+/// created (with or without streams).
+pub async fn writer(prefix: &str, format: WriterFormat, streams: bool) -> DynamoWriter {
+    let writer = DynamoWriter::new(moto_client().await, tables(prefix), format);
+    writer
+        .create_tables_with(streams)
+        .await
+        .expect("tables created");
+    writer
+}
+
+/// Now, as RFC 3339 (a `callTimestamp` as the contact flow writes it).
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("RFC 3339 time")
+}
+
+/// Call `id`'s contact item: its id, a customer phone number and, if
+/// given, its `callTimestamp`.
+pub fn contact(id: &CallId, call_timestamp: Option<String>) -> NewContact {
+    let mut attributes: std::collections::BTreeMap<String, String> = [
+        ("contactId".to_string(), id.to_string()),
+        ("customerPhoneNumber".to_string(), "+14155550123".into()),
+    ]
+    .into_iter()
+    .collect();
+    if let Some(timestamp) = call_timestamp {
+        attributes.insert("callTimestamp".into(), timestamp);
+    }
+    NewContact {
+        call_id: id.clone(),
+        attributes,
+    }
+}
+
+/// Writes a new call's contact item, with a `callTimestamp` of now or
+/// none (completed later, as some contact flows do); its id.
+pub async fn start_call(writer: &DynamoWriter, with_timestamp: bool) -> CallId {
+    let id = CallId::parse(&random_call_id_string()).expect("call id");
+    writer
+        .start_call(contact(&id, with_timestamp.then(now_rfc3339)))
+        .await
+        .expect("contact item written");
+    id
+}
+
+/// Line `n` of a conversation taking turns: the customer's when `n` is
+/// even, the agent's when odd.
+pub fn in_turn(n: i64) -> Speaker {
+    if n % 2 == 0 {
+        Speaker::Customer
+    } else {
+        Speaker::Agent
+    }
+}
+
+/// A transcript write: id `seg-{start_ms}`, `len_ms` long, partial or final.
+pub fn segment(
+    speaker: Speaker,
+    start_ms: i64,
+    len_ms: i64,
+    text: &str,
+    partial: bool,
+) -> SegmentWrite {
+    SegmentWrite {
+        speaker,
+        segment_id: format!("seg-{start_ms}"),
+        start_ms,
+        end_ms: start_ms + len_ms,
+        text: text.into(),
+        partial,
+    }
+}
+
+/// A final line 800 ms long (see `segment`).
+pub fn line(speaker: Speaker, start_ms: i64, text: &str) -> SegmentWrite {
+    segment(speaker, start_ms, 800, text, false)
 }
 
 /// A TCP proxy to `target` that can be cut and restored.

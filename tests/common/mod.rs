@@ -1,5 +1,6 @@
 //! `spawn_app()`: the real server on a free port, with the embedded store,
-//! no simulator and the developer API, plus small HTTP/WebSocket helpers.
+//! no simulator and the developer API, plus small HTTP/WebSocket helpers
+//! (among them `pump`, a socket read all the time into a channel).
 
 #![allow(dead_code)]
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -23,6 +25,9 @@ use travoiq_monitor::server::security::SocketLimiter;
 use travoiq_monitor::server::startup::Application;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A socket's frames (heartbeats left out), as `pump` hands them over.
+pub type Frames = mpsc::UnboundedReceiver<ServerMsg>;
 
 /// The demo accounts' password in every test server.
 pub const DEMO_PASSWORD: &str = "test-demo-password";
@@ -290,4 +295,19 @@ pub async fn close_code(ws: &mut Ws) -> Option<CloseCode> {
 
 pub async fn send_text(ws: &mut Ws, text: &str) {
     ws.send(Message::Text(text.into())).await.expect("send");
+}
+
+/// Reads a socket all the time (so it answers the server's pings while
+/// the test waits), handing its frames over a channel. The channel ends
+/// when the socket closes or goes 5 s without a frame (see `next_json`).
+pub fn pump(mut ws: Ws) -> Frames {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move { while tx.send(next_msg(&mut ws).await).is_ok() {} });
+    rx
+}
+
+/// The next frame from `pump`, or `None` if none came within `within`
+/// (or the socket is gone).
+pub async fn recv_within(rx: &mut Frames, within: Duration) -> Option<ServerMsg> {
+    tokio::time::timeout(within, rx.recv()).await.ok().flatten()
 }

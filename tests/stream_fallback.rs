@@ -29,7 +29,7 @@ async fn app(prefix: &str, streams_endpoint: &str) -> TestApp {
         ("dynamodb_poll_ms", "200"),
         ("latest_poll_secs", "1"),
         ("stream_describe_secs", "1"),
-        ("dynamodb_timeout_ms", "900"),
+        ("dynamodb_timeout_ms", "3000"),
     ])
     .await
 }

@@ -5,15 +5,13 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType, TimeToLiveSpecification};
 use aws_sdk_dynamodb::Client;
 
 use crate::model::{Role, Username};
 use crate::server::config::AuthTables;
 use crate::server::store::dynamo::errors::classify;
+use crate::server::store::dynamo::tables::create_if_missing;
 
 use super::accounts::{
     Account, AccountChange, AccountStore, AccountStoreError, SessionKey, SessionRecord,
@@ -105,37 +103,15 @@ impl DynamoAccounts {
             (&self.tables.accounts, USERNAME),
             (&self.tables.sessions, SESSION_KEY),
         ] {
-            let created = self
-                .client
-                .create_table()
-                .table_name(table)
-                .billing_mode(BillingMode::PayPerRequest)
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name(key)
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .map_err(unavailable)?,
-                )
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name(key)
-                        .key_type(KeyType::Hash)
-                        .build()
-                        .map_err(unavailable)?,
-                )
-                .send()
-                .await;
-            match created {
-                Ok(_) => tracing::info!(table = %table, "table created"),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_in_use_exception()) =>
-                {
-                    tracing::info!(table = %table, "table exists")
-                }
-                Err(e) => return Err(unavailable(classify("CreateTable", table, e))),
-            }
+            create_if_missing(
+                &self.client,
+                table,
+                (key, ScalarAttributeType::S),
+                None,
+                false,
+            )
+            .await
+            .map_err(unavailable)?;
         }
         let ttl = self
             .client
@@ -191,25 +167,14 @@ impl AccountStore for DynamoAccounts {
     async fn accounts(&self) -> Result<Vec<Account>, AccountStoreError> {
         let table = &self.tables.accounts;
         let mut all = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(table)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable(classify("Scan", table, e)))?;
-            for item in out.items() {
+        let mut pages = self.client.scan().table_name(table).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| unavailable(classify("Scan", table, e)))?;
+            for item in page.items() {
                 match account_from(item) {
                     Ok(a) => all.push(a),
                     Err(e) => tracing::warn!(table = %table, error = %e, "account item skipped"),
                 }
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
             }
         }
         all.sort_by(|a, b| a.username.cmp(&b.username));

@@ -111,7 +111,7 @@ impl Sources {
                 table = %t.table,
                 reason = %reason,
                 poll_every_ms = poll_ms,
-                "the table's stream is not readable: polling the table instead until it is"
+                "polling the table: its stream can't be read (see reason); back to the stream as soon as it can be"
             );
         }
         t.read_from = ReadFrom::Polling;

@@ -176,10 +176,11 @@ pub fn segment_item(
         WriterFormat::KvsMs => {
             item.insert(START_TIME.into(), AttributeValue::N(w.start_ms.to_string()));
             item.insert(END_TIME.into(), AttributeValue::N(w.end_ms.to_string()));
-            // Writer B makes a new random id for every write.
+            // Writer B makes a new random id (a UUID) for every write.
+            let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
             item.insert(
                 SEGMENT_ID_B.into(),
-                AttributeValue::S(crate::server::simulator::random_call_id_string()),
+                AttributeValue::S(id.hyphenated().to_string()),
             );
             item.insert(LOGGED_ON.into(), AttributeValue::N(now_ms.to_string()));
         }

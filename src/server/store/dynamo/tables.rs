@@ -1,8 +1,13 @@
-//! Checking the three tables at start, and turning their streams on.
+//! The tables themselves: checking the three at start, creating any table
+//! the monitor or its tools need, and turning streams on.
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType,
+};
 use aws_sdk_dynamodb::Client;
 
 use crate::server::config::TableNames;
@@ -56,6 +61,80 @@ pub async fn check(client: &Client, tables: &TableNames, latest_poll: Duration) 
             },
         }
     }
+}
+
+/// A key attribute: its name and type.
+pub type KeyAttribute<'a> = (&'a str, ScalarAttributeType);
+
+fn build_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Misconfigured(e.to_string())
+}
+
+/// Creates `table` (on demand; with a stream of new and old images when
+/// `stream`) unless it exists, and waits until it is active (real DynamoDB
+/// keeps a new table CREATING for a while). Whether it was created.
+pub async fn create_if_missing(
+    client: &Client,
+    table: &str,
+    hash: KeyAttribute<'_>,
+    range: Option<KeyAttribute<'_>>,
+    stream: bool,
+) -> Result<bool, StoreError> {
+    let mut create = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest);
+    for (key, kind) in [
+        Some((hash, KeyType::Hash)),
+        range.map(|r| (r, KeyType::Range)),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let ((name, scalar), kind) = (key, kind);
+        create = create
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(scalar)
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(kind)
+                    .build()
+                    .map_err(build_err)?,
+            );
+    }
+    if stream {
+        create = create.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .map_err(build_err)?,
+        );
+    }
+    let created = match create.send().await {
+        Ok(_) => true,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            false
+        }
+        Err(e) => return Err(classify("CreateTable", table, e)),
+    };
+    client
+        .wait_until_table_exists()
+        .table_name(table)
+        .wait(Duration::from_secs(120))
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("table {table} not active: {e}")))?;
+    tracing::info!(table, created, "table ready");
+    Ok(created)
 }
 
 /// What `enable_streams` did to one table.

@@ -5,10 +5,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, StreamSpecification, StreamViewType,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use aws_sdk_dynamodb::Client;
 
 use crate::model::{CallId, Speaker};
@@ -19,6 +16,7 @@ use crate::server::store::{CallSink, NewContact, SegmentWrite, StoreError};
 use super::errors::classify;
 use super::items::{self, WriterFormat};
 use super::now_ms;
+use super::tables;
 
 pub struct DynamoWriter {
     client: Client,
@@ -43,49 +41,14 @@ impl DynamoWriter {
 
     /// Creates the tables, with or without streams.
     pub async fn create_tables_with(&self, streams: bool) -> Result<(), StoreError> {
-        let contact_key = ("contactId", ScalarAttributeType::S, None);
-        let transcript_key = (
-            items::CONTACT_ID,
-            ScalarAttributeType::S,
-            Some((items::START_TIME, ScalarAttributeType::N)),
-        );
-        for (table, key) in [
-            (&self.tables.contact, contact_key),
-            (&self.tables.customer, transcript_key.clone()),
-            (&self.tables.agent, transcript_key),
-        ] {
-            let (hash, hash_type, range) = key;
-            let mut create = self
-                .client
-                .create_table()
-                .table_name(table)
-                .billing_mode(BillingMode::PayPerRequest)
-                .attribute_definitions(attribute(hash, hash_type)?)
-                .key_schema(key_element(hash, KeyType::Hash)?);
-            if streams {
-                create = create.stream_specification(
-                    StreamSpecification::builder()
-                        .stream_enabled(true)
-                        .stream_view_type(StreamViewType::NewAndOldImages)
-                        .build()
-                        .map_err(|e| StoreError::Misconfigured(e.to_string()))?,
-                );
-            }
-            if let Some((range, range_type)) = range {
-                create = create
-                    .attribute_definitions(attribute(range, range_type)?)
-                    .key_schema(key_element(range, KeyType::Range)?);
-            }
-            match create.send().await {
-                Ok(_) => tracing::info!(table = %table, "table created"),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_in_use_exception()) =>
-                {
-                    tracing::info!(table = %table, "table exists")
-                }
-                Err(e) => return Err(classify("CreateTable", table, e)),
-            }
+        let contact = (ATTR_CONTACT_ID, ScalarAttributeType::S);
+        tables::create_if_missing(&self.client, &self.tables.contact, contact, None, streams)
+            .await?;
+        for table in [&self.tables.customer, &self.tables.agent] {
+            let transcript = (items::CONTACT_ID, ScalarAttributeType::S);
+            let start = (items::START_TIME, ScalarAttributeType::N);
+            tables::create_if_missing(&self.client, table, transcript, Some(start), streams)
+                .await?;
         }
         Ok(())
     }
@@ -98,17 +61,10 @@ impl DynamoWriter {
             (&self.tables.customer, &transcript_keys[..]),
             (&self.tables.agent, &transcript_keys[..]),
         ] {
-            let mut start = None;
-            loop {
-                let out = self
-                    .client
-                    .scan()
-                    .table_name(table)
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(|e| classify("Scan", table, e))?;
-                for item in out.items() {
+            let mut pages = self.client.scan().table_name(table).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| classify("Scan", table, e))?;
+                for item in page.items() {
                     let key: HashMap<String, AttributeValue> = keys
                         .iter()
                         .filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone())))
@@ -120,10 +76,6 @@ impl DynamoWriter {
                         .send()
                         .await
                         .map_err(|e| classify("DeleteItem", table, e))?;
-                }
-                start = out.last_evaluated_key().cloned();
-                if start.is_none() {
-                    break;
                 }
             }
         }
@@ -144,22 +96,6 @@ impl DynamoWriter {
             .map_err(|e| classify("PutItem", table, e))?;
         Ok(())
     }
-}
-
-fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinition, StoreError> {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(kind)
-        .build()
-        .map_err(|e| StoreError::Misconfigured(e.to_string()))
-}
-
-fn key_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .map_err(|e| StoreError::Misconfigured(e.to_string()))
 }
 
 #[async_trait]

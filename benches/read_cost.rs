@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use travoiq_monitor::model::CallId;
-use travoiq_monitor::server::config::{Settings, TableNames, WriterFormat};
+use travoiq_monitor::server::config::{Settings, WriterFormat};
 use travoiq_monitor::server::simulator::{self, plan_call, random_call_id_string, SCRIPTS};
 use travoiq_monitor::server::startup::Application;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
@@ -63,11 +63,7 @@ async fn main() {
 
 async fn run(streams: bool, viewers: usize) -> RequestCounts {
     let prefix = dynamo::unique_prefix("bench");
-    let tables = TableNames {
-        contact: format!("{prefix}contactDetails"),
-        customer: format!("{prefix}contactTranscriptSegments"),
-        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
-    };
+    let tables = dynamo::tables(&prefix);
     let sdk = sdk_config(Duration::from_secs(5), None).await.expect("sdk");
     let writer = Arc::new(DynamoWriter::new(
         aws_sdk_dynamodb::Client::new(&sdk),

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use travoiq_monitor::server::config::{TableNames, WriterFormat};
+use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::simulator::random_call_id_string;
 use travoiq_monitor::server::store::dynamo::client::table_client;
 use travoiq_monitor::server::store::dynamo::tables::scan_read_units;
@@ -81,11 +81,7 @@ async fn main() {
     );
     for items in [10_000usize, 100_000] {
         let prefix = dynamo::unique_prefix("scan");
-        let tables = TableNames {
-            contact: format!("{prefix}contactDetails"),
-            customer: format!("{prefix}contactTranscriptSegments"),
-            agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
-        };
+        let tables = dynamo::tables(&prefix);
         let client = table_client(Duration::from_secs(30), Some(&moto.endpoint))
             .await
             .expect("client");
@@ -149,11 +145,7 @@ async fn whole_call(endpoint: &str) {
     use travoiq_monitor::server::store::SegmentWrite;
     const LINES: i64 = 5_000;
     let prefix = dynamo::unique_prefix("twohours");
-    let tables = TableNames {
-        contact: format!("{prefix}contactDetails"),
-        customer: format!("{prefix}contactTranscriptSegments"),
-        agent: format!("{prefix}contactTranscriptSegmentsToCustomer"),
-    };
+    let tables = dynamo::tables(&prefix);
     let client = table_client(Duration::from_secs(30), Some(endpoint))
         .await
         .expect("client");

@@ -531,44 +531,31 @@ mod tests {
         assert_eq!(shown(&state), ["a", "b", "c"]);
     }
 
+    /// One write of the customer's line at 1 s, logged `logged` ms after
+    /// T0; whether it changed what is shown.
+    fn say(state: &mut CallState, text: &str, partial: bool, logged: i64) -> bool {
+        state.absorb(
+            Speaker::Customer,
+            "t",
+            &item(1.0, text, partial, T0 + logged),
+        )
+    }
+
     #[test]
     fn stale_reads_never_take_a_line_back() {
         let mut state = CallState::new();
-        assert!(state.absorb(
-            Speaker::Customer,
-            "t",
-            &item(1.0, "I want to", true, T0 + 1_000)
-        ));
-        assert!(state.absorb(
-            Speaker::Customer,
-            "t",
-            &item(1.0, "I want to change", true, T0 + 1_500)
-        ));
+        let last_words = "I want to change my flight.";
+        assert!(say(&mut state, "I want to", true, 1_000));
+        assert!(say(&mut state, "I want to change", true, 1_500));
         // An older partial (eventually consistent read) is ignored.
-        assert!(!state.absorb(
-            Speaker::Customer,
-            "t",
-            &item(1.0, "I want to", true, T0 + 1_000)
-        ));
-        assert!(state.absorb(
-            Speaker::Customer,
-            "t",
-            &item(1.0, "I want to change my flight.", false, T0 + 2_000)
-        ));
+        assert!(!say(&mut state, "I want to", true, 1_000));
+        assert!(say(&mut state, last_words, false, 2_000));
         // A partial after the final is ignored, even if written later.
-        assert!(!state.absorb(
-            Speaker::Customer,
-            "t",
-            &item(1.0, "I want", true, T0 + 3_000)
-        ));
-        assert_eq!(shown(&state), ["I want to change my flight."]);
+        assert!(!say(&mut state, "I want", true, 3_000));
+        assert_eq!(shown(&state), [last_words]);
         // The same state again changes nothing (no new position).
         let last = state.transcript.last();
-        assert!(!state.absorb(
-            Speaker::Customer,
-            "t",
-            &item(1.0, "I want to change my flight.", false, T0 + 2_000)
-        ));
+        assert!(!say(&mut state, last_words, false, 2_000));
         assert_eq!(state.transcript.last(), last);
     }
 

@@ -31,6 +31,7 @@ use crate::server::store::SegmentWrite;
 use crate::server::timestamp::parse_call_timestamp;
 
 use super::items::{self, Item};
+use super::now_ms;
 
 /// Two lines of one session are written with `LoggedOn - EndTime` within
 /// this of each other (the transcriber's and writer's latency).
@@ -187,10 +188,6 @@ fn logged_ms(item: &Item) -> Option<i64> {
         Some(AttributeValue::S(s) | AttributeValue::N(s)) => parse_call_timestamp(s),
         _ => None,
     }
-}
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 impl CallState {

@@ -333,8 +333,9 @@ impl DynamoStore {
         reader
     }
 
-    fn streamed(&self, role: TableRole) -> bool {
-        self.sources.is_streamed(role)
+    /// Both transcript tables are followed on their streams.
+    fn transcripts_streamed(&self) -> bool {
+        self.sources.is_streamed(TableRole::Customer) && self.sources.is_streamed(TableRole::Agent)
     }
 
     async fn read_details(
@@ -343,7 +344,7 @@ impl DynamoStore {
         reader: &CallReader,
     ) -> Result<Option<CallDetails>, StoreError> {
         // With the contact stream read, a change clears the copy at once.
-        let ttl = if self.streamed(TableRole::Contact) {
+        let ttl = if self.sources.is_streamed(TableRole::Contact) {
             DETAILS_TTL_STREAMED
         } else {
             DETAILS_TTL
@@ -411,7 +412,7 @@ impl DynamoStore {
     async fn refresh(&self, id: &CallId, reader: &CallReader) -> Result<(), StoreError> {
         let _one = reader.reading.lock().await;
         let now = Instant::now();
-        let streamed = self.streamed(TableRole::Customer) && self.streamed(TableRole::Agent);
+        let streamed = self.transcripts_streamed();
         let (plan, tails) = {
             let state = reader.state();
             let plan = state.plan(now, streamed, state.ended_at.is_some(), &self.timing());
@@ -589,9 +590,7 @@ impl CallStore for DynamoStore {
     /// The poll interval, or five times it (a safety net) while both
     /// transcript tables are followed on their streams.
     fn poll_interval(&self) -> Option<Duration> {
-        let streamed = self.sources.is_streamed(TableRole::Customer)
-            && self.sources.is_streamed(TableRole::Agent);
-        Some(if streamed {
+        Some(if self.transcripts_streamed() {
             self.settings.poll * 5
         } else {
             self.settings.poll

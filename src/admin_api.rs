@@ -10,16 +10,18 @@ use crate::model::AccountSummary;
 mod admin {
     use crate::error::AppError;
     use crate::model::{Role, Username};
+    use crate::server::access::Door;
     use crate::server::auth::accounts::AccountStoreError;
-    use crate::server::state::AppState;
+    use crate::server::http::server_fn::asking;
+    use crate::server::http::state::AppState;
 
     /// The state and the admin's name, or `NotAllowed`.
     pub fn admin() -> Result<(AppState, String), AppError> {
-        let (state, viewer, _) = crate::api::access::viewer()?;
-        if viewer.user.role != Role::Admin {
+        let (state, who) = asking(Door::Page)?;
+        if who.viewer.user.role != Role::Admin {
             return Err(AppError::NotAllowed);
         }
-        Ok((state, viewer.user.username.to_string()))
+        Ok((state, who.viewer.user.username.to_string()))
     }
 
     pub fn username(raw: &str) -> Result<Username, AppError> {

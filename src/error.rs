@@ -25,6 +25,12 @@ pub enum AppError {
     NotAllowed,
     #[error("{0}")]
     Invalid(String),
+    #[error("No call has started yet.")]
+    NoCallYet,
+    #[error("Requests from other sites are refused.")]
+    CrossSite,
+    #[error("Too many live connections from this address.")]
+    TooManyConnections,
 }
 
 impl AppError {
@@ -53,7 +59,43 @@ impl AppError {
             AppError::SignInRequired => "sign_in_required",
             AppError::NotAllowed => "not_allowed",
             AppError::Invalid(_) => "invalid",
+            AppError::NoCallYet => "no_call",
+            AppError::CrossSite => "cross_site",
+            AppError::TooManyConnections => "too_many_connections",
         }
+    }
+
+    /// The one table from error to HTTP status, for every door (REST,
+    /// server functions, socket handshakes, the gate).
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::InvalidCallId { .. } | AppError::Invalid(_) => 400,
+            AppError::SignInRequired => 401,
+            AppError::NotAllowed | AppError::CrossSite => 403,
+            AppError::UnknownCall(_) | AppError::MissingTable | AppError::NoCallYet => 404,
+            AppError::TooManyConnections => 429,
+            AppError::DataSourceRefused | AppError::Transport(_) => 502,
+            AppError::Unavailable => 503,
+        }
+    }
+}
+
+/// `{"error": code, "message": words}` with the status from
+/// [`AppError::status`]; a 503 says when to retry.
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::{header, HeaderValue, StatusCode};
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
     }
 }
 
@@ -80,5 +122,23 @@ mod tests {
         assert!(input.ends_with('…'));
         assert!(input.chars().count() <= 41);
         assert_eq!(e.code(), "malformed_call_id");
+        assert_eq!(e.status(), 400);
+    }
+
+    #[test]
+    fn every_error_has_a_client_or_gateway_status() {
+        let id = CallId::parse("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap();
+        for (e, status) in [
+            (AppError::UnknownCall(id), 404),
+            (AppError::NoCallYet, 404),
+            (AppError::SignInRequired, 401),
+            (AppError::NotAllowed, 403),
+            (AppError::CrossSite, 403),
+            (AppError::TooManyConnections, 429),
+            (AppError::Unavailable, 503),
+            (AppError::DataSourceRefused, 502),
+        ] {
+            assert_eq!(e.status(), status, "{e:?}");
+        }
     }
 }

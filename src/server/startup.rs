@@ -5,31 +5,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
-use crate::app::{shell, App};
-
+use super::access::CallAccess;
 use super::auth::accounts::AccountStore;
 use super::auth::dynamo_store::DynamoAccounts;
 use super::auth::file_store::FileAccounts;
-use super::auth::{gate, handlers as auth_handlers, Auth};
+use super::auth::Auth;
 use super::config::{Settings, StoreKind};
-use super::dev_api::DevTarget;
+use super::dev_target::DevTarget;
+use super::http::state::AppState;
 use super::hub::Hub;
-use super::security::{self, SocketLimiter};
-use super::state::AppState;
+use super::security::SocketLimiter;
+use super::simulator;
 use super::store::dynamo::writer::DynamoWriter;
 use super::store::dynamo::{DynamoSettings, DynamoStore};
 use super::store::memory::MemoryStore;
 use super::store::{CallSink, CallStore, StoreError};
-use super::{dev_api, rest, simulator, ws};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -201,7 +196,9 @@ impl Application {
 
         let dev = if settings.dev_api { dev } else { None };
         let allowed_origins = Arc::new(settings.allowed_origins());
+        let access = Arc::new(CallAccess::new(hub.clone(), &settings));
         let state = AppState {
+            access,
             sockets: SocketLimiter::default(),
             allowed_origins,
             leptos_options: leptos_options.clone(),
@@ -214,7 +211,7 @@ impl Application {
         let hub = state.hub.clone();
         let auth = state.auth.clone();
         let sockets = state.sockets.clone();
-        let router = router(state);
+        let router = super::http::router(state);
         Ok(Self {
             hub,
             auth,
@@ -289,37 +286,6 @@ impl Application {
 
 /// How long requests in flight may take once shutdown has begun.
 pub const GRACE: Duration = Duration::from_secs(10);
-
-fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
-    let mut router = Router::new()
-        .route("/healthz", get(rest::healthz))
-        .route("/signin", axum::routing::post(auth_handlers::sign_in))
-        .route("/signout", axum::routing::post(auth_handlers::sign_out))
-        .route("/details/{call_id}", get(rest::details))
-        .route("/latest-call", get(rest::latest_call))
-        .route("/ws/calls", get(ws::lobby_socket))
-        .route("/ws/{call_id}", get(ws::call_socket));
-    if state.dev.is_some() {
-        tracing::warn!("developer API enabled at /api/dev: never in production");
-        router = router.merge(dev_api::routes());
-    }
-    let options = state.leptos_options.clone();
-    router
-        .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            gate::gate,
-        ))
-        .layer(security::header_layers())
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .with_state(state)
-}
 
 async fn stop_signal() {
     let ctrl_c = async {

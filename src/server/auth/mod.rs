@@ -1,19 +1,13 @@
-//! Who may see what: accounts, sessions, roles and per-call access.
-//!
-//! Every entry point (pages, REST, server functions, sockets) goes through
-//! [`gate::gate`], which resolves the session cookie into a [`Viewer`],
-//! refuses cross-site state changes and sends the unsigned to sign in;
-//! each handler that touches a call then asks [`Auth::may_view`], and
-//! answers a call the viewer may not see exactly as an unknown call.
+//! Who is signed in: accounts, sessions, sign-in limits and the audit
+//! trail. Which calls a signed-in viewer may see is decided in one place
+//! above this, [`crate::server::access`].
 
 pub mod accounts;
 pub mod audit;
 pub mod cli;
 pub mod dynamo_store;
 pub mod file_store;
-pub mod gate;
 pub mod grant;
-pub mod handlers;
 pub mod limit;
 pub mod password;
 
@@ -23,13 +17,10 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use crate::error::AppError;
-use crate::model::{CallDetails, CallId, Role, User, Username};
+use crate::model::{Role, User, Username};
 
 use super::config::{Settings, Switch};
-use super::contact::{ATTR_PHONE, ATTR_PHONE_ALT};
 use accounts::{Account, AccountStore, AccountStoreError, SessionKey, SessionRecord, SessionToken};
-use grant::Signer;
 use limit::SignInLimiter;
 
 /// Sessions are marked as used at most this often (a store write).
@@ -56,13 +47,9 @@ pub enum SignInRefusal {
 pub struct Auth {
     store: Arc<dyn AccountStore>,
     limiter: SignInLimiter,
-    signer: Signer,
     idle_ms: i64,
     max_age_ms: i64,
     secure_cookies: Switch,
-    agent_attribute: String,
-    masked: Vec<Role>,
-    share_for_ms: i64,
     signed_out: broadcast::Sender<SessionKey>,
 }
 
@@ -70,34 +57,9 @@ pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// Digits but the last four replaced: `+1 555-010-4567` → `+• •••-•••-4567`.
-pub fn mask_phone(phone: &str) -> String {
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let mut seen = 0;
-    phone
-        .chars()
-        .map(|c| {
-            if c.is_ascii_digit() {
-                seen += 1;
-                if seen <= digits.saturating_sub(4) {
-                    return '•';
-                }
-            }
-            c
-        })
-        .collect()
-}
-
 impl Auth {
     pub fn new(store: Arc<dyn AccountStore>, settings: &Settings) -> Self {
         let per = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-        let signer = match settings.secret.trim() {
-            "" => {
-                tracing::warn!("no TRAVOIQ_SECRET: shared call links last only until this server stops, and work on this instance only");
-                Signer::random()
-            }
-            secret => Signer::new(secret.as_bytes()),
-        };
         let (signed_out, _) = broadcast::channel(256);
         Self {
             store,
@@ -105,13 +67,9 @@ impl Auth {
                 per(settings.sign_in_per_account),
                 per(settings.sign_in_per_address),
             ),
-            signer,
             idle_ms: settings.session_idle_mins.saturating_mul(60_000) as i64,
             max_age_ms: settings.session_max_hours.saturating_mul(3_600_000) as i64,
             secure_cookies: settings.secure_cookies,
-            agent_attribute: settings.agent_attribute.clone(),
-            masked: settings.masked_roles(),
-            share_for_ms: settings.share_link_mins.saturating_mul(60_000) as i64,
             signed_out,
         }
     }
@@ -239,63 +197,6 @@ impl Auth {
         Ok(())
     }
 
-    /// Whether the viewer may see this call: supervisors and admins every
-    /// call; an agent their own (by the agent attribute) or one shared
-    /// with a valid signed link.
-    pub fn may_view(&self, viewer: &Viewer, call: &CallDetails, grant: Option<&str>) -> bool {
-        if viewer.user.role.sees_every_call() {
-            return true;
-        }
-        let own = !viewer.agent_id.is_empty()
-            && call.attributes.get(&self.agent_attribute) == Some(&viewer.agent_id);
-        own || grant.is_some_and(|g| self.signer.verify(g, &call.call_id, now_ms()))
-    }
-
-    /// The call as this viewer is shown it: phone numbers masked for the
-    /// roles configured so.
-    pub fn present(&self, viewer: &Viewer, mut call: CallDetails) -> CallDetails {
-        if self.masked.contains(&viewer.user.role) {
-            call.customer_phone = call.customer_phone.as_deref().map(mask_phone);
-            for key in [ATTR_PHONE, ATTR_PHONE_ALT] {
-                if let Some(phone) = call.attributes.get_mut(key) {
-                    *phone = mask_phone(phone);
-                }
-            }
-        }
-        call
-    }
-
-    /// Checks access and presents the call; a call the viewer may not see
-    /// is reported exactly as an unknown one.
-    pub fn admit_call(
-        &self,
-        viewer: &Viewer,
-        call: CallDetails,
-        grant: Option<&str>,
-        addr: Option<IpAddr>,
-        via: &'static str,
-    ) -> Result<CallDetails, AppError> {
-        if self.may_view(viewer, &call, grant) {
-            audit::call_opened(viewer, &call.call_id, addr, via);
-            Ok(self.present(viewer, call))
-        } else {
-            audit::call_denied(viewer, &call.call_id, addr, via);
-            Err(AppError::UnknownCall(call.call_id))
-        }
-    }
-
-    /// The agent id to look for when finding a viewer's newest call, or
-    /// `None` for those who see every call.
-    pub fn owner_filter<'a>(&self, viewer: &'a Viewer) -> Option<&'a str> {
-        (!viewer.user.role.sees_every_call()).then_some(viewer.agent_id.as_str())
-    }
-
-    /// A signed link to one call, valid for the configured time.
-    pub fn share(&self, call: &CallId) -> (String, i64) {
-        let expires = now_ms() + self.share_for_ms;
-        (self.signer.issue(call, expires), expires)
-    }
-
     /// Makes (or resets) the demo accounts `supervisor` and `agent`. Each
     /// gets `password`, or a fresh random one; returns what was used.
     pub async fn ensure_demo_users(
@@ -323,18 +224,5 @@ impl Auth {
             made.push((username, chosen));
         }
         Ok(made)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn phones_keep_only_their_last_four_digits() {
-        assert_eq!(mask_phone("+1 555-010-4567"), "+• •••-•••-4567");
-        assert_eq!(mask_phone("+447700900123"), "+••••••••0123");
-        assert_eq!(mask_phone("123"), "123");
-        assert_eq!(mask_phone(""), "");
     }
 }

@@ -21,17 +21,13 @@ use time::OffsetDateTime;
 use crate::error::AppError;
 use crate::model::{CallId, Speaker};
 
-use super::contact::{ATTR_CONTACT_ID, ATTR_DATE, ATTR_PHONE, ATTR_TIMESTAMP};
-use super::queries::{self, parse_id};
-use super::rest::ApiError;
-use super::state::AppState;
-use std::sync::Arc;
+use crate::server::access::{parse_id, store_error};
+use crate::server::contact::{ATTR_CONTACT_ID, ATTR_DATE, ATTR_PHONE, ATTR_TIMESTAMP};
+use crate::server::dev_target::DevTarget;
+use crate::server::store::{CallSink, NewContact, SegmentWrite, StoreError};
+use crate::server::timestamp::{format_call_date, format_js_date_string};
 
-use super::store::dynamo::writer::DynamoWriter;
-use super::store::dynamo::DynamoStore;
-use super::store::memory::MemoryStore;
-use super::store::{CallSink, NewContact, SegmentWrite};
-use super::timestamp::{format_call_date, format_js_date_string};
+use super::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -62,56 +58,26 @@ struct WriteSegment {
     segment_id: Option<String>,
 }
 
-/// Where the developer API writes.
-#[derive(Clone)]
-pub enum DevTarget {
-    Memory(Arc<MemoryStore>),
-    Dynamo(Arc<DynamoWriter>, Arc<DynamoStore>),
-}
-
-impl DevTarget {
-    fn sink(&self) -> &dyn CallSink {
-        match self {
-            DevTarget::Memory(m) => m.as_ref(),
-            DevTarget::Dynamo(d, _) => d.as_ref(),
-        }
-    }
-
-    async fn reset(&self) -> Result<(), super::store::StoreError> {
-        match self {
-            DevTarget::Memory(m) => {
-                m.clear();
-                Ok(())
-            }
-            DevTarget::Dynamo(d, store) => {
-                d.clear().await?;
-                store.forget_all().await;
-                Ok(())
-            }
-        }
-    }
-}
-
-fn sink(state: &AppState) -> Result<&dyn CallSink, ApiError> {
+fn sink(state: &AppState) -> Result<&dyn CallSink, AppError> {
     state
         .dev
         .as_ref()
         .map(DevTarget::sink)
-        .ok_or(ApiError(AppError::Unavailable))
+        .ok_or(AppError::Unavailable)
 }
 
-fn write_failed(e: super::store::StoreError) -> ApiError {
+fn write_failed(e: StoreError) -> AppError {
     tracing::warn!(error = %e, "developer write failed");
-    ApiError(AppError::Unavailable)
+    AppError::Unavailable
 }
 
 async fn create_call(
     State(state): State<AppState>,
     Json(body): Json<CreateCall>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
     let id = match body.contact_id.as_deref() {
         Some(raw) => parse_id(raw)?,
-        None => CallId::parse(&super::simulator::random_call_id_string())
+        None => CallId::parse(&crate::server::simulator::random_call_id_string())
             .map_err(|e| AppError::invalid_call_id("generated", e))?,
     };
     let now = OffsetDateTime::now_utc();
@@ -137,17 +103,22 @@ async fn create_call(
 }
 
 /// The id of a call that exists (400 for a malformed id, 404 for an
-/// unknown one, the store's own error if it cannot tell).
-async fn existing_call(state: &AppState, raw: &str) -> Result<CallId, ApiError> {
-    let details = queries::details(state.hub.store().as_ref(), raw).await?;
-    Ok(details.call_id)
+/// unknown one, the store's own error if it cannot tell). Unchecked by
+/// [`crate::server::access`]: this API writes calls and shows none.
+async fn existing_call(state: &AppState, raw: &str) -> Result<CallId, AppError> {
+    let id = parse_id(raw)?;
+    match state.hub.store().call_details(&id).await {
+        Ok(Some(_)) => Ok(id),
+        Ok(None) => Err(AppError::UnknownCall(id)),
+        Err(e) => Err(store_error(e)),
+    }
 }
 
 async fn write_segment(
     State(state): State<AppState>,
     Path(raw): Path<String>,
     Json(body): Json<WriteSegment>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AppError> {
     let id = existing_call(&state, &raw).await?;
     sink(&state)?
         .write_segment(
@@ -171,7 +142,7 @@ async fn write_segment(
 async fn end_call(
     State(state): State<AppState>,
     Path(raw): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AppError> {
     let id = existing_call(&state, &raw).await?;
     let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     sink(&state)?
@@ -181,8 +152,8 @@ async fn end_call(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn reset(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    let target = state.dev.as_ref().ok_or(ApiError(AppError::Unavailable))?;
+async fn reset(State(state): State<AppState>) -> Result<StatusCode, AppError> {
+    let target = state.dev.as_ref().ok_or(AppError::Unavailable)?;
     target.reset().await.map_err(write_failed)?;
     tracing::info!("store cleared through the developer API");
     Ok(StatusCode::NO_CONTENT)

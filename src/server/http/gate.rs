@@ -1,25 +1,24 @@
-//! The door every request passes: resolves the session cookie into a
-//! [`Viewer`] (in the request's extensions), refuses cross-site state
-//! changes, and sends anyone without a session to sign in (pages) or
-//! answers 401 (everything else). Only the sign-in page, the health check,
-//! static assets and the developer API (off unless switched on) are open.
+//! What every request passes first: notes the client's address, refuses
+//! cross-site state changes, and resolves the session cookie into a
+//! [`Viewer`] in the request's extensions, or a [`NoViewer`] saying why
+//! there is none. Whether a route needs a viewer is declared where the
+//! routes are (see [`super::router`]), not here.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use cookie::{Cookie, SameSite};
-use serde_json::json;
 
+use crate::error::AppError;
+use crate::server::auth::accounts::SessionToken;
+use crate::server::auth::audit;
 use crate::server::config::Switch;
 use crate::server::security::same_site_request;
-use crate::server::state::AppState;
 
-use super::accounts::SessionToken;
-use super::audit;
+use super::state::AppState;
 
 pub const SESSION_COOKIE: &str = "travoiq_session";
 
@@ -27,24 +26,15 @@ pub const SESSION_COOKIE: &str = "travoiq_session";
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddr(pub IpAddr);
 
-/// Paths open without a session.
-fn is_public(path: &str) -> bool {
-    // `/api/me` answers "nobody" without a session; `/api/signin_hint`
-    // serves the sign-in page.
-    matches!(
-        path,
-        "/signin" | "/healthz" | "/favicon.svg" | "/api/me" | "/api/signin_hint"
-    ) || path.starts_with("/pkg/")
-        || path.starts_with("/api/dev/")
-}
-
-/// A browser navigating to a page (sent to sign in), rather than a script
-/// or client calling an endpoint (told 401).
-fn is_page(method: &Method, path: &str) -> bool {
-    (method == Method::GET || method == Method::HEAD)
-        && !["/api/", "/ws/", "/details/", "/latest-call"]
-            .iter()
-            .any(|p| path.starts_with(p))
+/// Why a request carries no [`crate::server::auth::Viewer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoViewer {
+    /// No session cookie.
+    NoCookie,
+    /// A cookie whose session is over (expired, signed out, disabled).
+    Ended,
+    /// The account store could not be asked.
+    Unavailable,
 }
 
 pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
@@ -154,10 +144,6 @@ pub fn percent_encode(raw: &str) -> String {
     out
 }
 
-fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({ "error": code, "message": message }))).into_response()
-}
-
 pub async fn gate(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -166,79 +152,88 @@ pub async fn gate(
 ) -> Response {
     let addr = peer.ip();
     req.extensions_mut().insert(ClientAddr(addr));
-    let path = req.uri().path().to_string();
     if !req.method().is_safe() && !same_site_request(req.headers(), &state.allowed_origins) {
         let origin = req
             .headers()
             .get(header::ORIGIN)
             .and_then(|o| o.to_str().ok());
-        audit::cross_site_refused(&path, origin, addr);
-        return json_error(
-            StatusCode::FORBIDDEN,
-            "cross_site",
-            "Requests from other sites are refused.",
-        );
+        audit::cross_site_refused(req.uri().path(), origin, addr);
+        return AppError::CrossSite.into_response();
     }
-    let token = session_token(req.headers());
-    let viewer = match &token {
-        Some(token) => match state.auth.viewer(token).await {
-            Ok(viewer) => viewer,
-            Err(e) if is_public(&path) => {
-                tracing::warn!(error = %e, "session check failed on an open path");
-                None
-            }
+    let found = match session_token(req.headers()) {
+        None => Err(NoViewer::NoCookie),
+        Some(token) => match state.auth.viewer(&token).await {
+            Ok(Some(viewer)) => Ok(viewer),
+            Ok(None) => Err(NoViewer::Ended),
             Err(e) => {
                 tracing::error!(error = %e, "session check failed");
-                let mut response = json_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "Sign-in is unavailable; retrying.",
-                );
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-                return response;
+                Err(NoViewer::Unavailable)
             }
         },
-        None => None,
     };
-    match viewer {
-        Some(viewer) => {
+    match found {
+        Ok(viewer) => {
             req.extensions_mut().insert(viewer);
-            next.run(req).await
         }
-        None if is_public(&path) => next.run(req).await,
-        None if is_page(req.method(), &path) => {
-            let target = req
-                .uri()
-                .path_and_query()
-                .map(|pq| pq.as_str().to_string())
-                .unwrap_or_else(|| "/".into());
-            let mut response = Redirect::to(&sign_in_location(
-                &safe_next(Some(&target)),
-                token.is_some(),
-            ))
-            .into_response();
-            if token.is_some() {
-                response.headers_mut().insert(
-                    header::SET_COOKIE,
-                    clear_session_cookie(&state, req.headers()),
-                );
-            }
-            response
+        Err(why) => {
+            req.extensions_mut().insert(why);
         }
-        // Server functions: the error as the page's client decodes it.
-        None if path.starts_with("/api/") => (
-            StatusCode::UNAUTHORIZED,
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::to_string(&crate::error::AppError::SignInRequired).unwrap_or_default(),
+    }
+    next.run(req).await
+}
+
+/// The layer on routes that need a viewer and answer with data: 401 (or
+/// 503 while sign-in can't be checked).
+pub async fn require_viewer(req: Request, next: Next) -> Response {
+    match no_viewer(&req) {
+        None => next.run(req).await,
+        Some(NoViewer::Unavailable) => AppError::Unavailable.into_response(),
+        Some(_) => AppError::SignInRequired.into_response(),
+    }
+}
+
+/// The layer on pages: a browser without a session goes to sign in, and
+/// comes back here after.
+pub async fn require_viewer_page(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let ended = match no_viewer(&req) {
+        None => return next.run(req).await,
+        Some(NoViewer::Unavailable) => return AppError::Unavailable.into_response(),
+        Some(why) => why == NoViewer::Ended,
+    };
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let mut response =
+        Redirect::to(&sign_in_location(&safe_next(Some(&target)), ended)).into_response();
+    if ended {
+        response.headers_mut().insert(
+            header::SET_COOKIE,
+            clear_session_cookie(&state, req.headers()),
+        );
+    }
+    response
+}
+
+fn no_viewer(req: &Request) -> Option<NoViewer> {
+    if req
+        .extensions()
+        .get::<crate::server::auth::Viewer>()
+        .is_some()
+    {
+        None
+    } else {
+        Some(
+            req.extensions()
+                .get::<NoViewer>()
+                .copied()
+                .unwrap_or(NoViewer::NoCookie),
         )
-            .into_response(),
-        None => json_error(
-            StatusCode::UNAUTHORIZED,
-            "sign_in_required",
-            "Sign in to continue.",
-        ),
     }
 }
 

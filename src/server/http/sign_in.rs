@@ -7,12 +7,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 
-use crate::server::state::AppState;
+use crate::server::auth::{SignInRefusal, Viewer};
 
 use super::gate::{
     clear_session_cookie, percent_encode, safe_next, set_session_cookie, ClientAddr,
 };
-use super::{SignInRefusal, Viewer};
+use super::state::AppState;
 
 #[derive(Deserialize)]
 pub struct SignInForm {

@@ -6,19 +6,22 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio::sync::watch;
 
-use super::auth::Auth;
-use super::config::Settings;
-use super::dev_api::DevTarget;
-use super::hub::Hub;
-use super::security::SocketLimiter;
+use crate::server::access::CallAccess;
+use crate::server::auth::Auth;
+use crate::server::config::Settings;
+use crate::server::dev_target::DevTarget;
+use crate::server::hub::Hub;
+use crate::server::security::SocketLimiter;
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub settings: Arc<Settings>,
     pub hub: Arc<Hub>,
-    /// Accounts, sessions and who may see which call.
+    /// Accounts and sessions: who is signed in.
     pub auth: Arc<Auth>,
+    /// The one path to a call: who may see which call, and how.
+    pub access: Arc<CallAccess>,
     /// Where the developer API writes, when it is on.
     pub dev: Option<DevTarget>,
     /// Open sockets per client address.

@@ -1,0 +1,286 @@
+//! The one path to a call. Every door that shows call data (pages, server
+//! functions, REST, the call socket, the lobby, and every door added
+//! later) asks [`CallAccess`]: it parses the id, loads the call, decides
+//! whether this viewer may see it, writes the audit line, and redacts the
+//! call for the viewer. A live socket asks [`CallAccess::admits`] again
+//! whenever access may have changed (the call's details changed, a
+//! heartbeat passed and a shared link may have expired).
+//!
+//! A call the viewer may not see is answered exactly as a call that does
+//! not exist, so ids can't be probed.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::error::AppError;
+use crate::model::{conversation_order, CallDetails, CallId, CallSnapshot, Role, Seq};
+
+use super::auth::grant::Signer;
+use super::auth::{audit, now_ms, Viewer};
+use super::config::Settings;
+use super::contact::{ATTR_PHONE, ATTR_PHONE_ALT};
+use super::hub::{Hub, PAGE};
+use super::store::{CallStore, StoreError};
+
+/// The kind of door a request came through, for the audit log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    /// A page load or a page's server function.
+    Page,
+    /// The REST endpoints.
+    Rest,
+    /// A call's live socket.
+    Socket,
+    /// The lobby socket (new calls).
+    Lobby,
+    /// Making a shared link.
+    Share,
+}
+
+impl Door {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Door::Page => "page",
+            Door::Rest => "rest",
+            Door::Socket => "socket",
+            Door::Lobby => "lobby",
+            Door::Share => "share",
+        }
+    }
+}
+
+/// Who is asking, from where, through which door, with a shared link's
+/// grant if the request carried one.
+#[derive(Clone, Debug)]
+pub struct Asking {
+    pub viewer: Viewer,
+    pub addr: Option<IpAddr>,
+    pub door: Door,
+    pub grant: Option<String>,
+}
+
+impl Asking {
+    pub fn new(viewer: Viewer, addr: Option<IpAddr>, door: Door) -> Self {
+        Self {
+            viewer,
+            addr,
+            door,
+            grant: None,
+        }
+    }
+
+    pub fn with_grant(mut self, grant: Option<String>) -> Self {
+        self.grant = grant;
+        self
+    }
+}
+
+/// Decides, loads and redacts; see the module documentation.
+pub struct CallAccess {
+    hub: Arc<Hub>,
+    signer: Signer,
+    agent_attribute: String,
+    masked: Vec<Role>,
+    share_for_ms: i64,
+}
+
+impl CallAccess {
+    pub fn new(hub: Arc<Hub>, settings: &Settings) -> Self {
+        let signer = match settings.secret.trim() {
+            "" => {
+                tracing::warn!("no TRAVOIQ_SECRET: shared call links last only until this server stops, and work on this instance only");
+                Signer::random()
+            }
+            secret => Signer::new(secret.as_bytes()),
+        };
+        Self {
+            hub,
+            signer,
+            agent_attribute: settings.agent_attribute.clone(),
+            masked: settings.masked_roles(),
+            share_for_ms: settings.share_link_mins.saturating_mul(60_000) as i64,
+        }
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    fn store(&self) -> &dyn CallStore {
+        self.hub.store().as_ref()
+    }
+
+    /// Whether this asker may see this call: supervisors and admins every
+    /// call; an agent their own (by the agent attribute; an empty agent id
+    /// matches nothing) or one shared with them by a link still valid.
+    pub fn admits(&self, who: &Asking, call: &CallDetails) -> bool {
+        let viewer = &who.viewer;
+        if viewer.user.role.sees_every_call() {
+            return true;
+        }
+        let own = !viewer.agent_id.is_empty()
+            && call.attributes.get(&self.agent_attribute) == Some(&viewer.agent_id);
+        own || who
+            .grant
+            .as_deref()
+            .is_some_and(|g| self.signer.verify(g, &call.call_id, now_ms()))
+    }
+
+    /// The call as this viewer is shown it: phone numbers masked for the
+    /// roles configured so.
+    pub fn redact(&self, viewer: &Viewer, mut call: CallDetails) -> CallDetails {
+        if self.masked.contains(&viewer.user.role) {
+            call.customer_phone = call.customer_phone.as_deref().map(mask_phone);
+            for key in [ATTR_PHONE, ATTR_PHONE_ALT] {
+                if let Some(phone) = call.attributes.get_mut(key) {
+                    *phone = mask_phone(phone);
+                }
+            }
+        }
+        call
+    }
+
+    /// The call redacted for this asker, or `None` if they may not see it
+    /// (for announcements of new calls: not audited, never told).
+    pub fn visible(&self, who: &Asking, call: CallDetails) -> Option<CallDetails> {
+        self.admits(who, &call)
+            .then(|| self.redact(&who.viewer, call))
+    }
+
+    /// Decides on a loaded call, writes the audit line and redacts.
+    fn admit(&self, who: &Asking, call: CallDetails) -> Result<CallDetails, AppError> {
+        let door = who.door.as_str();
+        if self.admits(who, &call) {
+            audit::call_opened(&who.viewer, &call.call_id, who.addr, door);
+            Ok(self.redact(&who.viewer, call))
+        } else {
+            audit::call_denied(&who.viewer, &call.call_id, who.addr, door);
+            Err(AppError::UnknownCall(call.call_id))
+        }
+    }
+
+    /// A call by id, as typed or as in a path.
+    pub async fn open(&self, who: &Asking, raw: &str) -> Result<CallDetails, AppError> {
+        self.open_id(who, &parse_id(raw)?).await
+    }
+
+    /// A call by parsed id.
+    pub async fn open_id(&self, who: &Asking, id: &CallId) -> Result<CallDetails, AppError> {
+        let call = self
+            .store()
+            .call_details(id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| AppError::UnknownCall(id.clone()))?;
+        self.admit(who, call)
+    }
+
+    /// The newest call this asker may see (not audited: nothing is opened).
+    pub async fn latest(&self, who: &Asking) -> Result<Option<CallDetails>, AppError> {
+        let viewer = &who.viewer;
+        let latest = if viewer.user.role.sees_every_call() {
+            self.store().latest_call().await
+        } else if viewer.agent_id.is_empty() {
+            Ok(None)
+        } else {
+            self.store().latest_call_of(&viewer.agent_id).await
+        }
+        .map_err(store_error)?;
+        Ok(latest.and_then(|call| self.visible(who, call)))
+    }
+
+    /// A call and its whole transcript so far.
+    pub async fn snapshot(&self, who: &Asking, raw: &str) -> Result<CallSnapshot, AppError> {
+        let details = self.open(who, raw).await?;
+        self.snapshot_of(details).await
+    }
+
+    /// The newest call this asker may see, opened, with its transcript.
+    pub async fn latest_snapshot(&self, who: &Asking) -> Result<Option<CallSnapshot>, AppError> {
+        match self.latest(who).await? {
+            Some(details) => {
+                audit::call_opened(&who.viewer, &details.call_id, who.addr, who.door.as_str());
+                self.snapshot_of(details).await.map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A signed link to one call the asker may see, for supervisors and
+    /// admins: the path and its expiry.
+    pub async fn share(&self, who: &Asking, id: &CallId) -> Result<(String, i64), AppError> {
+        if !who.viewer.user.role.sees_every_call() {
+            return Err(AppError::NotAllowed);
+        }
+        let call = self.open_id(who, id).await?;
+        let expires_ms = now_ms() + self.share_for_ms;
+        let grant = self.signer.issue(&call.call_id, expires_ms);
+        tracing::info!(target: "audit", event = "call_shared", user = %who.viewer.user.username, call = %call.call_id, expires_ms);
+        Ok((format!("/calls/{}?grant={grant}", call.call_id), expires_ms))
+    }
+
+    /// A call's details (already admitted) and whole transcript so far, in
+    /// conversation order.
+    async fn snapshot_of(&self, details: CallDetails) -> Result<CallSnapshot, AppError> {
+        let store = self.store();
+        let epoch = store.epoch(&details.call_id).await.map_err(store_error)?;
+        let mut segments = Vec::new();
+        let mut last = Seq::ZERO;
+        loop {
+            let page = store
+                .segments_after(&details.call_id, last, PAGE)
+                .await
+                .map_err(store_error)?;
+            if let Some(seg) = page.segments.last() {
+                last = seg.seq;
+            }
+            segments.extend(page.segments);
+            if !page.more {
+                break;
+            }
+        }
+        segments.sort_by(conversation_order);
+        Ok(CallSnapshot {
+            details,
+            segments,
+            last_seq: last,
+            epoch,
+        })
+    }
+}
+
+pub fn parse_id(raw: &str) -> Result<CallId, AppError> {
+    CallId::parse(raw).map_err(|reason| AppError::invalid_call_id(raw, reason))
+}
+
+/// Maps a store failure to what the client is told; the detail stays in
+/// the log.
+pub fn store_error(e: StoreError) -> AppError {
+    tracing::warn!(error = %e, "store read failed");
+    match e {
+        StoreError::Unavailable(_) => AppError::Unavailable,
+        StoreError::MissingTable(_) => AppError::MissingTable,
+        StoreError::AccessDenied(_) | StoreError::Misconfigured(_) => AppError::DataSourceRefused,
+    }
+}
+
+/// Digits but the last four replaced: `+1 555-010-4567` → `+• •••-•••-4567`.
+pub fn mask_phone(phone: &str) -> String {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let mut seen = 0;
+    phone
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                seen += 1;
+                if seen <= digits.saturating_sub(4) {
+                    return '•';
+                }
+            }
+            c
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

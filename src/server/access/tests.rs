@@ -1,0 +1,146 @@
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::model::{Role, User, Username};
+use crate::server::auth::accounts::SessionKey;
+use crate::server::store::memory::MemoryStore;
+use crate::server::store::{CallSink, NewContact};
+
+use super::*;
+
+const OWN: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+const OTHER: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+
+fn viewer(name: &str, role: Role, agent_id: &str) -> Viewer {
+    Viewer {
+        user: User {
+            username: Username::parse(name).unwrap(),
+            role,
+        },
+        agent_id: agent_id.into(),
+        session: SessionKey("k".into()),
+    }
+}
+
+fn asking(role: Role, agent_id: &str) -> Asking {
+    Asking::new(viewer("someone", role, agent_id), None, Door::Rest)
+}
+
+/// Two calls: `OWN` belongs to agent `alice`, `OTHER` to `bob`; both
+/// with a phone number.
+async fn access() -> CallAccess {
+    let settings = Settings::load_with(&[("mask_phone_for", "agent")]).unwrap();
+    let store = Arc::new(MemoryStore::new(10).with_owner_attribute(&settings.agent_attribute));
+    for (id, agent) in [(OWN, "alice"), (OTHER, "bob")] {
+        let attributes = BTreeMap::from([
+            ("contactId".to_string(), id.to_string()),
+            (
+                "customerPhoneNumber".to_string(),
+                "+14155550123".to_string(),
+            ),
+            (settings.agent_attribute.clone(), agent.to_string()),
+        ]);
+        store
+            .start_call(NewContact {
+                call_id: CallId::parse(id).unwrap(),
+                attributes,
+            })
+            .await
+            .unwrap();
+    }
+    CallAccess::new(Hub::start(store, Duration::from_secs(1)), &settings)
+}
+
+#[tokio::test]
+async fn supervisors_open_every_call_unmasked() {
+    let access = access().await;
+    let who = asking(Role::Supervisor, "");
+    for id in [OWN, OTHER] {
+        let call = access.open(&who, id).await.unwrap();
+        assert_eq!(call.customer_phone.as_deref(), Some("+14155550123"));
+    }
+}
+
+#[tokio::test]
+async fn an_agent_opens_their_own_call_masked_and_no_other() {
+    let access = access().await;
+    let alice = asking(Role::Agent, "alice");
+    let call = access.open(&alice, OWN).await.unwrap();
+    assert_eq!(call.customer_phone.as_deref(), Some("+•••••••0123"));
+    assert_eq!(call.attributes["customerPhoneNumber"], "+•••••••0123");
+    // Another agent's call is answered as a call that does not exist.
+    let refused = access.open(&alice, OTHER).await.unwrap_err();
+    let unknown = access
+        .open(&alice, "11111111-2222-4333-8444-555555555555")
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, AppError::UnknownCall(_)));
+    assert!(matches!(unknown, AppError::UnknownCall(_)));
+    assert_eq!(refused.status(), unknown.status());
+}
+
+#[tokio::test]
+async fn an_empty_agent_id_matches_nothing() {
+    let access = access().await;
+    let nobody = asking(Role::Agent, "");
+    assert!(access.open(&nobody, OWN).await.is_err());
+    assert_eq!(access.latest(&nobody).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_latest_call_passes_the_same_decision() {
+    let access = access().await;
+    let bob = asking(Role::Agent, "bob");
+    let latest = access.latest(&bob).await.unwrap().unwrap();
+    assert_eq!(latest.call_id.as_str(), OTHER);
+    let alice = asking(Role::Agent, "alice");
+    let latest = access.latest(&alice).await.unwrap().unwrap();
+    assert_eq!(latest.call_id.as_str(), OWN);
+    assert_eq!(latest.customer_phone.as_deref(), Some("+•••••••0123"));
+}
+
+#[tokio::test]
+async fn a_shared_link_opens_one_call_for_an_agent() {
+    let access = access().await;
+    let supervisor = asking(Role::Supervisor, "");
+    let other = CallId::parse(OTHER).unwrap();
+    let (path, _) = access.share(&supervisor, &other).await.unwrap();
+    let grant = path.split("grant=").nth(1).unwrap().to_string();
+    let alice = asking(Role::Agent, "alice").with_grant(Some(grant.clone()));
+    assert!(access.open(&alice, OTHER).await.is_ok());
+    // Not a key to any other call.
+    let carol = asking(Role::Agent, "carol").with_grant(Some(grant));
+    assert!(access.open(&carol, OWN).await.is_err());
+    // Agents can't make links.
+    assert_eq!(
+        access.share(&alice, &other).await.unwrap_err(),
+        AppError::NotAllowed
+    );
+}
+
+#[tokio::test]
+async fn a_call_moved_to_another_agent_is_no_longer_admitted() {
+    let access = access().await;
+    let alice = asking(Role::Agent, "alice");
+    let mut call = access.open(&alice, OWN).await.unwrap();
+    assert!(access.admits(&alice, &call));
+    call.attributes.insert("agentUsername".into(), "bob".into());
+    assert!(!access.admits(&alice, &call));
+    assert!(access.visible(&alice, call).is_none());
+}
+
+#[tokio::test]
+async fn malformed_ids_are_refused_before_the_store() {
+    let access = access().await;
+    let who = asking(Role::Supervisor, "");
+    let e = access.open(&who, "<script>").await.unwrap_err();
+    assert_eq!(e.code(), "malformed_call_id");
+}
+
+#[test]
+fn phones_keep_only_their_last_four_digits() {
+    assert_eq!(mask_phone("+1 555-010-4567"), "+• •••-•••-4567");
+    assert_eq!(mask_phone("+447700900123"), "+••••••••0123");
+    assert_eq!(mask_phone("123"), "123");
+    assert_eq!(mask_phone(""), "");
+}

@@ -1,0 +1,88 @@
+//! Everything that answers HTTP: the router, where each route's access is
+//! declared; the gate every request passes; the REST, sign-in, socket and
+//! developer endpoints; and what server functions use to find their
+//! viewer. Call data is asked of [`crate::server::access`], always.
+
+pub mod dev_api;
+pub mod extract;
+pub mod gate;
+pub mod rest;
+pub mod server_fn;
+pub mod sign_in;
+pub mod socket;
+pub mod state;
+
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use axum::Router;
+use leptos_axum::{generate_route_list, render_app_to_stream_with_context, LeptosRoutes};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::app::{shell, App};
+
+use super::security;
+use state::AppState;
+
+/// Pages anyone may open.
+const OPEN_PAGES: &[&str] = &["/signin"];
+
+pub fn router(state: AppState) -> Router {
+    let (open_pages, member_pages): (Vec<_>, Vec<_>) = generate_route_list(App)
+        .into_iter()
+        .partition(|route| OPEN_PAGES.contains(&route.path()));
+    let options = state.leptos_options.clone();
+
+    // Open to anyone: sign-in, health, and the server functions (each
+    // asks for its viewer; `/api/me` answers "nobody" without one).
+    let public = Router::new()
+        .route("/healthz", get(rest::healthz))
+        .route("/signin", post(sign_in::sign_in))
+        .route("/signout", post(sign_in::sign_out))
+        .leptos_routes_with_context(&state, open_pages, || {}, {
+            let options = options.clone();
+            move || shell(options.clone())
+        });
+
+    // Signed-in pages: a browser without a session is sent to sign in.
+    let page = render_app_to_stream_with_context(
+        {
+            let state = state.clone();
+            move || leptos::prelude::provide_context(state.clone())
+        },
+        {
+            let options = options.clone();
+            move || shell(options.clone())
+        },
+    );
+    let pages = member_pages
+        .iter()
+        .fold(Router::new(), |router, route| {
+            router.route(route.path(), get(page.clone()))
+        })
+        .route_layer(from_fn_with_state(state.clone(), gate::require_viewer_page));
+
+    // Signed-in data: 401 without a session.
+    let data = Router::new()
+        .route("/details/{call_id}", get(rest::details))
+        .route("/latest-call", get(rest::latest_call))
+        .route("/ws/calls", get(socket::lobby))
+        .route("/ws/{call_id}", get(socket::call))
+        .route_layer(from_fn(gate::require_viewer));
+
+    let mut router = public.merge(pages).merge(data);
+    if state.dev.is_some() {
+        tracing::warn!("developer API enabled at /api/dev: never in production");
+        router = router.merge(dev_api::routes());
+    }
+    router
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(from_fn_with_state(state.clone(), gate::gate))
+        .layer(security::header_layers())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,469 @@
+//! One live socket after its handshake: what it sends, what it accepts,
+//! and when it ends. Generic over the frame sink and stream, so the unit
+//! tests drive it over channels (see `tests.rs`) as the server drives it
+//! over a WebSocket.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
+
+use crate::model::{CallDetails, CallId, Seq};
+use crate::protocol::{close, ClientMsg, ErrorCode, ServerMsg};
+use crate::server::access::{Asking, CallAccess};
+use crate::server::auth::accounts::SessionKey;
+use crate::server::auth::Auth;
+use crate::server::hub::{FeedEvent, PAGE};
+
+/// How often a live socket re-checks its session in the store (sign-outs
+/// on this instance close sockets at once; this catches other instances,
+/// expiry and disabled accounts).
+const SESSION_RECHECK: Duration = Duration::from_secs(60);
+
+/// Heartbeats a peer may leave unanswered before the socket is closed.
+const SILENT_BEATS: u32 = 3;
+
+/// How a socket ends.
+#[derive(Debug, PartialEq, Eq)]
+pub enum End {
+    /// Send a close frame with this code and reason.
+    Close(u16, &'static str),
+    /// The peer is gone or closed first: nothing more to send.
+    Gone,
+}
+
+/// What a socket needs from the server, whatever carries its frames.
+#[derive(Clone)]
+pub struct Ctx {
+    pub access: Arc<CallAccess>,
+    pub auth: Arc<Auth>,
+    pub shutdown: watch::Receiver<bool>,
+    pub heartbeat: Duration,
+    /// A send that takes longer than this means the client is not reading:
+    /// the socket is closed rather than left to hold resources.
+    pub send_timeout: Duration,
+}
+
+/// Where the client says it is, when it reconnects to a call.
+#[derive(Clone, Debug, Default)]
+pub struct Resume {
+    /// The last position the client has; the stream resumes after it.
+    pub after: Option<u64>,
+    /// The epoch `after` belongs to.
+    pub epoch: Option<u64>,
+    /// The newest call the client has heard of.
+    pub known: Option<CallId>,
+}
+
+/// The call a socket follows.
+struct Watch {
+    id: CallId,
+    /// Its details as last seen, to decide access again.
+    call: CallDetails,
+    after: Seq,
+    live: broadcast::Receiver<FeedEvent>,
+}
+
+pub struct Conn<Tx, Rx> {
+    tx: Tx,
+    rx: Rx,
+    ctx: Ctx,
+    who: Asking,
+    signed_out: broadcast::Receiver<SessionKey>,
+    session_checked: tokio::time::Instant,
+    /// Heartbeats sent since the peer last said anything.
+    unanswered: u32,
+}
+
+impl<Tx, Rx> Conn<Tx, Rx>
+where
+    Tx: Sink<Message> + Unpin,
+    Rx: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    pub fn new(tx: Tx, rx: Rx, ctx: Ctx, who: Asking) -> Self {
+        Self {
+            tx,
+            rx,
+            signed_out: ctx.auth.signed_out(),
+            ctx,
+            who,
+            session_checked: tokio::time::Instant::now(),
+            unanswered: 0,
+        }
+    }
+
+    /// Streams one call until the socket ends, then closes it.
+    pub async fn call(mut self, id: CallId, resume: Resume) {
+        let end = self.stream_call(id, resume).await;
+        self.finish(end).await;
+    }
+
+    /// Announces new calls until the socket ends, then closes it.
+    pub async fn lobby(mut self) {
+        let end = self.stream_lobby().await;
+        self.finish(end).await;
+    }
+
+    /// Tells the client why, then closes.
+    pub async fn refuse(mut self, code: ErrorCode, message: String, end: End) {
+        let end = match self.send(&ServerMsg::Error { code, message }).await {
+            Ok(()) => end,
+            Err(gone) => gone,
+        };
+        self.finish(end).await;
+    }
+
+    async fn send(&mut self, msg: &ServerMsg) -> Result<(), End> {
+        let text = serde_json::to_string(msg).map_err(|e| {
+            tracing::error!(error = %e, "could not encode a frame");
+            End::Close(1011, "internal error")
+        })?;
+        let sent = self.tx.send(Message::Text(text.into()));
+        match tokio::time::timeout(self.ctx.send_timeout, sent).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => {
+                tracing::info!("client not reading; closing");
+                Err(End::Close(close::POLICY, "client too slow"))
+            }
+        }
+    }
+
+    /// Sends an error frame, then ends with `end` (or as the send did).
+    async fn fail(&mut self, code: ErrorCode, message: String, end: End) -> End {
+        match self.send(&ServerMsg::Error { code, message }).await {
+            Ok(()) => end,
+            Err(gone) => gone,
+        }
+    }
+
+    async fn finish(mut self, end: End) {
+        if let End::Close(code, reason) = end {
+            tracing::debug!(code, reason, "closing socket");
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let closing = self.tx.send(Message::Close(Some(frame)));
+            let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.tx.close()).await;
+    }
+
+    fn on_inbound(&mut self, frame: Option<Result<Message, axum::Error>>) -> Result<(), End> {
+        self.unanswered = 0;
+        match frame {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Err(End::Gone),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+            Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMsg>(&text) {
+                Ok(ClientMsg::Ping) => Ok(()),
+                Err(_) => {
+                    tracing::info!("malformed frame from client");
+                    Err(End::Close(close::POLICY, "malformed frame"))
+                }
+            },
+            Some(Ok(Message::Binary(_))) => {
+                Err(End::Close(close::POLICY, "binary frames are not accepted"))
+            }
+        }
+    }
+
+    /// A heartbeat: a JSON frame the browser can see, and a ping the
+    /// protocol answers. Ends the socket when the peer has been silent for
+    /// three heartbeats, when the session has ended, or when the viewer
+    /// may no longer see the call (a shared link expired).
+    async fn beat(&mut self, watch: Option<&Watch>) -> Result<(), End> {
+        self.unanswered += 1;
+        if self.unanswered > SILENT_BEATS {
+            tracing::info!("peer silent; closing");
+            return Err(End::Close(close::GOING_AWAY, "no heartbeat answer"));
+        }
+        if let Some(watch) = watch {
+            self.still_admitted(&watch.call).await?;
+        }
+        if self.session_checked.elapsed() >= SESSION_RECHECK {
+            self.session_checked = tokio::time::Instant::now();
+            match self.ctx.auth.session(&self.who.viewer.session).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(self.signed_out_end().await),
+                // The account store is down: keep serving what was allowed.
+                Err(e) => tracing::warn!(error = %e, "session re-check failed"),
+            }
+        }
+        self.send(&ServerMsg::Heartbeat).await?;
+        self.tx
+            .send(Message::Ping(Default::default()))
+            .await
+            .map_err(|_| End::Gone)
+    }
+
+    /// Ends the socket, as for an unknown call, if the viewer may no
+    /// longer see this call.
+    async fn still_admitted(&mut self, call: &CallDetails) -> Result<(), End> {
+        if self.ctx.access.admits(&self.who, call) {
+            return Ok(());
+        }
+        tracing::info!(user = %self.who.viewer.user.username, call = %call.call_id, "access to the call ended; closing");
+        let end = End::Close(close::UNKNOWN_CALL, "unknown call");
+        Err(self
+            .fail(
+                ErrorCode::UnknownCall,
+                format!("No call with id {}", call.call_id),
+                end,
+            )
+            .await)
+    }
+
+    /// Tells the page its session ended, then closes.
+    async fn signed_out_end(&mut self) -> End {
+        tracing::info!(user = %self.who.viewer.user.username, "session ended; closing socket");
+        let end = End::Close(close::SIGNED_OUT, "signed out");
+        self.fail(
+            ErrorCode::SignedOut,
+            "You have been signed out.".into(),
+            end,
+        )
+        .await
+    }
+
+    /// A sign-out on this instance: ends this socket if it was the session.
+    async fn on_signed_out(&mut self, key: Result<SessionKey, RecvError>) -> Result<(), End> {
+        let ours = match key {
+            Ok(key) => key == self.who.viewer.session,
+            // Missed some: check our own session now.
+            Err(RecvError::Lagged(_)) => !matches!(
+                self.ctx.auth.session(&self.who.viewer.session).await,
+                Ok(Some(_))
+            ),
+            Err(RecvError::Closed) => false,
+        };
+        if ours {
+            Err(self.signed_out_end().await)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn unavailable(&mut self, e: impl std::fmt::Display) -> End {
+        tracing::warn!(error = %e, "store unavailable for a socket");
+        let end = End::Close(close::UNAVAILABLE, "data source unavailable");
+        let message = "The data source is unavailable; retrying.".into();
+        self.fail(ErrorCode::Unavailable, message, end).await
+    }
+
+    async fn stream_call(&mut self, id: CallId, resume: Resume) -> End {
+        let access = self.ctx.access.clone();
+        let hub = access.hub().clone();
+        // Unknown calls, and calls this viewer may not see (told apart from
+        // nothing), get no feed. The decision is the one every door makes.
+        if let Err(e) = access.open_id(&self.who, &id).await {
+            return match e {
+                crate::error::AppError::UnknownCall(_) => {
+                    let end = End::Close(close::UNKNOWN_CALL, "unknown call");
+                    self.fail(ErrorCode::UnknownCall, e.to_string(), end).await
+                }
+                _ => self.unavailable(e).await,
+            };
+        }
+        // Subscribe first, then read: the read overlaps what the feed sends.
+        let live = match hub.subscribe(&id).await {
+            Ok(rx) => rx,
+            Err(e) => return self.unavailable(e).await,
+        };
+        let new_calls = hub.new_calls();
+        let call = match hub.store().call_details(&id).await {
+            Ok(Some(call)) => call,
+            Ok(None) => return End::Close(close::UNKNOWN_CALL, "unknown call"),
+            Err(e) => return self.unavailable(e).await,
+        };
+        let epoch = match hub.store().epoch(&id).await {
+            Ok(epoch) => epoch,
+            Err(e) => return self.unavailable(e).await,
+        };
+        // A position from another epoch means nothing: replay the call.
+        let after = match resume {
+            Resume {
+                after: Some(after),
+                epoch: Some(theirs),
+                ..
+            } if theirs == epoch => Seq(after),
+            Resume { after: Some(_), .. } => {
+                tracing::info!("position from another epoch; replaying the whole call");
+                Seq::ZERO
+            }
+            Resume { after: None, .. } => Seq::ZERO,
+        };
+        tracing::info!(after = %after, "viewer connected");
+        let mut watch = Watch {
+            id,
+            call,
+            after,
+            live,
+        };
+        let shown = access.redact(&self.who.viewer, watch.call.clone());
+        let hello = ServerMsg::Hello {
+            call: shown,
+            after,
+            epoch,
+        };
+        if let Err(end) = self.send(&hello).await {
+            return end;
+        }
+        if let Err(end) = self.catch_up(&mut watch).await {
+            return end;
+        }
+        if let Err(end) = self.send(&ServerMsg::CaughtUp { seq: watch.after }).await {
+            return end;
+        }
+        // A call that started while the page was between sockets.
+        if let Some(known) = resume.known {
+            if let Ok(Some(newest)) = access.latest(&self.who).await {
+                if newest.call_id != known && newest.call_id != watch.id {
+                    if let Err(end) = self.send(&ServerMsg::NewCall { call: newest }).await {
+                        return end;
+                    }
+                }
+            }
+        }
+        let end = self.serve(new_calls, Some(&mut watch)).await;
+        tracing::info!(?end, last = %watch.after, "viewer disconnected");
+        end
+    }
+
+    async fn stream_lobby(&mut self) -> End {
+        let new_calls = self.ctx.access.hub().new_calls();
+        let latest = match self.ctx.access.latest(&self.who).await {
+            Ok(latest) => latest,
+            Err(e) => return self.unavailable(e).await,
+        };
+        if let Err(end) = self.send(&ServerMsg::Latest { call: latest }).await {
+            return end;
+        }
+        self.serve(new_calls, None).await
+    }
+
+    /// The one loop of every socket: new calls, sign-outs, the client's
+    /// frames, heartbeats and shutdown; and, when following a call, its
+    /// feed.
+    async fn serve(
+        &mut self,
+        mut new_calls: broadcast::Receiver<CallDetails>,
+        mut watch: Option<&mut Watch>,
+    ) -> End {
+        let mut heartbeat = tokio::time::interval(self.ctx.heartbeat);
+        heartbeat.reset();
+        let mut shutdown = self.ctx.shutdown.clone();
+        loop {
+            let step = tokio::select! {
+                event = next_event(&mut watch) => match watch.as_deref_mut() {
+                    Some(watch) => self.on_feed(watch, event).await,
+                    None => Ok(()),
+                },
+                call = new_calls.recv() => {
+                    let watching = watch.as_deref().map(|w| w.id.clone());
+                    self.announce(call, watching.as_ref()).await
+                }
+                key = self.signed_out.recv() => self.on_signed_out(key).await,
+                frame = self.rx.next() => self.on_inbound(frame),
+                _ = heartbeat.tick() => self.beat(watch.as_deref()).await,
+                _ = shutdown.changed() => Err(End::Close(close::GOING_AWAY, "server restarting")),
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    async fn on_feed(
+        &mut self,
+        watch: &mut Watch,
+        event: Result<FeedEvent, RecvError>,
+    ) -> Result<(), End> {
+        match event {
+            Ok(FeedEvent::Segment(seg)) if seg.seq > watch.after => {
+                watch.after = seg.seq;
+                self.send(&ServerMsg::Transcript(seg)).await
+            }
+            Ok(FeedEvent::Segment(_)) => Ok(()),
+            Ok(FeedEvent::Details(call)) => {
+                // The call changed (say, its agent): decide again.
+                self.still_admitted(&call).await?;
+                watch.call = call.clone();
+                let call = self.ctx.access.redact(&self.who.viewer, call);
+                self.send(&ServerMsg::CallUpdated { call }).await
+            }
+            Ok(FeedEvent::Source(available)) => {
+                // Back: whatever the feed missed, this viewer reads itself.
+                if available {
+                    self.catch_up(watch).await?;
+                }
+                self.send(&ServerMsg::SourceStatus { available }).await
+            }
+            Err(RecvError::Lagged(missed)) => {
+                tracing::info!(missed, "viewer lagged; re-reading from the store");
+                self.catch_up(watch).await
+            }
+            Err(RecvError::Closed) => Err(End::Close(close::GOING_AWAY, "feed closed")),
+        }
+    }
+
+    /// Forwards a new call this viewer may see, unless it is the one being
+    /// watched. A lagged receiver sends the newest call instead of the
+    /// ones it missed.
+    async fn announce(
+        &mut self,
+        call: Result<CallDetails, RecvError>,
+        watching: Option<&CallId>,
+    ) -> Result<(), End> {
+        let call = match call {
+            Ok(call) => match self.ctx.access.visible(&self.who, call) {
+                Some(call) => call,
+                // Not this viewer's call: they never hear of it.
+                None => return Ok(()),
+            },
+            Err(RecvError::Lagged(_)) => match self.ctx.access.latest(&self.who).await {
+                Ok(Some(call)) => call,
+                Ok(None) | Err(_) => return Ok(()),
+            },
+            Err(RecvError::Closed) => {
+                return Err(End::Close(close::GOING_AWAY, "server restarting"))
+            }
+        };
+        if Some(&call.call_id) == watching {
+            return Ok(());
+        }
+        self.send(&ServerMsg::NewCall { call }).await
+    }
+
+    /// Sends every change after the watch's position, in pages, advancing it.
+    async fn catch_up(&mut self, watch: &mut Watch) -> Result<(), End> {
+        let store = self.ctx.access.hub().store().clone();
+        loop {
+            let page = match store.segments_after(&watch.id, watch.after, PAGE).await {
+                Ok(page) => page,
+                Err(e) => return Err(self.unavailable(e).await),
+            };
+            for seg in page.segments {
+                watch.after = seg.seq;
+                self.send(&ServerMsg::Transcript(seg)).await?;
+            }
+            if !page.more {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The next event of the watched call's feed; never, when not watching.
+async fn next_event(watch: &mut Option<&mut Watch>) -> Result<FeedEvent, RecvError> {
+    match watch {
+        Some(watch) => watch.live.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests;

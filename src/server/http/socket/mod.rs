@@ -1,0 +1,147 @@
+//! WebSocket endpoints: `/ws/{call_id}` streams one call, `/ws/calls` (the
+//! lobby) pushes new calls. The handshake is checked here (origin, the
+//! per-address limit); what the socket then does is [`conn::Conn`]'s.
+
+pub mod conn;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde::Deserialize;
+use tracing::Instrument;
+
+use crate::error::AppError;
+use crate::model::CallId;
+use crate::protocol::{close, ErrorCode, MAX_CLIENT_FRAME};
+use crate::server::access::{Asking, Door};
+use crate::server::auth::Viewer;
+use crate::server::security::{origin_allowed, SocketPermit};
+
+use super::extract::SignedIn;
+use super::state::AppState;
+use conn::{Conn, Ctx, End, Resume};
+
+#[derive(Debug, Deserialize)]
+pub struct ResumeQuery {
+    /// The last position the client has; the stream resumes after it.
+    #[serde(default)]
+    after: Option<u64>,
+    /// The epoch `after` belongs to.
+    #[serde(default)]
+    epoch: Option<u64>,
+    /// The newest call the client has heard of.
+    #[serde(default)]
+    known: Option<String>,
+    /// A shared link's grant for this call.
+    #[serde(default)]
+    grant: Option<String>,
+}
+
+/// Refuses a handshake from another site's page (403) or from an address
+/// with too many sockets open (429), before upgrading.
+fn admit(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<SocketPermit, AppError> {
+    if !origin_allowed(headers, &state.allowed_origins) {
+        tracing::warn!(%peer, origin = ?headers.get(header::ORIGIN), "socket refused: foreign origin");
+        return Err(AppError::CrossSite);
+    }
+    state
+        .sockets
+        .acquire(peer.ip(), state.settings.max_sockets_per_client)
+        .ok_or_else(|| {
+            tracing::warn!(%peer, "socket refused: too many from this address");
+            AppError::TooManyConnections
+        })
+}
+
+fn ctx(state: &AppState) -> Ctx {
+    Ctx {
+        access: state.access.clone(),
+        auth: state.auth.clone(),
+        shutdown: state.shutdown.clone(),
+        heartbeat: Duration::from_secs(state.settings.heartbeat_secs),
+        send_timeout: Duration::from_secs(state.settings.ws_send_timeout_secs),
+    }
+}
+
+fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(MAX_CLIENT_FRAME)
+        .max_frame_size(MAX_CLIENT_FRAME)
+}
+
+/// `GET /ws/{call_id}`: one call's transcript, live.
+pub async fn call(
+    ws: WebSocketUpgrade,
+    Path(raw_id): Path<String>,
+    Query(resume): Query<ResumeQuery>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    SignedIn(viewer): SignedIn,
+    headers: HeaderMap,
+) -> Response {
+    let permit = match admit(&state, peer, &headers) {
+        Ok(permit) => permit,
+        Err(refused) => return refused.into_response(),
+    };
+    let who = asking(viewer, peer, Door::Socket).with_grant(resume.grant);
+    let parsed = CallId::parse(&raw_id);
+    let resume = Resume {
+        after: resume.after,
+        epoch: resume.epoch,
+        known: resume.known.as_deref().and_then(|k| CallId::parse(k).ok()),
+    };
+    let ctx = ctx(&state);
+    let span = tracing::info_span!("ws", call_id = %raw_id.chars().take(64).collect::<String>());
+    upgrade(ws).on_upgrade(move |socket| {
+        async move {
+            let _permit: SocketPermit = permit;
+            let (tx, rx) = socket.split();
+            let conn = Conn::new(tx, rx, ctx, who);
+            match parsed {
+                Ok(id) => conn.call(id, resume).await,
+                Err(e) => {
+                    let end = End::Close(close::MALFORMED_CALL_ID, "malformed call id");
+                    conn.refuse(ErrorCode::MalformedCallId, e.to_string(), end)
+                        .await
+                }
+            }
+        }
+        .instrument(span)
+    })
+}
+
+/// `GET /ws/calls`: new calls this viewer may see, as they start.
+pub async fn lobby(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    SignedIn(viewer): SignedIn,
+    headers: HeaderMap,
+) -> Response {
+    let permit = match admit(&state, peer, &headers) {
+        Ok(permit) => permit,
+        Err(refused) => return refused.into_response(),
+    };
+    let who = asking(viewer, peer, Door::Lobby);
+    let ctx = ctx(&state);
+    upgrade(ws).on_upgrade(move |socket| {
+        async move {
+            let _permit: SocketPermit = permit;
+            let (tx, rx) = socket.split();
+            Conn::new(tx, rx, ctx, who).lobby().await
+        }
+        .instrument(tracing::info_span!("ws_lobby"))
+    })
+}
+
+fn asking(viewer: Viewer, peer: SocketAddr, door: Door) -> Asking {
+    Asking::new(viewer, Some(peer.ip()), door)
+}

@@ -9,8 +9,9 @@ use crate::api::{load_call, load_latest, share_call};
 use crate::components::call_card::CallCard;
 use crate::components::controls::{call_path, Controls, Follow};
 use crate::components::status::{Flow, Link, Status, StatusBadge};
+use crate::components::top_bar::TopBar;
 use crate::components::transcript::{Transcript, TranscriptView};
-use crate::components::user_bar::{Me, UserBar};
+use crate::components::user_bar::Me;
 use crate::error::AppError;
 use crate::model::{CallDetails, CallId, CallSnapshot, CallStatus};
 use crate::protocol::{call_socket_path, is_grant_shaped, ErrorCode, ServerMsg, LOBBY_SOCKET_PATH};
@@ -58,13 +59,7 @@ pub fn Dashboard() -> impl IntoView {
 
     view! {
         <main class="page">
-            <header class="topbar">
-                <h1>
-                    <span class="brand">"TravoIQ"</span>
-                    " Monitor"
-                </h1>
-                <UserBar />
-            </header>
+            <TopBar signed_in=true />
             <Controls />
             <Transition fallback=|| view! { <p class="empty" data-testid="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {

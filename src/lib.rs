@@ -7,6 +7,7 @@ pub mod app;
 #[cfg(feature = "hydrate")]
 pub mod client;
 pub mod components;
+pub mod context;
 pub mod error;
 pub mod model;
 pub mod pages;

@@ -7,11 +7,11 @@ use leptos_router::NavigateOptions;
 
 use crate::api::{load_call, load_latest, share_call};
 use crate::components::call_card::CallCard;
-use crate::components::controls::{call_path, Controls, Follow};
+use crate::components::controls::{call_path, Controls};
 use crate::components::status::{Flow, Link, Status, StatusBadge};
 use crate::components::top_bar::TopBar;
 use crate::components::transcript::{Transcript, TranscriptView};
-use crate::components::user_bar::Me;
+use crate::context::{Follow, Me, Newest, Shown};
 use crate::error::AppError;
 use crate::model::{CallDetails, CallId, CallSnapshot, CallStatus};
 use crate::protocol::{call_socket_path, is_grant_shaped, ErrorCode, ServerMsg, LOBBY_SOCKET_PATH};
@@ -82,14 +82,6 @@ pub fn Dashboard() -> impl IntoView {
         </main>
     }
 }
-
-/// The call on screen, if any.
-#[derive(Clone, Copy)]
-struct Shown(RwSignal<Option<CallId>>);
-
-/// The newest call this page has heard of (from pushes).
-#[derive(Clone, Copy)]
-struct Newest(RwSignal<Option<CallId>>);
 
 /// What a view needs to react to a new call.
 #[derive(Clone, Copy)]

@@ -9,7 +9,7 @@ use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
 
-use crate::components::status::{Flow, Link};
+use crate::live::status::{Flow, Link};
 use crate::protocol::{backoff_ms, close, ServerMsg};
 
 /// No frame for this long (three server heartbeats and some) means the

@@ -8,11 +8,12 @@ use leptos_router::NavigateOptions;
 use crate::api::{load_call, load_latest, share_call};
 use crate::components::call_card::CallCard;
 use crate::components::controls::{call_path, Controls};
-use crate::components::status::{Flow, Link, Status, StatusBadge};
+use crate::components::status::StatusBadge;
 use crate::components::top_bar::TopBar;
 use crate::components::transcript::{Transcript, TranscriptView};
 use crate::context::{Follow, Me, Newest, Shown};
 use crate::error::AppError;
+use crate::live::status::{Flow, Link, Status};
 use crate::model::{CallDetails, CallId, CallSnapshot, CallStatus};
 use crate::protocol::{call_socket_path, is_grant_shaped, ErrorCode, ServerMsg, LOBBY_SOCKET_PATH};
 

@@ -9,6 +9,7 @@ pub mod client;
 pub mod components;
 pub mod context;
 pub mod error;
+pub mod hooks;
 pub mod live;
 pub mod model;
 pub mod pages;

@@ -89,8 +89,8 @@ async fn session(
             Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerMsg>(&text) {
                 Ok(msg) => {
                     // The link is up once the server has greeted us; later
-                    // frames may say the data source is down (the page's
-                    // handler shows that).
+                    // frames may say the data source is down (`on_msg`
+                    // shows that).
                     if matches!(msg, ServerMsg::Hello { .. } | ServerMsg::Latest { .. }) {
                         *attempt = 0;
                         set_link(Link::Live);

@@ -5,10 +5,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
-use crate::api::current_user;
-use crate::components::call_card::Clock;
-use crate::components::controls::Follow;
-use crate::components::user_bar::Me;
+use crate::context::provide_app_contexts;
 use crate::pages::admin::Admin;
 use crate::pages::dashboard::Dashboard;
 use crate::pages::not_found::NotFound;
@@ -50,10 +47,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_context(Follow(RwSignal::new(true)));
-    let (now, set_now) = signal(None::<i64>);
-    provide_context(Clock(now));
-    provide_context(Me(Resource::new_blocking(|| (), |_| current_user())));
+    let set_now = provide_app_contexts();
 
     // Browser only: mark the page as interactive (tests wait for it) and
     // start the clock that ticks call durations.

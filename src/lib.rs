@@ -7,7 +7,10 @@ pub mod app;
 #[cfg(feature = "hydrate")]
 pub mod client;
 pub mod components;
+pub mod context;
 pub mod error;
+pub mod hooks;
+pub mod live;
 pub mod model;
 pub mod pages;
 pub mod protocol;

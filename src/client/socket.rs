@@ -9,7 +9,7 @@ use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
 
-use crate::components::status::{Flow, Link};
+use crate::live::status::{Flow, Link};
 use crate::protocol::{backoff_ms, close, ServerMsg};
 
 /// No frame for this long (three server heartbeats and some) means the
@@ -89,8 +89,8 @@ async fn session(
             Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerMsg>(&text) {
                 Ok(msg) => {
                     // The link is up once the server has greeted us; later
-                    // frames may say the data source is down (the page's
-                    // handler shows that).
+                    // frames may say the data source is down (`on_msg`
+                    // shows that).
                     if matches!(msg, ServerMsg::Hello { .. } | ServerMsg::Latest { .. }) {
                         *attempt = 0;
                         set_link(Link::Live);

@@ -2,12 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::context::Clock;
 use crate::model::{CallDetails, CallStatus};
-
-/// Wall-clock time, ticking once a second in the browser. `None` on the
-/// server and until the page has hydrated, so both render the same HTML.
-#[derive(Clone, Copy)]
-pub struct Clock(pub ReadSignal<Option<i64>>);
 
 /// A start time in UTC: rendered on the server and during hydration.
 pub fn format_utc(ms: i64) -> String {

@@ -4,14 +4,11 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
+use crate::context::Follow;
 use crate::error::AppError;
 use crate::model::CallId;
 
-/// Whether the page switches to each new call by itself. Shared by every
-/// view of the dashboard.
-#[derive(Clone, Copy)]
-pub struct Follow(pub RwSignal<bool>);
-
+/// The dashboard's address for a call.
 pub fn call_path(id: &CallId) -> String {
     format!("/calls/{id}")
 }

@@ -1,7 +1,12 @@
-//! Reusable pieces of the dashboard.
+//! Reusable pieces of the pages.
 
 pub mod call_card;
+pub mod call_view;
 pub mod controls;
+pub mod lobby;
+pub mod new_call_notice;
+pub mod share_link;
 pub mod status;
+pub mod top_bar;
 pub mod transcript;
 pub mod user_bar;

@@ -1,90 +1,29 @@
-//! The conversation as chat bubbles, in start-time order, each keyed by its
-//! segment so a growing partial updates in place and a final replaces it.
+//! The conversation as chat bubbles, in conversation order, each keyed by
+//! its segment so a growing partial updates in place and a final replaces
+//! it.
 
 use leptos::html::Div;
 use leptos::prelude::*;
 
+use crate::live::state::LiveState;
 use crate::model::{format_offset, Segment, SegmentKey, Speaker};
-
-#[derive(Clone, Copy, Debug)]
-struct Row {
-    key: SegmentKey,
-    seg: RwSignal<Segment>,
-}
-
-/// The transcript shown on the page: a sorted list of rows, each with its
-/// own signal, plus a counter bumped on every change (for scrolling).
-#[derive(Clone, Copy)]
-pub struct Transcript {
-    rows: RwSignal<Vec<Row>>,
-    changes: RwSignal<u64>,
-}
-
-impl Transcript {
-    pub fn new(segments: Vec<Segment>) -> Self {
-        let mut rows: Vec<Row> = segments
-            .into_iter()
-            .map(|seg| Row {
-                key: seg.key(),
-                seg: RwSignal::new(seg),
-            })
-            .collect();
-        rows.sort_by_key(|r| r.key);
-        rows.dedup_by_key(|r| r.key);
-        Self {
-            rows: RwSignal::new(rows),
-            changes: RwSignal::new(0),
-        }
-    }
-
-    /// Shows a segment: updates its bubble if it has one (unless this is an
-    /// older state than the one shown), otherwise adds one in order.
-    pub fn upsert(&self, seg: Segment) {
-        let key = seg.key();
-        let found = self
-            .rows
-            .with_untracked(|rows| rows.binary_search_by(|r| r.key.cmp(&key)));
-        match found {
-            Ok(i) => {
-                let row = self.rows.with_untracked(|rows| rows[i]);
-                if row.seg.with_untracked(|old| old.seq >= seg.seq) {
-                    return;
-                }
-                row.seg.set(seg);
-            }
-            Err(i) => self.rows.update(|rows| {
-                rows.insert(
-                    i,
-                    Row {
-                        key,
-                        seg: RwSignal::new(seg),
-                    },
-                )
-            }),
-        }
-        self.changes.update(|n| *n += 1);
-    }
-
-    /// Forgets every line (the server is replaying the call from the start).
-    pub fn clear(&self) {
-        self.rows.set(Vec::new());
-        self.changes.update(|n| *n += 1);
-    }
-
-    pub fn len(&self) -> usize {
-        self.rows.with(Vec::len)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// Pixels from the bottom within which the reader counts as "at the end".
 const STICK_SLACK: i32 = 48;
 
+/// The transcript of the call in `live`.
 #[component]
-pub fn TranscriptView(transcript: Transcript) -> impl IntoView {
+pub fn TranscriptView(#[prop(into)] live: Signal<LiveState>) -> impl IntoView {
+    // Each memo tells its readers only of its own changes: the scroll
+    // follows the revision, the list its keys, each bubble its segment.
+    let revision = Memo::new(move |_| live.with(|s| s.transcript().map_or(0, |t| t.revision())));
+    let keys = Memo::new(move |_| {
+        live.with(|s| {
+            s.transcript()
+                .map(|t| t.keys().collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+    });
     let scroller = NodeRef::<Div>::new();
     // Follow the newest line until the reader scrolls up.
     let stick = RwSignal::new(true);
@@ -99,7 +38,7 @@ pub fn TranscriptView(transcript: Transcript) -> impl IntoView {
         }
     };
     Effect::new(move |_| {
-        transcript.changes.track();
+        revision.track();
         if stick.get_untracked() {
             request_animation_frame(to_bottom);
         } else {
@@ -124,12 +63,12 @@ pub fn TranscriptView(transcript: Transcript) -> impl IntoView {
     view! {
         <section class="transcript-wrap" aria-label="Transcript">
             <div class="transcript" node_ref=scroller on:scroll=on_scroll data-testid="transcript" role="log">
-                <Show when=move || transcript.is_empty()>
+                <Show when=move || keys.with(Vec::is_empty)>
                     <p class="empty" data-testid="transcript-empty">"No one has spoken yet."</p>
                 </Show>
                 <ol class="bubbles">
-                    <For each=move || transcript.rows.get() key=|row| row.key let:row>
-                        <Bubble seg=row.seg />
+                    <For each=move || keys.get() key=|k| *k let:k>
+                        <Bubble id=k seg=segment(live, k) />
                     </For>
                 </ol>
             </div>
@@ -142,9 +81,20 @@ pub fn TranscriptView(transcript: Transcript) -> impl IntoView {
     }
 }
 
+/// The segment with `key` as it now stands. It keeps its last state once
+/// gone (the list drops its bubble right after).
+fn segment(live: Signal<LiveState>, key: SegmentKey) -> Memo<Option<Segment>> {
+    Memo::new(move |last: Option<&Option<Segment>>| {
+        live.with(|s| s.transcript().and_then(|t| t.get(key)).cloned())
+            .or_else(|| last.cloned().flatten())
+    })
+}
+
+/// One utterance; `id` says who and when they started.
 #[component]
-fn Bubble(seg: RwSignal<Segment>) -> impl IntoView {
-    let (speaker, start_ms) = seg.with_untracked(|s| (s.speaker, s.start_ms));
+fn Bubble(id: SegmentKey, seg: Memo<Option<Segment>>) -> impl IntoView {
+    let SegmentKey { speaker, start_ms } = id;
+    let partial = move || seg.with(|s| s.as_ref().is_some_and(|s| s.partial));
     let side = match speaker {
         Speaker::Customer => "bubble customer",
         Speaker::Agent => "bubble agent",
@@ -152,20 +102,20 @@ fn Bubble(seg: RwSignal<Segment>) -> impl IntoView {
     view! {
         <li
             class=side
-            class:partial=move || seg.with(|s| s.partial)
+            class:partial=partial
             data-testid="bubble"
             data-speaker=speaker.label()
             data-start=start_ms
-            data-partial=move || seg.with(|s| s.partial.to_string())
+            data-partial=move || partial().to_string()
         >
             <div class="meta">
                 <span class="who">{speaker.label()}</span>
                 <span class="at">{format_offset(start_ms)}</span>
-                <Show when=move || seg.with(|s| s.partial)>
+                <Show when=partial>
                     <span class="typing" aria-label="still speaking">"…"</span>
                 </Show>
             </div>
-            <p class="text" data-testid="bubble-text">{move || seg.with(|s| s.text.clone())}</p>
+            <p class="text" data-testid="bubble-text">{move || seg.with(|s| s.as_ref().map(|s| s.text.clone()).unwrap_or_default())}</p>
         </li>
     }
 }

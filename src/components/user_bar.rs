@@ -3,12 +3,8 @@
 
 use leptos::prelude::*;
 
-use crate::error::AppError;
-use crate::model::{Role, User};
-
-/// The signed-in user, loaded once per page.
-#[derive(Clone, Copy)]
-pub struct Me(pub Resource<Result<Option<User>, AppError>>);
+use crate::context::Me;
+use crate::model::Role;
 
 #[component]
 pub fn UserBar() -> impl IntoView {

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::admin_api::{list_accounts, AddAccount, ResetPassword, SetAccountDisabled};
-use crate::components::user_bar::UserBar;
+use crate::components::top_bar::TopBar;
 use crate::error::AppError;
 use crate::model::{AccountSummary, Role};
 
@@ -56,12 +56,7 @@ pub fn Admin() -> impl IntoView {
 
     view! {
         <main class="page admin-page">
-            <header class="topbar">
-                <h1>
-                    <a href="/" class="home"><span class="brand">"TravoIQ"</span> " Monitor"</a>
-                </h1>
-                <UserBar />
-            </header>
+            <TopBar links_home=true signed_in=true />
             <h2>"Accounts"</h2>
             <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
                 {move || Suspend::new(async move {

@@ -1,3 +1,5 @@
+//! Any address the router does not know: a 404 with a way back.
+
 use leptos::prelude::*;
 
 #[component]

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::sign_in_hint;
+use crate::components::top_bar::TopBar;
 
 fn message(
     error: Option<&str>,
@@ -47,12 +48,7 @@ pub fn SignIn() -> impl IntoView {
 
     view! {
         <main class="page signin-page">
-            <header class="topbar">
-                <h1>
-                    <span class="brand">"TravoIQ"</span>
-                    " Monitor"
-                </h1>
-            </header>
+            <TopBar />
             <form class="signin" method="post" action="/signin" data-testid="sign-in-form">
                 <h2>"Sign in"</h2>
                 {move || {

@@ -1,0 +1,84 @@
+//! A call and its live transcript, with the status, the new-call notice and
+//! the share link around them.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::NavigateOptions;
+
+use crate::components::call_card::CallCard;
+use crate::components::controls::call_path;
+use crate::components::new_call_notice::NewCallNotice;
+use crate::components::share_link::ShareLink;
+use crate::components::status::StatusBadge;
+use crate::components::transcript::TranscriptView;
+use crate::context::Shown;
+use crate::hooks::live::use_live;
+use crate::live::state::LiveState;
+use crate::model::{CallDetails, CallId, CallSnapshot};
+
+/// A call and its live transcript. `grant` is a shared link's, if the call
+/// was opened from one.
+#[component]
+pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
+    let id = snap.details.call_id.clone();
+    mark_shown(&id);
+    name_in_address_bar(&id, grant.as_deref());
+
+    let loaded: CallDetails = snap.details.clone();
+    let live = use_live(LiveState::call(snap, grant));
+    // A call view's state always holds its call; `loaded` only satisfies
+    // the types.
+    let call = Memo::new(move |_| {
+        live.with(|s| s.call_details().cloned())
+            .unwrap_or_else(|| loaded.clone())
+    });
+    let status = Memo::new(move |_| live.with(LiveState::status));
+
+    view! {
+        <StatusBadge status />
+        <NewCallNotice live />
+        <CallCard call />
+        <ShareLink id />
+        <TranscriptView live />
+    }
+}
+
+/// Tells the dashboard which call is on screen, until this view goes.
+fn mark_shown(id: &CallId) {
+    let Some(Shown(shown)) = use_context::<Shown>() else {
+        return;
+    };
+    shown.set(Some(id.clone()));
+    let mine = id.clone();
+    on_cleanup(move || {
+        shown.try_update(|s| {
+            if s.as_ref() == Some(&mine) {
+                *s = None;
+            }
+        });
+    });
+}
+
+/// The address bar names the call shown (and keeps a shared link's grant,
+/// so a reload still opens it).
+fn name_in_address_bar(id: &CallId, grant: Option<&str>) {
+    let here_path = call_path(id);
+    let here = match grant {
+        Some(g) => format!("{here_path}?grant={g}"),
+        None => here_path.clone(),
+    };
+    let location = use_location();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if location.pathname.get_untracked() != here_path {
+            navigate(
+                &here,
+                NavigateOptions {
+                    replace: true,
+                    scroll: false,
+                    ..Default::default()
+                },
+            );
+        }
+    });
+}

@@ -1,0 +1,55 @@
+//! The dashboard without a call to show: says why, and listens for new
+//! calls; or says that the session ended.
+
+use leptos::prelude::*;
+
+use crate::components::new_call_notice::NewCallNotice;
+use crate::components::status::StatusBadge;
+use crate::hooks::live::use_live;
+use crate::live::state::{LiveState, LobbyReason};
+use crate::live::status::Status;
+
+/// No call to show: says why, and listens for new calls.
+#[component]
+pub fn Lobby(reason: LobbyReason) -> impl IntoView {
+    let (title, detail) = match &reason {
+        LobbyReason::Waiting => (
+            "Waiting for the first call".to_string(),
+            "The transcript appears here as soon as a call starts.".to_string(),
+        ),
+        LobbyReason::Unknown(id) => (
+            format!("No call with id {id}"),
+            "Check the id, or wait: new calls appear here when they start.".to_string(),
+        ),
+        LobbyReason::Invalid(message) => (
+            message.clone(),
+            "A call id looks like 0f8fad5b-d9cb-469f-a165-70867728950e.".to_string(),
+        ),
+        LobbyReason::Failed(message) => {
+            (message.clone(), "Reload the page to try again.".to_string())
+        }
+    };
+    let live = use_live(LiveState::lobby(reason));
+    let status = Memo::new(move |_| live.with(LiveState::status));
+
+    view! {
+        <StatusBadge status />
+        <NewCallNotice live />
+        <section class="empty-state" data-testid="empty-state">
+            <h2>{title}</h2>
+            <p>{detail}</p>
+        </section>
+    }
+}
+
+/// The session ended while the page was open.
+#[component]
+pub fn SignedOut() -> impl IntoView {
+    view! {
+        <StatusBadge status=Status::SignedOut />
+        <section class="empty-state" data-testid="empty-state">
+            <h2>"Your session ended"</h2>
+            <p>"Sign in again to keep watching."</p>
+        </section>
+    }
+}

@@ -1,0 +1,44 @@
+//! The contexts the pages share, in one place: what each holds, and who
+//! provides it. The app provides the app-wide ones through
+//! [`provide_app_contexts`]; the dashboard provides its own two.
+
+use leptos::prelude::*;
+
+use crate::api::current_user;
+use crate::error::AppError;
+use crate::model::{CallId, User};
+
+/// The signed-in user, loaded once per page. App-wide.
+#[derive(Clone, Copy)]
+pub struct Me(pub Resource<Result<Option<User>, AppError>>);
+
+/// Whether the dashboard switches to each new call by itself. App-wide, so
+/// the switch keeps its position from one call to the next.
+#[derive(Clone, Copy)]
+pub struct Follow(pub RwSignal<bool>);
+
+/// Wall-clock time, ticking once a second in the browser. `None` on the
+/// server and until the page has hydrated, so both render the same HTML.
+/// App-wide.
+#[derive(Clone, Copy)]
+pub struct Clock(pub ReadSignal<Option<i64>>);
+
+/// The call on screen, if any. Provided by the dashboard.
+#[derive(Clone, Copy)]
+pub struct Shown(pub RwSignal<Option<CallId>>);
+
+/// The newest call the dashboard has heard of (from pushes); a call
+/// socket names it, so the server announces any newer one. Provided by
+/// the dashboard.
+#[derive(Clone, Copy)]
+pub struct Newest(pub RwSignal<Option<CallId>>);
+
+/// Provides [`Me`], [`Follow`] and [`Clock`]; returns the clock's setter,
+/// for the app to tick in the browser.
+pub fn provide_app_contexts() -> WriteSignal<Option<i64>> {
+    provide_context(Follow(RwSignal::new(true)));
+    let (now, set_now) = signal(None::<i64>);
+    provide_context(Clock(now));
+    provide_context(Me(Resource::new_blocking(|| (), |_| current_user())));
+    set_now
+}

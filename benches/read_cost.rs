@@ -82,7 +82,7 @@ async fn run(streams: bool, viewers: usize) -> RequestCounts {
         ("max_sockets_per_client", "0"),
     ])
     .expect("settings");
-    travoiq_monitor::server::startup::dynamo_accounts(
+    travoiq_monitor::server::auth::dynamo_store::DynamoAccounts::from_settings(
         &settings,
         aws_sdk_dynamodb::Client::new(&sdk),
     )

@@ -12,6 +12,7 @@ mod admin {
     use crate::model::{Role, Username};
     use crate::server::access::Door;
     use crate::server::auth::accounts::AccountStoreError;
+    use crate::server::auth::ops::{AccountOpError, AccountOps};
     use crate::server::http::server_fn::asking;
     use crate::server::http::state::AppState;
 
@@ -26,6 +27,17 @@ mod admin {
 
     pub fn username(raw: &str) -> Result<Username, AppError> {
         Username::parse(raw).map_err(|e| AppError::Invalid(e.to_string()))
+    }
+
+    pub fn ops<'a>(state: &'a AppState, by: &'a str) -> AccountOps<'a> {
+        AccountOps::new(state.auth.store().as_ref(), by)
+    }
+
+    pub fn op_error(e: AccountOpError) -> AppError {
+        match e {
+            AccountOpError::Store(e) => store_error(e),
+            AccountOpError::Password(e) => AppError::Invalid(e.to_string()),
+        }
     }
 
     pub fn store_error(e: AccountStoreError) -> AppError {
@@ -43,14 +55,19 @@ mod admin {
 
 #[server(prefix = "/api", endpoint = "accounts")]
 pub async fn list_accounts() -> Result<Vec<AccountSummary>, AppError> {
-    let (state, _) = admin::admin()?;
-    let accounts = state
-        .auth
-        .store()
-        .accounts()
-        .await
-        .map_err(admin::store_error)?;
-    Ok(accounts.iter().map(|a| a.summary()).collect())
+    crate::server::http::server_fn::answer(
+        async move {
+            let (state, _) = admin::admin()?;
+            let accounts = state
+                .auth
+                .store()
+                .accounts()
+                .await
+                .map_err(admin::store_error)?;
+            Ok(accounts.iter().map(|a| a.summary()).collect())
+        }
+        .await,
+    )
 }
 
 /// Adds an account with a fresh random password, returned once to show.
@@ -61,79 +78,54 @@ pub async fn add_account(
     role: String,
     agent_id: String,
 ) -> Result<String, AppError> {
-    use crate::server::auth::accounts::Account;
-    use crate::server::auth::{audit, now_ms, password};
-    let (state, by) = admin::admin()?;
-    let username = admin::username(&username)?;
-    let role =
-        crate::model::Role::parse(&role).ok_or_else(|| AppError::Invalid("Pick a role.".into()))?;
-    let agent_id = match agent_id.trim() {
-        "" => username.to_string(),
-        id => id.chars().take(128).collect(),
-    };
-    let chosen = password::random_password();
-    let hash = password::hash_blocking(chosen.clone())
-        .await
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
-    state
-        .auth
-        .store()
-        .create(Account {
-            username: username.clone(),
-            role,
-            password_hash: hash,
-            agent_id,
-            disabled: false,
-            created_ms: now_ms(),
-        })
-        .await
-        .map_err(admin::store_error)?;
-    audit::account_changed(&by, &username, &format!("added as {role}"));
-    Ok(chosen)
+    crate::server::http::server_fn::answer(
+        async move {
+            use crate::server::auth::ops::Write;
+            let (state, by) = admin::admin()?;
+            let username = admin::username(&username)?;
+            let role = crate::model::Role::parse(&role)
+                .ok_or_else(|| AppError::Invalid("Pick a role.".into()))?;
+            admin::ops(&state, &by)
+                .add(&username, role, Some(&agent_id), None, Write::New)
+                .await
+                .map_err(admin::op_error)
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "accounts/disable")]
 pub async fn set_account_disabled(username: String, disabled: bool) -> Result<(), AppError> {
-    use crate::server::auth::accounts::AccountChange;
-    use crate::server::auth::audit;
-    let (state, by) = admin::admin()?;
-    let username = admin::username(&username)?;
-    if username.as_str() == by && disabled {
-        return Err(AppError::Invalid(
-            "You cannot disable your own account.".into(),
-        ));
-    }
-    state
-        .auth
-        .store()
-        .change(&username, AccountChange::Disabled(disabled))
-        .await
-        .map_err(admin::store_error)?;
-    audit::account_changed(
-        &by,
-        &username,
-        if disabled { "disabled" } else { "enabled" },
-    );
-    Ok(())
+    crate::server::http::server_fn::answer(
+        async move {
+            let (state, by) = admin::admin()?;
+            let username = admin::username(&username)?;
+            if username.as_str() == by && disabled {
+                return Err(AppError::Invalid(
+                    "You cannot disable your own account.".into(),
+                ));
+            }
+            admin::ops(&state, &by)
+                .set_disabled(&username, disabled)
+                .await
+                .map_err(admin::op_error)
+        }
+        .await,
+    )
 }
 
 /// Gives an account a fresh random password, returned once to show.
 #[server(prefix = "/api", endpoint = "accounts/reset")]
 pub async fn reset_password(username: String) -> Result<String, AppError> {
-    use crate::server::auth::accounts::AccountChange;
-    use crate::server::auth::{audit, password};
-    let (state, by) = admin::admin()?;
-    let username = admin::username(&username)?;
-    let chosen = password::random_password();
-    let hash = password::hash_blocking(chosen.clone())
-        .await
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
-    state
-        .auth
-        .store()
-        .change(&username, AccountChange::PasswordHash(hash))
-        .await
-        .map_err(admin::store_error)?;
-    audit::account_changed(&by, &username, "password reset");
-    Ok(chosen)
+    crate::server::http::server_fn::answer(
+        async move {
+            let (state, by) = admin::admin()?;
+            let username = admin::username(&username)?;
+            admin::ops(&state, &by)
+                .reset_password(&username, None)
+                .await
+                .map_err(admin::op_error)
+        }
+        .await,
+    )
 }

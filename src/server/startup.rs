@@ -74,7 +74,7 @@ async fn open_store(settings: &Settings) -> Result<Opened, StartupError> {
                     format,
                 ))
             });
-            let accounts = dynamo_accounts(settings, store.client().clone());
+            let accounts = DynamoAccounts::from_settings(settings, store.client().clone());
             accounts.check_tables().await.map_err(|e| {
                 StartupError::Accounts(format!(
                     "{e}; create the tables with `travoiq-monitor accounts create-tables`"
@@ -88,15 +88,6 @@ async fn open_store(settings: &Settings) -> Result<Opened, StartupError> {
             )
         }
     })
-}
-
-/// The DynamoDB account store for these settings.
-pub fn dynamo_accounts(settings: &Settings, client: aws_sdk_dynamodb::Client) -> DynamoAccounts {
-    DynamoAccounts::new(
-        client,
-        settings.auth_tables(),
-        settings.session_max_hours.saturating_mul(3600) as i64,
-    )
 }
 
 /// Makes the demo accounts when configured, and says how to sign in.

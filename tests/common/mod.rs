@@ -127,7 +127,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         )
         .await
         .expect("sdk");
-        travoiq_monitor::server::startup::dynamo_accounts(
+        travoiq_monitor::server::auth::dynamo_store::DynamoAccounts::from_settings(
             &settings,
             aws_sdk_dynamodb::Client::new(&sdk),
         )

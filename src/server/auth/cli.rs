@@ -10,12 +10,12 @@ use clap::Subcommand;
 
 use crate::model::{Role, Username};
 use crate::server::config::{Settings, StoreKind};
-use crate::server::startup;
 use crate::server::store::dynamo::client::table_client;
 
-use super::accounts::{Account, AccountChange, AccountStore};
+use super::accounts::AccountStore;
+use super::dynamo_store::DynamoAccounts;
 use super::file_store::FileAccounts;
-use super::{now_ms, password};
+use super::ops::{AccountOps, Write};
 
 #[derive(Subcommand)]
 pub enum AccountsCommand {
@@ -55,7 +55,7 @@ async fn open(settings: &Settings) -> Result<Arc<dyn AccountStore>, String> {
         StoreKind::Memory => Ok(Arc::new(FileAccounts::new(&settings.accounts_file))),
         StoreKind::Dynamodb => {
             let client = dynamo_client(settings).await?;
-            Ok(Arc::new(startup::dynamo_accounts(settings, client)))
+            Ok(Arc::new(DynamoAccounts::from_settings(settings, client)))
         }
     }
 }
@@ -79,12 +79,9 @@ fn read_password() -> Result<String, String> {
 }
 
 /// The password to set, and whether to print it (made up here).
-fn choose_password(from_stdin: bool) -> Result<(String, bool), String> {
-    if from_stdin {
-        Ok((read_password()?, false))
-    } else {
-        Ok((password::random_password(), true))
-    }
+/// The password read from stdin, or `None` for a fresh random one.
+fn given_password(from_stdin: bool) -> Result<Option<String>, String> {
+    from_stdin.then(read_password).transpose()
 }
 
 fn username(raw: &str) -> Result<Username, String> {
@@ -97,12 +94,13 @@ pub async fn run(settings: &Settings, command: AccountsCommand) -> Result<(), St
             return Err("create-tables is for TRAVOIQ_STORE=dynamodb; the embedded store keeps accounts in a file".into());
         }
         let client = dynamo_client(settings).await?;
-        return startup::dynamo_accounts(settings, client)
+        return DynamoAccounts::from_settings(settings, client)
             .create_tables()
             .await
             .map_err(|e| e.to_string());
     }
     let store = open(settings).await?;
+    let ops = AccountOps::new(store.as_ref(), "command line");
     match command {
         AccountsCommand::Add {
             username: raw,
@@ -113,22 +111,12 @@ pub async fn run(settings: &Settings, command: AccountsCommand) -> Result<(), St
             let name = username(&raw)?;
             let role = Role::parse(&role)
                 .ok_or_else(|| format!("{role:?} is not a role: supervisor, agent or admin"))?;
-            let (chosen, print) = choose_password(password_stdin)?;
-            let hash = password::hash_blocking(chosen.clone())
+            let given = given_password(password_stdin)?;
+            let print = given.is_none();
+            let chosen = ops
+                .add(&name, role, agent_id.as_deref(), given, Write::New)
                 .await
                 .map_err(|e| e.to_string())?;
-            store
-                .create(Account {
-                    agent_id: agent_id.unwrap_or_else(|| name.to_string()),
-                    username: name.clone(),
-                    role,
-                    password_hash: hash,
-                    disabled: false,
-                    created_ms: now_ms(),
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            super::audit::account_changed("command line", &name, &format!("added as {role}"));
             println!("added {name} ({role})");
             if print {
                 println!("password: {chosen}");
@@ -144,26 +132,19 @@ pub async fn run(settings: &Settings, command: AccountsCommand) -> Result<(), St
                 );
             }
         }
-        AccountsCommand::Disable { username: raw } => {
-            set_disabled(store.as_ref(), &raw, true).await?
-        }
-        AccountsCommand::Enable { username: raw } => {
-            set_disabled(store.as_ref(), &raw, false).await?
-        }
+        AccountsCommand::Disable { username: raw } => set_disabled(&ops, &raw, true).await?,
+        AccountsCommand::Enable { username: raw } => set_disabled(&ops, &raw, false).await?,
         AccountsCommand::Reset {
             username: raw,
             password_stdin,
         } => {
             let name = username(&raw)?;
-            let (chosen, print) = choose_password(password_stdin)?;
-            let hash = password::hash_blocking(chosen.clone())
+            let given = given_password(password_stdin)?;
+            let print = given.is_none();
+            let chosen = ops
+                .reset_password(&name, given)
                 .await
                 .map_err(|e| e.to_string())?;
-            store
-                .change(&name, AccountChange::PasswordHash(hash))
-                .await
-                .map_err(|e| e.to_string())?;
-            super::audit::account_changed("command line", &name, "password reset");
             println!("password of {name} reset");
             if print {
                 println!("password: {chosen}");
@@ -174,14 +155,11 @@ pub async fn run(settings: &Settings, command: AccountsCommand) -> Result<(), St
     Ok(())
 }
 
-async fn set_disabled(store: &dyn AccountStore, raw: &str, disable: bool) -> Result<(), String> {
+async fn set_disabled(ops: &AccountOps<'_>, raw: &str, disable: bool) -> Result<(), String> {
     let name = username(raw)?;
-    store
-        .change(&name, AccountChange::Disabled(disable))
+    ops.set_disabled(&name, disable)
         .await
         .map_err(|e| e.to_string())?;
-    let what = if disable { "disabled" } else { "enabled" };
-    super::audit::account_changed("command line", &name, what);
-    println!("{name} {what}");
+    println!("{name} {}", if disable { "disabled" } else { "enabled" });
     Ok(())
 }

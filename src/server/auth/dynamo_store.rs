@@ -89,6 +89,15 @@ fn account_from(item: &Item) -> Result<Account, AccountStoreError> {
 }
 
 impl DynamoAccounts {
+    /// The account store these settings name.
+    pub fn from_settings(settings: &crate::server::config::Settings, client: Client) -> Self {
+        Self::new(
+            client,
+            settings.auth_tables(),
+            settings.session_max_hours.saturating_mul(3600) as i64,
+        )
+    }
+
     pub fn new(client: Client, tables: AuthTables, max_age_secs: i64) -> Self {
         Self {
             client,

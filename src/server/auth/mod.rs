@@ -9,6 +9,7 @@ pub mod dynamo_store;
 pub mod file_store;
 pub mod grant;
 pub mod limit;
+pub mod ops;
 pub mod password;
 
 use std::net::IpAddr;
@@ -203,24 +204,15 @@ impl Auth {
         &self,
         password: Option<&str>,
     ) -> Result<Vec<(Username, String)>, String> {
+        let ops = ops::AccountOps::new(self.store.as_ref(), "demo accounts");
         let mut made = Vec::new();
         for (name, role) in [("supervisor", Role::Supervisor), ("agent", Role::Agent)] {
             let username = Username::parse(name).map_err(|e| e.to_string())?;
-            let chosen = password.map_or_else(password::random_password, str::to_string);
-            let hash = password::hash_blocking(chosen.clone())
+            let given = password.map(str::to_string);
+            let chosen = ops
+                .add(&username, role, None, given, ops::Write::Replace)
                 .await
-                .map_err(|e| format!("demo password: {e}"))?;
-            self.store
-                .put(Account {
-                    username: username.clone(),
-                    role,
-                    password_hash: hash,
-                    agent_id: name.to_string(),
-                    disabled: false,
-                    created_ms: now_ms(),
-                })
-                .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| format!("demo account {name}: {e}"))?;
             made.push((username, chosen));
         }
         Ok(made)

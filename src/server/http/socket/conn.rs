@@ -11,12 +11,11 @@ use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
-use crate::model::{CallDetails, CallId, Seq};
+use crate::model::{CallDetails, CallId};
 use crate::protocol::{close, ClientMsg, ErrorCode, ServerMsg};
 use crate::server::access::{Asking, CallAccess};
 use crate::server::auth::accounts::SessionKey;
 use crate::server::auth::Auth;
-use crate::server::hub::{FeedEvent, PAGE};
 
 /// How often a live socket re-checks its session in the store (sign-outs
 /// on this instance close sockets at once; this catches other instances,
@@ -56,15 +55,6 @@ pub struct Resume {
     pub epoch: Option<u64>,
     /// The newest call the client has heard of.
     pub known: Option<CallId>,
-}
-
-/// The call a socket follows.
-struct Watch {
-    id: CallId,
-    /// Its details as last seen, to decide access again.
-    call: CallDetails,
-    after: Seq,
-    live: broadcast::Receiver<FeedEvent>,
 }
 
 pub struct Conn<Tx, Rx> {
@@ -254,85 +244,6 @@ where
         self.fail(ErrorCode::Unavailable, message, end).await
     }
 
-    async fn stream_call(&mut self, id: CallId, resume: Resume) -> End {
-        let access = self.ctx.access.clone();
-        let hub = access.hub().clone();
-        // Unknown calls, and calls this viewer may not see (told apart from
-        // nothing), get no feed. The decision is the one every door makes.
-        if let Err(e) = access.open_id(&self.who, &id).await {
-            return match e {
-                crate::error::AppError::UnknownCall(_) => {
-                    let end = End::Close(close::UNKNOWN_CALL, "unknown call");
-                    self.fail(ErrorCode::UnknownCall, e.to_string(), end).await
-                }
-                _ => self.unavailable(e).await,
-            };
-        }
-        // Subscribe first, then read: the read overlaps what the feed sends.
-        let live = match hub.subscribe(&id).await {
-            Ok(rx) => rx,
-            Err(e) => return self.unavailable(e).await,
-        };
-        let new_calls = hub.new_calls();
-        let call = match hub.store().call_details(&id).await {
-            Ok(Some(call)) => call,
-            Ok(None) => return End::Close(close::UNKNOWN_CALL, "unknown call"),
-            Err(e) => return self.unavailable(e).await,
-        };
-        let epoch = match hub.store().epoch(&id).await {
-            Ok(epoch) => epoch,
-            Err(e) => return self.unavailable(e).await,
-        };
-        // A position from another epoch means nothing: replay the call.
-        let after = match resume {
-            Resume {
-                after: Some(after),
-                epoch: Some(theirs),
-                ..
-            } if theirs == epoch => Seq(after),
-            Resume { after: Some(_), .. } => {
-                tracing::info!("position from another epoch; replaying the whole call");
-                Seq::ZERO
-            }
-            Resume { after: None, .. } => Seq::ZERO,
-        };
-        tracing::info!(after = %after, "viewer connected");
-        let mut watch = Watch {
-            id,
-            call,
-            after,
-            live,
-        };
-        let shown = access.redact(&self.who.viewer, watch.call.clone());
-        let hello = ServerMsg::Hello {
-            call: shown,
-            after,
-            epoch,
-        };
-        if let Err(end) = self.send(&hello).await {
-            return end;
-        }
-        if let Err(end) = self.catch_up(&mut watch).await {
-            return end;
-        }
-        if let Err(end) = self.send(&ServerMsg::CaughtUp { seq: watch.after }).await {
-            return end;
-        }
-        // A call that started while the page was between sockets.
-        if let Some(known) = resume.known {
-            if let Ok(Some(newest)) = access.latest(&self.who).await {
-                if newest.call_id != known && newest.call_id != watch.id {
-                    if let Err(end) = self.send(&ServerMsg::NewCall { call: newest }).await {
-                        return end;
-                    }
-                }
-            }
-        }
-        let end = self.serve(new_calls, Some(&mut watch)).await;
-        tracing::info!(?end, last = %watch.after, "viewer disconnected");
-        end
-    }
-
     async fn stream_lobby(&mut self) -> End {
         let new_calls = self.ctx.access.hub().new_calls();
         let latest = match self.ctx.access.latest(&self.who).await {
@@ -377,39 +288,6 @@ where
         }
     }
 
-    async fn on_feed(
-        &mut self,
-        watch: &mut Watch,
-        event: Result<FeedEvent, RecvError>,
-    ) -> Result<(), End> {
-        match event {
-            Ok(FeedEvent::Segment(seg)) if seg.seq > watch.after => {
-                watch.after = seg.seq;
-                self.send(&ServerMsg::Transcript(seg)).await
-            }
-            Ok(FeedEvent::Segment(_)) => Ok(()),
-            Ok(FeedEvent::Details(call)) => {
-                // The call changed (say, its agent): decide again.
-                self.still_admitted(&call).await?;
-                watch.call = call.clone();
-                let call = self.ctx.access.redact(&self.who.viewer, call);
-                self.send(&ServerMsg::CallUpdated { call }).await
-            }
-            Ok(FeedEvent::Source(available)) => {
-                // Back: whatever the feed missed, this viewer reads itself.
-                if available {
-                    self.catch_up(watch).await?;
-                }
-                self.send(&ServerMsg::SourceStatus { available }).await
-            }
-            Err(RecvError::Lagged(missed)) => {
-                tracing::info!(missed, "viewer lagged; re-reading from the store");
-                self.catch_up(watch).await
-            }
-            Err(RecvError::Closed) => Err(End::Close(close::GOING_AWAY, "feed closed")),
-        }
-    }
-
     /// Forwards a new call this viewer may see, unless it is the one being
     /// watched. A lagged receiver sends the newest call instead of the
     /// ones it missed.
@@ -437,33 +315,10 @@ where
         }
         self.send(&ServerMsg::NewCall { call }).await
     }
-
-    /// Sends every change after the watch's position, in pages, advancing it.
-    async fn catch_up(&mut self, watch: &mut Watch) -> Result<(), End> {
-        let store = self.ctx.access.hub().store().clone();
-        loop {
-            let page = match store.segments_after(&watch.id, watch.after, PAGE).await {
-                Ok(page) => page,
-                Err(e) => return Err(self.unavailable(e).await),
-            };
-            for seg in page.segments {
-                watch.after = seg.seq;
-                self.send(&ServerMsg::Transcript(seg)).await?;
-            }
-            if !page.more {
-                return Ok(());
-            }
-        }
-    }
 }
 
-/// The next event of the watched call's feed; never, when not watching.
-async fn next_event(watch: &mut Option<&mut Watch>) -> Result<FeedEvent, RecvError> {
-    match watch {
-        Some(watch) => watch.live.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
+mod follow;
 #[cfg(test)]
 mod tests;
+
+use follow::{next_event, Watch};

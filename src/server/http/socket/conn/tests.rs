@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 
-use crate::model::{Role, Speaker, User, Username};
+use crate::model::{Role, Seq, Speaker, User, Username};
 use crate::server::access::Door;
 use crate::server::auth::file_store::FileAccounts;
 use crate::server::auth::Viewer;

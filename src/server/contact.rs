@@ -7,12 +7,10 @@ use crate::model::{CallDetails, CallId};
 
 use super::timestamp::parse_call_timestamp;
 
-pub const ATTR_CONTACT_ID: &str = "contactId";
-pub const ATTR_PHONE: &str = "customerPhoneNumber";
-/// Written by the seed's own incoming-call webhook instead of the above.
-pub const ATTR_PHONE_ALT: &str = "phoneNumber";
-pub const ATTR_TIMESTAMP: &str = "callTimestamp";
-pub const ATTR_DATE: &str = "callDate";
+pub use crate::model::{
+    ATTR_AUDIO_FROM_CUSTOMER, ATTR_AUDIO_TO_CUSTOMER, ATTR_COMBINED_AUDIO, ATTR_CONTACT_ID,
+    ATTR_DATE, ATTR_PHONE, ATTR_PHONE_ALT, ATTR_TIMESTAMP,
+};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ContactError {

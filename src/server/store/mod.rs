@@ -6,6 +6,7 @@ pub mod log;
 pub mod memory;
 pub mod sources;
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -56,7 +57,7 @@ pub struct SegmentPage {
 }
 
 #[async_trait]
-pub trait CallStore: Send + Sync + 'static {
+pub trait CallStore: Any + Send + Sync {
     /// The call that started last, by its parsed start time.
     async fn latest_call(&self) -> Result<Option<CallDetails>, StoreError>;
 
@@ -96,11 +97,6 @@ pub trait CallStore: Send + Sync + 'static {
     /// store, which has no tables).
     fn sources(&self) -> Vec<sources::TableSource> {
         Vec::new()
-    }
-
-    /// Requests made to a remote backend so far (None for the embedded one).
-    fn request_counts(&self) -> Option<dynamo::RequestCounts> {
-        None
     }
 
     /// Position of the latest write to a call's transcript.

@@ -14,6 +14,7 @@
 mod attrs;
 mod calls;
 pub mod client;
+mod counts;
 pub(crate) mod errors;
 pub mod items;
 mod latest;
@@ -22,7 +23,6 @@ pub mod tables;
 pub mod writer;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -39,10 +39,12 @@ use super::sources::{Sources, TableRole, TableSource};
 use super::{CallStore, SegmentPage, StoreError, StoreNotice};
 use calls::{CallReader, CallState, Timing};
 pub use client::{sdk_config, Endpoints};
+use counts::Counters;
+pub use counts::{RequestCounts, ShardCounts};
 use errors::classify;
 use items::Item;
 use latest::LatestTracker;
-pub use streams::{Pace, ShardCounts};
+pub use streams::Pace;
 
 /// Attributes the recording pipeline adds once a call is over.
 const ENDED_MARKERS: [&str; 3] = ["combinedAudio", "audioFromCustomer", "audioToCustomer"];
@@ -79,43 +81,6 @@ pub struct DynamoSettings {
     pub partial_bound: Duration,
     /// The contactDetails attribute naming a call's agent.
     pub owner_attribute: String,
-}
-
-/// DynamoDB requests made so far, by kind (for benchmarks and logs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RequestCounts {
-    pub query: u64,
-    pub get_item: u64,
-    pub scan: u64,
-    pub get_records: u64,
-    /// Transcript items read by Queries (what read units are charged on).
-    pub items_read: u64,
-}
-
-impl RequestCounts {
-    pub fn since(&self, earlier: &RequestCounts) -> RequestCounts {
-        RequestCounts {
-            query: self.query - earlier.query,
-            get_item: self.get_item - earlier.get_item,
-            scan: self.scan - earlier.scan,
-            get_records: self.get_records - earlier.get_records,
-            items_read: self.items_read - earlier.items_read,
-        }
-    }
-}
-
-#[derive(Default)]
-struct Counters {
-    query: AtomicU64,
-    get_item: AtomicU64,
-    scan: AtomicU64,
-    get_records: Arc<AtomicU64>,
-    per_shard: Arc<ShardCounts>,
-    items_read: AtomicU64,
-}
-
-fn count(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 pub struct DynamoStore {
@@ -166,6 +131,18 @@ impl DynamoStore {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The DynamoDB store behind `store`, if that is one (benchmarks and
+    /// tests reach its counts this way).
+    pub fn downcast(store: &Arc<dyn CallStore>) -> Option<Arc<Self>> {
+        let any: Arc<dyn std::any::Any + Send + Sync> = store.clone();
+        any.downcast().ok()
+    }
+
+    /// DynamoDB requests made so far, by kind.
+    pub fn request_counts(&self) -> RequestCounts {
+        self.counters.snapshot()
     }
 
     /// GetRecords made so far on each stream shard.
@@ -296,7 +273,7 @@ impl DynamoStore {
                 &self.settings.tables.contact,
                 self.settings.page_limit,
                 self.settings.audio_stream_prefix.as_deref(),
-                || count(&self.counters.scan),
+                || Counters::count(&self.counters.scan),
             )
             .await
     }
@@ -358,7 +335,7 @@ impl DynamoStore {
             }
         }
         let table = &self.settings.tables.contact;
-        count(&self.counters.get_item);
+        Counters::count(&self.counters.get_item);
         let out = self
             .client
             .get_item()
@@ -472,11 +449,12 @@ impl DynamoStore {
         let mut pages = query.into_paginator().send();
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
-            count(&self.counters.query);
+            Counters::count(&self.counters.query);
             let page = page.map_err(|e| classify("Query", table, e))?;
-            self.counters
-                .items_read
-                .fetch_add(page.scanned_count().max(0) as u64, Ordering::Relaxed);
+            Counters::add(
+                &self.counters.items_read,
+                page.scanned_count().max(0) as u64,
+            );
             found.extend(page.items().iter().cloned());
         }
         Ok(found)
@@ -603,17 +581,6 @@ impl CallStore for DynamoStore {
 
     async fn epoch(&self, id: &CallId) -> Result<u64, StoreError> {
         Ok(self.reader(id).state().epoch)
-    }
-
-    fn request_counts(&self) -> Option<RequestCounts> {
-        let c = &self.counters;
-        Some(RequestCounts {
-            query: c.query.load(Ordering::Relaxed),
-            get_item: c.get_item.load(Ordering::Relaxed),
-            scan: c.scan.load(Ordering::Relaxed),
-            get_records: c.get_records.load(Ordering::Relaxed),
-            items_read: c.items_read.load(Ordering::Relaxed),
-        })
     }
 
     async fn last_seq(&self, id: &CallId) -> Result<Seq, StoreError> {

@@ -27,6 +27,7 @@ use aws_sdk_dynamodbstreams::types::{AttributeValue, OperationType, Record, Shar
 use tokio::time::Instant;
 
 use super::attrs::scalar_string;
+pub use super::counts::ShardCounts;
 
 /// A change seen on the stream: its kind, the item's key, and its new
 /// image as scalar strings (lists, maps and binary are left out).
@@ -75,21 +76,6 @@ impl Default for Pace {
             min_interval: Duration::from_millis(250),
             describe_every: Duration::from_secs(60),
         }
-    }
-}
-
-/// GetRecords made per shard, for benchmarks and tests.
-#[derive(Default)]
-pub struct ShardCounts(std::sync::Mutex<HashMap<String, u64>>);
-
-impl ShardCounts {
-    fn add(&self, shard: &str) {
-        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *counts.entry(shard.to_string()).or_default() += 1;
-    }
-
-    pub fn snapshot(&self) -> HashMap<String, u64> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

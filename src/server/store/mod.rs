@@ -100,18 +100,12 @@ pub trait CallStore: Any + Send + Sync {
     }
 
     /// Position of the latest write to a call's transcript.
-    async fn last_seq(&self, id: &CallId) -> Result<Seq, StoreError> {
-        let mut last = Seq::ZERO;
-        loop {
-            let page = self.segments_after(id, last, 1000).await?;
-            if let Some(seg) = page.segments.last() {
-                last = seg.seq;
-            }
-            if !page.more {
-                return Ok(last);
-            }
-        }
-    }
+    async fn last_seq(&self, id: &CallId) -> Result<Seq, StoreError>;
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// A new call as the contact-flow writes it into `contactDetails`.

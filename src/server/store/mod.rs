@@ -1,5 +1,7 @@
-//! The store interface every backend implements, and the write interface the
-//! simulator (and, later, the DynamoDB writer) plays calls into.
+//! The store interface every backend implements (the embedded `memory`
+//! store and the `dynamo` one), and the write interface calls are played
+//! into (by the simulator, also behind the `writer` command, and by the
+//! developer API).
 
 pub mod dynamo;
 pub mod log;

@@ -38,6 +38,7 @@ const ENDED_READ_FOR: Duration = Duration::from_secs(300);
 const CACHE_IDLE: Duration = Duration::from_secs(600);
 
 impl DynamoStore {
+    /// The call's reader, if the call is watched.
     pub(super) fn existing_reader(&self, id: &CallId) -> Option<Arc<CallReader>> {
         self.calls
             .lock()
@@ -61,6 +62,7 @@ impl DynamoStore {
         reader
     }
 
+    /// The call's details: the copy, while fresh, else a GetItem.
     pub(super) async fn read_details(
         &self,
         id: &CallId,

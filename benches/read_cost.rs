@@ -19,7 +19,7 @@ use travoiq_monitor::server::config::{Settings, WriterFormat};
 use travoiq_monitor::server::simulator::{self, plan_call, random_call_id_string, SCRIPTS};
 use travoiq_monitor::server::startup::Application;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
-use travoiq_monitor::server::store::dynamo::{sdk_config, RequestCounts};
+use travoiq_monitor::server::store::dynamo::{sdk_config, DynamoStore, RequestCounts};
 use travoiq_monitor::server::store::{CallSink, NewContact};
 
 const WINDOW: Duration = Duration::from_secs(15);
@@ -152,9 +152,13 @@ async fn run(streams: bool, viewers: usize) -> RequestCounts {
     }
     // Let connecting settle, then count over the window.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = hub.store().request_counts().unwrap_or_default();
+    let before = DynamoStore::downcast(hub.store())
+        .map(|s| s.request_counts())
+        .unwrap_or_default();
     tokio::time::sleep(WINDOW).await;
-    let after = hub.store().request_counts().unwrap_or_default();
+    let after = DynamoStore::downcast(hub.store())
+        .map(|s| s.request_counts())
+        .unwrap_or_default();
     player.abort();
     for s in sockets {
         s.abort();

@@ -18,6 +18,7 @@ use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::store::dynamo::tables::{enable_streams, StreamChange};
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+use travoiq_monitor::server::store::dynamo::DynamoStore;
 use travoiq_monitor::server::store::CallSink;
 
 async fn app(prefix: &str, streams_endpoint: &str) -> TestApp {
@@ -159,7 +160,10 @@ async fn an_unreadable_stream_falls_back_to_polling_and_back_to_the_stream() {
     // and the contact table is no longer scanned.
     proxy.restore();
     wait_for_sources(&app, "stream", "", Duration::from_secs(20)).await;
-    let scans = app.hub.store().request_counts().unwrap().scan;
+    let scans = DynamoStore::downcast(app.hub.store())
+        .unwrap()
+        .request_counts()
+        .scan;
     let since = Instant::now();
     let second = start_call(&writer, true).await;
     let found = announced(&mut lobby, &second, since).await;
@@ -172,7 +176,10 @@ async fn an_unreadable_stream_falls_back_to_polling_and_back_to_the_stream() {
     // Past two Scan intervals (the sockets are read meanwhile).
     tokio::time::sleep(Duration::from_millis(2500).saturating_sub(since.elapsed())).await;
     assert_eq!(
-        app.hub.store().request_counts().unwrap().scan,
+        DynamoStore::downcast(app.hub.store())
+            .unwrap()
+            .request_counts()
+            .scan,
         scans,
         "no Scan while the contact stream is read"
     );

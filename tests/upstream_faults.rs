@@ -14,6 +14,7 @@ use travoiq_monitor::model::{Segment, Speaker};
 use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+use travoiq_monitor::server::store::dynamo::DynamoStore;
 use travoiq_monitor::server::store::{CallSink, SegmentWrite};
 
 struct Setup {
@@ -145,9 +146,15 @@ async fn restarted_session_kvs_ms_without_streams() {
 
 /// Transcript items read per second over `window`, while the call is watched.
 async fn items_read_per_second(app: &TestApp, window: Duration) -> f64 {
-    let before = app.hub.store().request_counts().unwrap().items_read;
+    let before = DynamoStore::downcast(app.hub.store())
+        .unwrap()
+        .request_counts()
+        .items_read;
     tokio::time::sleep(window).await;
-    let after = app.hub.store().request_counts().unwrap().items_read;
+    let after = DynamoStore::downcast(app.hub.store())
+        .unwrap()
+        .request_counts()
+        .items_read;
     (after - before) as f64 / window.as_secs_f64()
 }
 

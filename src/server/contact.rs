@@ -1,18 +1,19 @@
 //! Turning a `contactDetails` item (its attributes as strings) into
-//! [`CallDetails`]. Shared by every store, so all read the same way.
+//! [`CallDetails`], shared by every store so all read the same way; and
+//! making a new call's item as the contact flow writes it.
 
 use std::collections::BTreeMap;
 
+use time::OffsetDateTime;
+
 use crate::model::{CallDetails, CallId};
 
-use super::timestamp::parse_call_timestamp;
+use super::timestamp::{format_call_date, format_js_date_string, parse_call_timestamp};
 
-pub const ATTR_CONTACT_ID: &str = "contactId";
-pub const ATTR_PHONE: &str = "customerPhoneNumber";
-/// Written by the seed's own incoming-call webhook instead of the above.
-pub const ATTR_PHONE_ALT: &str = "phoneNumber";
-pub const ATTR_TIMESTAMP: &str = "callTimestamp";
-pub const ATTR_DATE: &str = "callDate";
+pub use crate::model::{
+    ATTR_AUDIO_FROM_CUSTOMER, ATTR_AUDIO_TO_CUSTOMER, ATTR_COMBINED_AUDIO, ATTR_CONTACT_ID,
+    ATTR_DATE, ATTR_PHONE, ATTR_PHONE_ALT, ATTR_TIMESTAMP,
+};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ContactError {
@@ -51,6 +52,28 @@ pub fn details_from_attributes(
         ended_at_ms,
         attributes,
     })
+}
+
+/// A new call's attributes as the contact flow writes them: `attributes`
+/// as given, with the call's id, the customer's number when known, and the
+/// call's time `at` unless `attributes` already hold one.
+pub fn new_contact_attributes(
+    id: &CallId,
+    at: OffsetDateTime,
+    customer_phone: Option<String>,
+    mut attributes: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    attributes.insert(ATTR_CONTACT_ID.into(), id.to_string());
+    attributes
+        .entry(ATTR_TIMESTAMP.into())
+        .or_insert_with(|| format_js_date_string(at));
+    attributes
+        .entry(ATTR_DATE.into())
+        .or_insert_with(|| format_call_date(at));
+    if let Some(phone) = customer_phone {
+        attributes.insert(ATTR_PHONE.into(), phone);
+    }
+    attributes
 }
 
 #[cfg(test)]
@@ -119,5 +142,27 @@ mod tests {
         .unwrap();
         assert_eq!(d.started_at_ms, None);
         assert_eq!(d.customer_phone.as_deref(), Some("+442071838750"));
+    }
+
+    #[test]
+    fn a_new_contact_reads_back_as_the_call_it_describes() {
+        let id = CallId::parse("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap();
+        let at = time::macros::datetime!(2023-01-05 17:28:53 UTC);
+        let attributes = new_contact_attributes(
+            &id,
+            at,
+            Some("+14155550123".into()),
+            attrs(&[("agentUsername", "amy")]),
+        );
+        let d = details_from_attributes(attributes, None, None).unwrap();
+        assert_eq!(d.call_id, id);
+        assert_eq!(d.customer_phone.as_deref(), Some("+14155550123"));
+        assert_eq!(d.started_at_ms, Some(1_672_939_733_000));
+        assert_eq!(d.attributes["agentUsername"], "amy");
+        assert!(d.attributes.contains_key(ATTR_DATE));
+        // A time already given is kept.
+        let given = new_contact_attributes(&id, at, None, attrs(&[(ATTR_TIMESTAMP, "soon")]));
+        assert_eq!(given[ATTR_TIMESTAMP], "soon");
+        assert!(!given.contains_key(ATTR_PHONE));
     }
 }

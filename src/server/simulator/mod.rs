@@ -20,9 +20,8 @@ use tracing::Instrument;
 
 use crate::model::CallId;
 
-use super::contact::{ATTR_CONTACT_ID, ATTR_DATE, ATTR_PHONE, ATTR_TIMESTAMP};
-use super::store::{CallSink, NewContact, SegmentWrite};
-use super::timestamp::{format_call_date, format_js_date_string};
+use super::contact::{new_contact_attributes, ATTR_TIMESTAMP};
+use super::store::{now_ms, CallSink, NewContact, SegmentWrite};
 
 pub use faults::UpstreamFaults;
 pub use scripts::{Script, SCRIPTS};
@@ -184,14 +183,12 @@ async fn start_call(
 ) -> Result<CallId, super::store::StoreError> {
     let id = CallId::parse(&random_call_id_string())
         .map_err(|e| super::store::StoreError::Misconfigured(e.to_string()))?;
-    let now = OffsetDateTime::now_utc();
-    let attributes = BTreeMap::from([
-        (ATTR_CONTACT_ID.to_string(), id.to_string()),
-        (ATTR_PHONE.to_string(), phone.to_string()),
-        (ATTR_TIMESTAMP.to_string(), format_js_date_string(now)),
-        (ATTR_DATE.to_string(), format_call_date(now)),
-        (agent.0.to_string(), agent.1.to_string()),
-    ]);
+    let attributes = new_contact_attributes(
+        &id,
+        OffsetDateTime::now_utc(),
+        Some(phone.to_string()),
+        BTreeMap::from([(agent.0.to_string(), agent.1.to_string())]),
+    );
     if late_timestamp {
         // Written first without its time, completed a second later.
         let mut first = attributes.clone();
@@ -232,8 +229,7 @@ async fn play(
         _ = tokio::time::sleep_until(begun + scaled(plan.ends_at_ms, pace)) => {}
         _ = shutdown.changed() => return,
     }
-    let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-    match sink.end_call(&id, now_ms).await {
+    match sink.end_call(&id, now_ms()).await {
         Ok(()) => tracing::info!("simulated call ended"),
         Err(e) => tracing::warn!(error = %e, "simulated call could not end"),
     }

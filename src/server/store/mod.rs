@@ -1,11 +1,14 @@
-//! The store interface every backend implements, and the write interface the
-//! simulator (and, later, the DynamoDB writer) plays calls into.
+//! The store interface every backend implements (the embedded `memory`
+//! store and the `dynamo` one), and the write interface calls are played
+//! into (by the simulator, also behind the `writer` command, and by the
+//! developer API).
 
 pub mod dynamo;
 pub mod log;
 pub mod memory;
 pub mod sources;
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -56,7 +59,7 @@ pub struct SegmentPage {
 }
 
 #[async_trait]
-pub trait CallStore: Send + Sync + 'static {
+pub trait CallStore: Any + Send + Sync {
     /// The call that started last, by its parsed start time.
     async fn latest_call(&self) -> Result<Option<CallDetails>, StoreError>;
 
@@ -98,24 +101,13 @@ pub trait CallStore: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Requests made to a remote backend so far (None for the embedded one).
-    fn request_counts(&self) -> Option<dynamo::RequestCounts> {
-        None
-    }
-
     /// Position of the latest write to a call's transcript.
-    async fn last_seq(&self, id: &CallId) -> Result<Seq, StoreError> {
-        let mut last = Seq::ZERO;
-        loop {
-            let page = self.segments_after(id, last, 1000).await?;
-            if let Some(seg) = page.segments.last() {
-                last = seg.seq;
-            }
-            if !page.more {
-                return Ok(last);
-            }
-        }
-    }
+    async fn last_seq(&self, id: &CallId) -> Result<Seq, StoreError>;
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// A new call as the contact-flow writes it into `contactDetails`.

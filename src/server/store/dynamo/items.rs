@@ -1,5 +1,5 @@
 //! Reading and writing the items of the real tables, in both upstream
-//! writer formats (see shared/reference/dynamodb-schemas.md):
+//! writer formats:
 //!
 //! - `connect-rt` (the Amazon Connect real-time transcription Lambda):
 //!   `SegmentId`, `StartTime`/`EndTime` in seconds (doubles), `LoggedOn` an
@@ -7,17 +7,29 @@
 //! - `kvs-ms` (a Java KVS transcriber fork): `segmentId` (lower case),
 //!   times in integer milliseconds, `LoggedOn` epoch milliseconds.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::model::CallDetails;
+use crate::server::contact::{details_from_attributes, ContactError};
+use crate::server::store::SegmentWrite;
+
+use super::attrs::scalar_strings;
+
 pub type Item = HashMap<String, AttributeValue>;
 
-pub const CONTACT_ID: &str = "ContactId";
+// The transcript tables' attributes (contactDetails' are in `crate::model`).
+
+/// The partition key: `ContactId` here, where contactDetails spells it
+/// `contactId` ([`crate::model::ATTR_CONTACT_ID`]).
+pub const TRANSCRIPT_CONTACT_ID: &str = "ContactId";
+/// The sort key: when the line began, in the writer's unit.
 pub const START_TIME: &str = "StartTime";
 pub const END_TIME: &str = "EndTime";
-pub const SEGMENT_ID_A: &str = "SegmentId";
-pub const SEGMENT_ID_B: &str = "segmentId";
+/// The segment id, as each writer spells it.
+pub const SEGMENT_ID_CONNECT_RT: &str = "SegmentId";
+pub const SEGMENT_ID_KVS_MS: &str = "segmentId";
 pub const TRANSCRIPT: &str = "Transcript";
 pub const IS_PARTIAL: &str = "IsPartial";
 pub const LOGGED_ON: &str = "LoggedOn";
@@ -75,10 +87,12 @@ fn string<'a>(item: &'a Item, name: &'static str) -> Option<&'a str> {
     }
 }
 
-/// Which format an item was written in: writer B spells `segmentId` in
-/// lower case and stores `LoggedOn` as a number; everything else is A.
+/// Which format an item was written in: `KvsMs` spells `segmentId` in
+/// lower case and stores `LoggedOn` as a number; everything else is
+/// `ConnectRt`.
 pub fn format_of(item: &Item) -> WriterFormat {
-    if item.contains_key(SEGMENT_ID_B) || matches!(item.get(LOGGED_ON), Some(AttributeValue::N(_)))
+    if item.contains_key(SEGMENT_ID_KVS_MS)
+        || matches!(item.get(LOGGED_ON), Some(AttributeValue::N(_)))
     {
         WriterFormat::KvsMs
     } else {
@@ -119,8 +133,8 @@ pub fn parse_segment(item: &Item) -> Result<ParsedSegment, ItemError> {
         None => false,
         Some(_) => return Err(ItemError::Malformed(IS_PARTIAL)),
     };
-    let segment_id = string(item, SEGMENT_ID_A)
-        .or_else(|| string(item, SEGMENT_ID_B))
+    let segment_id = string(item, SEGMENT_ID_CONNECT_RT)
+        .or_else(|| string(item, SEGMENT_ID_KVS_MS))
         .unwrap_or_default()
         .to_string();
     let start_ms = (start * scale).round() as i64;
@@ -133,31 +147,32 @@ pub fn parse_segment(item: &Item) -> Result<ParsedSegment, ItemError> {
     })
 }
 
-/// A contactDetails item as strings under their names; values of other
-/// types (lists, maps, binary) are skipped.
-pub fn contact_attributes(item: &Item) -> BTreeMap<String, String> {
-    item.iter()
-        .filter_map(|(k, v)| Some((k.clone(), super::attrs::scalar_string(v)?)))
-        .collect()
+/// A contactDetails item as call details: its scalar attributes as text
+/// (lists, maps and binary are skipped), parsed as every store parses them.
+pub fn contact_details(
+    item: &Item,
+    audio_stream_prefix: Option<&str>,
+) -> Result<CallDetails, ContactError> {
+    details_from_attributes(scalar_strings(item), None, audio_stream_prefix)
 }
 
 /// Builds a transcript item as the given writer would.
-pub fn segment_item(
-    format: WriterFormat,
-    contact_id: &str,
-    speaker_write: &crate::server::store::SegmentWrite,
-    now_ms: i64,
-) -> Item {
-    let w = speaker_write;
+pub fn segment_item(format: WriterFormat, contact_id: &str, w: &SegmentWrite, now_ms: i64) -> Item {
     let mut item = Item::new();
-    item.insert(CONTACT_ID.into(), AttributeValue::S(contact_id.into()));
+    item.insert(
+        TRANSCRIPT_CONTACT_ID.into(),
+        AttributeValue::S(contact_id.into()),
+    );
     item.insert(TRANSCRIPT.into(), AttributeValue::S(w.text.clone()));
     item.insert(IS_PARTIAL.into(), AttributeValue::Bool(w.partial));
     match format {
         WriterFormat::ConnectRt => {
             item.insert(START_TIME.into(), AttributeValue::N(seconds(w.start_ms)));
             item.insert(END_TIME.into(), AttributeValue::N(seconds(w.end_ms)));
-            item.insert(SEGMENT_ID_A.into(), AttributeValue::S(w.segment_id.clone()));
+            item.insert(
+                SEGMENT_ID_CONNECT_RT.into(),
+                AttributeValue::S(w.segment_id.clone()),
+            );
             let logged =
                 time::OffsetDateTime::from_unix_timestamp_nanos(now_ms as i128 * 1_000_000)
                     .ok()
@@ -176,10 +191,10 @@ pub fn segment_item(
         WriterFormat::KvsMs => {
             item.insert(START_TIME.into(), AttributeValue::N(w.start_ms.to_string()));
             item.insert(END_TIME.into(), AttributeValue::N(w.end_ms.to_string()));
-            // Writer B makes a new random id (a UUID) for every write.
+            // KvsMs makes a new random id (a UUID) for every write.
             let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
             item.insert(
-                SEGMENT_ID_B.into(),
+                SEGMENT_ID_KVS_MS.into(),
                 AttributeValue::S(id.hyphenated().to_string()),
             );
             item.insert(LOGGED_ON.into(), AttributeValue::N(now_ms.to_string()));
@@ -203,7 +218,6 @@ fn seconds(ms: i64) -> String {
 mod tests {
     use super::*;
     use crate::model::Speaker;
-    use crate::server::store::SegmentWrite;
 
     fn s(v: &str) -> AttributeValue {
         AttributeValue::S(v.into())
@@ -217,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn writer_a_items_are_in_seconds() {
+    fn connect_rt_items_are_in_seconds() {
         let it = item(vec![
             ("ContactId", s("c")),
             ("StartTime", n("3.21")),
@@ -232,7 +246,7 @@ mod tests {
         let p = parse_segment(&it).unwrap();
         assert_eq!((p.start_ms, p.end_ms, p.partial), (3210, 4500, true));
         assert_eq!(p.segment_id, "seg-1");
-        // DynamoDB may normalise 3.0 to 3: still seconds for writer A.
+        // DynamoDB may normalise 3.0 to 3: still seconds for ConnectRt.
         let it = item(vec![
             ("StartTime", n("3")),
             ("Transcript", s("x")),
@@ -242,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn writer_b_items_are_in_milliseconds() {
+    fn kvs_ms_items_are_in_milliseconds() {
         let it = item(vec![
             ("ContactId", s("c")),
             ("StartTime", n("3210")),
@@ -316,19 +330,5 @@ mod tests {
         assert_eq!(seconds(12_340), "12.34");
         assert_eq!(seconds(3_000), "3");
         assert_eq!(seconds(0), "0");
-    }
-
-    #[test]
-    fn contact_attributes_keep_scalars() {
-        let it = item(vec![
-            ("contactId", s("x")),
-            ("retries", n("2")),
-            ("vip", AttributeValue::Bool(true)),
-            ("tags", AttributeValue::Ss(vec!["a".into()])),
-        ]);
-        let a = contact_attributes(&it);
-        assert_eq!(a.len(), 3);
-        assert_eq!(a["retries"], "2");
-        assert_eq!(a["vip"], "true");
     }
 }

@@ -3,16 +3,20 @@
 //! is held across a request: a Scan builds its answer apart and merges it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Mutex, Weak};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 
-use crate::model::{CallDetails, CallId};
-use crate::server::contact::{details_from_attributes, ATTR_CONTACT_ID};
-use crate::server::store::StoreError;
+use crate::model::{CallDetails, CallId, ATTR_CONTACT_ID};
+use crate::server::store::sources::TableRole;
+use crate::server::store::{StoreError, StoreNotice};
 
+use super::attrs::scalar_string;
+use super::counts::Counters;
 use super::errors::classify;
 use super::items;
+use super::DynamoStore;
 
 #[derive(Clone, Default)]
 struct Newest {
@@ -146,13 +150,15 @@ impl LatestTracker {
             on_page();
             let page = page.map_err(|e| classify("Scan", table, e))?;
             for item in page.items() {
-                let attributes = items::contact_attributes(item);
-                let key = attributes.get(ATTR_CONTACT_ID).cloned().unwrap_or_default();
-                match details_from_attributes(attributes, None, audio_stream_prefix) {
+                match items::contact_details(item, audio_stream_prefix) {
                     Ok(d) => {
                         found.take(d, &self.owner_attribute, false);
                     }
                     Err(e) => {
+                        let key = item
+                            .get(ATTR_CONTACT_ID)
+                            .and_then(scalar_string)
+                            .unwrap_or_default();
                         let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
                         if warned.insert(key.clone()) {
                             tracing::warn!(table, contact_id = %key.chars().take(64).collect::<String>(), error = %e, "contact item skipped");
@@ -177,6 +183,42 @@ impl LatestTracker {
         drop(newest);
         *self.scanned_at() = Some(std::time::Instant::now());
         Ok(after.filter(|a| before.as_ref() != Some(a)))
+    }
+}
+
+impl DynamoStore {
+    /// Scans contactDetails for the newest call (by parsed timestamp).
+    pub(super) async fn scan_latest(&self) -> Result<Option<CallId>, StoreError> {
+        self.latest
+            .scan(
+                &self.client,
+                &self.settings.tables.contact,
+                self.settings.page_limit,
+                self.settings.audio_stream_prefix.as_deref(),
+                || Counters::count(&self.counters.scan),
+            )
+            .await
+    }
+
+    /// One Scan, announcing the newest call if it changed.
+    pub(super) async fn look_for_new_calls(&self) {
+        match self.scan_latest().await {
+            Ok(Some(id)) => self.notify(StoreNotice::CallStarted(id)),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "looking for new calls failed"),
+        }
+    }
+}
+
+/// While contactDetails can't be followed on its stream, looks for new
+/// calls every `every`.
+pub(super) async fn poll_latest(store: Weak<DynamoStore>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(store) = store.upgrade() else { return };
+        if !store.sources.is_streamed(TableRole::Contact) {
+            store.look_for_new_calls().await;
+        }
     }
 }
 

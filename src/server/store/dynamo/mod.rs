@@ -7,54 +7,49 @@
 //! given to changes as they are seen.
 //!
 //! Each table is followed through its DynamoDB stream while the stream can
-//! be read (`streams`), and polled otherwise (`sources` says which, and
-//! why): new calls by a periodic Scan of contactDetails (`latest`), a
-//! watched call's transcript by re-reading it every `poll`.
+//! be read (`streams`, applied by `watch`), and polled otherwise (`sources`
+//! says which, and why): new calls by a periodic Scan of contactDetails
+//! (`latest`), a watched call's transcript by re-reading it every `poll`
+//! (`cache`, planned by `calls`, restarts told apart by `sessions`).
+//!
+//! This file is the glue: the store's settings, its parts, and the
+//! [`CallStore`] answers. The clients are made in `client`, the tables
+//! checked and created in `tables`, the requests counted in `counts`;
+//! `writer` writes calls as the upstream pipeline does.
 
 mod attrs;
+mod cache;
 mod calls;
 pub mod client;
+mod counts;
 pub(crate) mod errors;
 pub mod items;
 mod latest;
+mod sessions;
 pub mod streams;
 pub mod tables;
+mod watch;
 pub mod writer;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
-use crate::model::{CallDetails, CallId, Seq, Speaker};
+use crate::model::{CallDetails, CallId, Seq};
 use crate::server::config::TableNames;
-use crate::server::contact::{details_from_attributes, ATTR_CONTACT_ID};
 
 use super::sources::{Sources, TableRole, TableSource};
 use super::{CallStore, SegmentPage, StoreError, StoreNotice};
-use calls::{CallReader, CallState, Timing};
+use calls::CallReader;
 pub use client::{sdk_config, Endpoints};
-use errors::classify;
-use items::Item;
+use counts::Counters;
+pub use counts::{RequestCounts, ShardCounts};
 use latest::LatestTracker;
-pub use streams::{Pace, ShardCounts};
-
-/// Attributes the recording pipeline adds once a call is over.
-const ENDED_MARKERS: [&str; 3] = ["combinedAudio", "audioFromCustomer", "audioToCustomer"];
-/// How long call details are reused before being read again (while the
-/// contact stream is read, a change clears the copy at once).
-const DETAILS_TTL: Duration = Duration::from_secs(2);
-const DETAILS_TTL_STREAMED: Duration = Duration::from_secs(30);
-/// After a call ended, its tail is read this often, for this long.
-const ENDED_READ_EVERY: Duration = Duration::from_secs(30);
-const ENDED_READ_FOR: Duration = Duration::from_secs(300);
-/// A call's cache is dropped when nobody asked for it for this long.
-const CACHE_IDLE: Duration = Duration::from_secs(600);
+pub use streams::Pace;
 
 #[derive(Clone, Debug)]
 pub struct DynamoSettings {
@@ -81,43 +76,6 @@ pub struct DynamoSettings {
     pub owner_attribute: String,
 }
 
-/// DynamoDB requests made so far, by kind (for benchmarks and logs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RequestCounts {
-    pub query: u64,
-    pub get_item: u64,
-    pub scan: u64,
-    pub get_records: u64,
-    /// Transcript items read by Queries (what read units are charged on).
-    pub items_read: u64,
-}
-
-impl RequestCounts {
-    pub fn since(&self, earlier: &RequestCounts) -> RequestCounts {
-        RequestCounts {
-            query: self.query - earlier.query,
-            get_item: self.get_item - earlier.get_item,
-            scan: self.scan - earlier.scan,
-            get_records: self.get_records - earlier.get_records,
-            items_read: self.items_read - earlier.items_read,
-        }
-    }
-}
-
-#[derive(Default)]
-struct Counters {
-    query: AtomicU64,
-    get_item: AtomicU64,
-    scan: AtomicU64,
-    get_records: Arc<AtomicU64>,
-    per_shard: Arc<ShardCounts>,
-    items_read: AtomicU64,
-}
-
-fn count(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
 pub struct DynamoStore {
     counters: Counters,
     client: Client,
@@ -126,10 +84,6 @@ pub struct DynamoStore {
     latest: LatestTracker,
     sources: Sources,
     notices: broadcast::Sender<StoreNotice>,
-}
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 impl DynamoStore {
@@ -168,6 +122,18 @@ impl DynamoStore {
         &self.client
     }
 
+    /// The DynamoDB store behind `store`, if that is one (benchmarks and
+    /// tests reach its counts this way).
+    pub fn downcast(store: &Arc<dyn CallStore>) -> Option<Arc<Self>> {
+        let any: Arc<dyn std::any::Any + Send + Sync> = store.clone();
+        any.downcast().ok()
+    }
+
+    /// DynamoDB requests made so far, by kind.
+    pub fn request_counts(&self) -> RequestCounts {
+        self.counters.snapshot()
+    }
+
     /// GetRecords made so far on each stream shard.
     pub fn shard_counts(&self) -> HashMap<String, u64> {
         self.counters.per_shard.snapshot()
@@ -192,349 +158,9 @@ impl DynamoStore {
         }
     }
 
-    /// One stream reader per table, each with a consumer that applies its
-    /// events in stream order; and the poller that looks for new calls
-    /// while contactDetails can't be followed on its stream.
-    fn start_watchers(self: &Arc<Self>, streams: aws_sdk_dynamodbstreams::Client) {
-        for role in TableRole::ALL {
-            let (tx, mut rx) = mpsc::channel(256);
-            let follower = streams::Follower {
-                tables: self.client.clone(),
-                streams: streams.clone(),
-                table: self.table(role).to_string(),
-                pace: self.settings.stream_pace,
-                requests: self.counters.get_records.clone(),
-                per_shard: self.counters.per_shard.clone(),
-            };
-            tokio::spawn(follower.run(tx));
-            let weak = Arc::downgrade(self);
-            tokio::spawn(async move {
-                while let Some(event) = rx.recv().await {
-                    let Some(store) = weak.upgrade() else { return };
-                    store.on_stream_event(role, event).await;
-                }
-            });
-        }
-        tokio::spawn(poll_latest(Arc::downgrade(self), self.settings.latest_poll));
-    }
-
-    async fn on_stream_event(&self, role: TableRole, event: streams::Event) {
-        let poll_ms = match role {
-            TableRole::Contact => self.settings.latest_poll,
-            _ => self.settings.poll,
-        }
-        .as_millis() as u64;
-        match event {
-            streams::Event::Change(change) => match role {
-                TableRole::Contact => self.on_contact_change(change).await,
-                TableRole::Customer | TableRole::Agent => self.on_transcript_change(role, change),
-            },
-            streams::Event::Readable => {
-                self.sources.set_stream(role);
-                // Catch up on what changed while the stream was not read.
-                match role {
-                    TableRole::Contact => self.look_for_new_calls().await,
-                    TableRole::Customer | TableRole::Agent => self.resync_calls(),
-                }
-            }
-            streams::Event::Unreadable(why) => {
-                if self
-                    .sources
-                    .set_polling(role, format!("stream unreadable: {why}"), poll_ms)
-                    && role != TableRole::Contact
-                {
-                    self.resync_calls();
-                }
-            }
-            streams::Event::NoStream => {
-                if self
-                    .sources
-                    .set_polling(role, "no stream on this table".into(), poll_ms)
-                    && role != TableRole::Contact
-                {
-                    self.resync_calls();
-                }
-            }
-        }
-    }
-
-    async fn on_contact_change(&self, change: streams::Change) {
-        if change.kind == streams::ChangeKind::Remove {
-            self.latest
-                .on_remove(change.keys.get(ATTR_CONTACT_ID).map(String::as_str));
-            return;
-        }
-        let details = match details_from_attributes(
-            change.new_image,
-            None,
-            self.settings.audio_stream_prefix.as_deref(),
-        ) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "contact item on the stream skipped");
-                return;
-            }
-        };
-        let id = details.call_id.clone();
-        if let Some(reader) = self.existing_reader(&id) {
-            reader.state().details = None;
-        }
-        // Inserted or completed by an update: a call that becomes the
-        // newest is announced either way.
-        if self.latest.on_change(details) {
-            self.notify(StoreNotice::CallStarted(id));
-        } else {
-            self.notify(StoreNotice::DetailsChanged(id));
-        }
-    }
-
-    /// Scans contactDetails for the newest call (by parsed timestamp).
-    async fn scan_latest(&self) -> Result<Option<CallId>, StoreError> {
-        self.latest
-            .scan(
-                &self.client,
-                &self.settings.tables.contact,
-                self.settings.page_limit,
-                self.settings.audio_stream_prefix.as_deref(),
-                || count(&self.counters.scan),
-            )
-            .await
-    }
-
-    /// One Scan, announcing the newest call if it changed.
-    async fn look_for_new_calls(&self) {
-        match self.scan_latest().await {
-            Ok(Some(id)) => self.notify(StoreNotice::CallStarted(id)),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "looking for new calls failed"),
-        }
-    }
-
-    fn existing_reader(&self, id: &CallId) -> Option<Arc<CallReader>> {
-        self.calls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
-    }
-
-    /// The call's reader (made on first use); calls nobody asked for in a
-    /// while are forgotten.
-    fn reader(&self, id: &CallId) -> Arc<CallReader> {
-        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        calls.retain(|_, r| {
-            r.state
-                .try_lock()
-                .map(|s| s.used_at.elapsed() < CACHE_IDLE)
-                .unwrap_or(true)
-        });
-        let reader = calls.entry(id.clone()).or_default().clone();
-        reader.state().used_at = Instant::now();
-        reader
-    }
-
     /// Both transcript tables are followed on their streams.
     fn transcripts_streamed(&self) -> bool {
         self.sources.is_streamed(TableRole::Customer) && self.sources.is_streamed(TableRole::Agent)
-    }
-
-    async fn read_details(
-        &self,
-        id: &CallId,
-        reader: &CallReader,
-    ) -> Result<Option<CallDetails>, StoreError> {
-        // With the contact stream read, a change clears the copy at once.
-        let ttl = if self.sources.is_streamed(TableRole::Contact) {
-            DETAILS_TTL_STREAMED
-        } else {
-            DETAILS_TTL
-        };
-        {
-            let mut state = reader.state();
-            if let Some((details, at)) = state.details.clone() {
-                if at.elapsed() < ttl {
-                    return Ok(Some(self.with_end(details, &mut state)));
-                }
-            }
-        }
-        let table = &self.settings.tables.contact;
-        count(&self.counters.get_item);
-        let out = self
-            .client
-            .get_item()
-            .table_name(table)
-            .key(ATTR_CONTACT_ID, AttributeValue::S(id.to_string()))
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", table, e))?;
-        let mut state = reader.state();
-        let Some(item) = out.item() else {
-            state.details = None;
-            return Ok(None);
-        };
-        match details_from_attributes(
-            items::contact_attributes(item),
-            None,
-            self.settings.audio_stream_prefix.as_deref(),
-        ) {
-            Ok(details) => {
-                state.details = Some((details.clone(), Instant::now()));
-                Ok(Some(self.with_end(details, &mut state)))
-            }
-            Err(e) => {
-                tracing::warn!(table, call_id = %id, error = %e, "contact item unreadable");
-                Ok(None)
-            }
-        }
-    }
-
-    /// contactDetails has no end marker until recordings are merged: a call
-    /// is over when they are, or when its transcript has been still for
-    /// `idle_end`.
-    fn with_end(&self, mut details: CallDetails, state: &mut CallState) -> CallDetails {
-        let recorded = ENDED_MARKERS
-            .iter()
-            .any(|k| details.attributes.contains_key(*k));
-        let idle = state
-            .last_write_ms
-            .filter(|last| now_ms() - last > self.settings.idle_end.as_millis() as i64);
-        if recorded || idle.is_some() {
-            details.ended_at_ms = idle.or(state.last_write_ms).or(details.started_at_ms);
-            state.ended_at.get_or_insert_with(Instant::now);
-        } else {
-            state.ended_at = None;
-        }
-        details
-    }
-
-    /// Reads what is due of the call's two tables (see `calls`), one read
-    /// at a time per call and no lock held across a request.
-    async fn refresh(&self, id: &CallId, reader: &CallReader) -> Result<(), StoreError> {
-        let _one = reader.reading.lock().await;
-        let now = Instant::now();
-        let streamed = self.transcripts_streamed();
-        let (plan, tails) = {
-            let state = reader.state();
-            let plan = state.plan(now, streamed, state.ended_at.is_some(), &self.timing());
-            (plan, state.tails(now, self.settings.partial_bound))
-        };
-        if !plan.full && !plan.tail {
-            return Ok(());
-        }
-        let tables = [
-            (&self.settings.tables.customer, Speaker::Customer),
-            (&self.settings.tables.agent, Speaker::Agent),
-        ];
-        let mut read = Vec::new();
-        for (i, (table, speaker)) in tables.into_iter().enumerate() {
-            let from = if plan.full { None } else { tails[i].as_deref() };
-            read.push((table, speaker, self.query_call(table, id, from).await?));
-        }
-        let mut state = reader.state();
-        for (table, speaker, items) in read {
-            state.absorb_all(speaker, table, items);
-        }
-        state.read_done(plan.full, now);
-        Ok(())
-    }
-
-    fn timing(&self) -> Timing {
-        Timing {
-            poll: self.settings.poll,
-            full_read_every: self.settings.full_read_every,
-            ended_every: ENDED_READ_EVERY,
-            ended_for: ENDED_READ_FOR,
-        }
-    }
-
-    /// Every item of the call in one table, or those from the sort key
-    /// `from` on; all pages.
-    async fn query_call(
-        &self,
-        table: &str,
-        id: &CallId,
-        from: Option<&str>,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(table)
-            .set_limit(self.settings.page_limit)
-            .expression_attribute_names("#c", items::CONTACT_ID)
-            .expression_attribute_values(":id", AttributeValue::S(id.to_string()));
-        query = match from {
-            Some(from) => query
-                .key_condition_expression("#c = :id AND #s >= :from")
-                .expression_attribute_names("#s", items::START_TIME)
-                .expression_attribute_values(":from", AttributeValue::N(from.to_string())),
-            None => query.key_condition_expression("#c = :id"),
-        };
-        let mut pages = query.into_paginator().send();
-        let mut found = Vec::new();
-        while let Some(page) = pages.next().await {
-            count(&self.counters.query);
-            let page = page.map_err(|e| classify("Query", table, e))?;
-            self.counters
-                .items_read
-                .fetch_add(page.scanned_count().max(0) as u64, Ordering::Relaxed);
-            found.extend(page.items().iter().cloned());
-        }
-        Ok(found)
-    }
-
-    /// A transcript table's change: applied from its image when the stream
-    /// carries images and the call is watched; otherwise the call's next
-    /// read is told to look.
-    fn on_transcript_change(&self, role: TableRole, change: streams::Change) {
-        let Some(id) = change
-            .keys
-            .get(items::CONTACT_ID)
-            .and_then(|raw| CallId::parse(raw).ok())
-        else {
-            return;
-        };
-        let speaker = match role {
-            TableRole::Agent => Speaker::Agent,
-            _ => Speaker::Customer,
-        };
-        if let Some(reader) = self.existing_reader(&id) {
-            let mut state = reader.state();
-            match (&change.kind, &change.raw_image) {
-                (streams::ChangeKind::Remove, _) => return,
-                (_, Some(image)) => {
-                    if !state.absorb(speaker, self.table(role), image) {
-                        return;
-                    }
-                }
-                (_, None) => state.mark_dirty(),
-            }
-        }
-        self.notify(StoreNotice::SegmentsChanged(id));
-    }
-
-    /// Every watched call is to be read whole (changes may have been missed).
-    fn resync_calls(&self) {
-        for reader in self
-            .calls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-        {
-            reader.state().mark_needs_full();
-        }
-        self.notify(StoreNotice::Resync);
-    }
-}
-
-/// While contactDetails can't be followed on its stream, looks for new
-/// calls every `every`.
-async fn poll_latest(store: Weak<DynamoStore>, every: Duration) {
-    loop {
-        tokio::time::sleep(every).await;
-        let Some(store) = store.upgrade() else { return };
-        if !store.sources.is_streamed(TableRole::Contact) {
-            store.look_for_new_calls().await;
-        }
     }
 }
 
@@ -603,17 +229,6 @@ impl CallStore for DynamoStore {
 
     async fn epoch(&self, id: &CallId) -> Result<u64, StoreError> {
         Ok(self.reader(id).state().epoch)
-    }
-
-    fn request_counts(&self) -> Option<RequestCounts> {
-        let c = &self.counters;
-        Some(RequestCounts {
-            query: c.query.load(Ordering::Relaxed),
-            get_item: c.get_item.load(Ordering::Relaxed),
-            scan: c.scan.load(Ordering::Relaxed),
-            get_records: c.get_records.load(Ordering::Relaxed),
-            items_read: c.items_read.load(Ordering::Relaxed),
-        })
     }
 
     async fn last_seq(&self, id: &CallId) -> Result<Seq, StoreError> {

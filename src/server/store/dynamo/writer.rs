@@ -8,14 +8,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use aws_sdk_dynamodb::Client;
 
-use crate::model::{CallId, Speaker};
+use crate::model::{CallId, Speaker, ATTR_AUDIO_FROM_CUSTOMER, ATTR_AUDIO_TO_CUSTOMER};
 use crate::server::config::TableNames;
 use crate::server::contact::ATTR_CONTACT_ID;
-use crate::server::store::{CallSink, NewContact, SegmentWrite, StoreError};
+use crate::server::store::{now_ms, CallSink, NewContact, SegmentWrite, StoreError};
 
 use super::errors::classify;
 use super::items::{self, WriterFormat};
-use super::now_ms;
 use super::tables;
 
 pub struct DynamoWriter {
@@ -45,7 +44,7 @@ impl DynamoWriter {
         tables::create_if_missing(&self.client, &self.tables.contact, contact, None, streams)
             .await?;
         for table in [&self.tables.customer, &self.tables.agent] {
-            let transcript = (items::CONTACT_ID, ScalarAttributeType::S);
+            let transcript = (items::TRANSCRIPT_CONTACT_ID, ScalarAttributeType::S);
             let start = (items::START_TIME, ScalarAttributeType::N);
             tables::create_if_missing(&self.client, table, transcript, Some(start), streams)
                 .await?;
@@ -55,7 +54,7 @@ impl DynamoWriter {
 
     /// Deletes every item of the three tables (developer API reset).
     pub async fn clear(&self) -> Result<(), StoreError> {
-        let transcript_keys = [items::CONTACT_ID, items::START_TIME];
+        let transcript_keys = [items::TRANSCRIPT_CONTACT_ID, items::START_TIME];
         for (table, keys) in [
             (&self.tables.contact, &[ATTR_CONTACT_ID][..]),
             (&self.tables.customer, &transcript_keys[..]),
@@ -127,8 +126,8 @@ impl CallSink for DynamoWriter {
             .table_name(table)
             .key(ATTR_CONTACT_ID, AttributeValue::S(id.to_string()))
             .update_expression("SET #f = :f, #t = :t")
-            .expression_attribute_names("#f", "audioFromCustomer")
-            .expression_attribute_names("#t", "audioToCustomer")
+            .expression_attribute_names("#f", ATTR_AUDIO_FROM_CUSTOMER)
+            .expression_attribute_names("#t", ATTR_AUDIO_TO_CUSTOMER)
             .expression_attribute_values(
                 ":f",
                 AttributeValue::S(format!(

@@ -1,0 +1,15 @@
+//! Domain types shared by the server and the browser: calls, speakers and
+//! transcript segments, users. Everything that crosses the wire is defined
+//! here once.
+
+mod call;
+mod segment;
+mod user;
+
+pub use call::{
+    CallDetails, CallId, CallIdError, CallSnapshot, CallStatus, ATTR_AUDIO_FROM_CUSTOMER,
+    ATTR_AUDIO_TO_CUSTOMER, ATTR_COMBINED_AUDIO, ATTR_CONTACT_ID, ATTR_DATE, ATTR_PHONE,
+    ATTR_PHONE_ALT, ATTR_TIMESTAMP, MAX_CALL_ID_INPUT,
+};
+pub use segment::{conversation_order, format_offset, Segment, SegmentKey, Seq, Speaker};
+pub use user::{AccountSummary, Role, User, Username, UsernameError, MAX_USERNAME};

@@ -15,7 +15,8 @@ use travoiq_monitor::model::{Role, Username};
 use travoiq_monitor::server::auth::accounts::{
     Account, AccountChange, SessionRecord, SessionToken,
 };
-use travoiq_monitor::server::auth::{now_ms, password};
+use travoiq_monitor::server::auth::password;
+use travoiq_monitor::server::store::now_ms;
 
 const SECRET: &str = "SECRET-WORDS-7731";
 const PHONE: &str = "+14155550199";

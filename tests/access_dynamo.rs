@@ -10,10 +10,11 @@ use common::dynamo::{moto, tables, unique_prefix};
 use common::{sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD};
 use travoiq_monitor::model::{Role, Username};
 use travoiq_monitor::server::auth::accounts::{Account, AccountChange};
-use travoiq_monitor::server::auth::{now_ms, password};
+use travoiq_monitor::server::auth::password;
 use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::store::dynamo::sdk_config;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+use travoiq_monitor::server::store::now_ms;
 
 async fn status(app: &TestApp, cookie: &str) -> u16 {
     reqwest::Client::new()

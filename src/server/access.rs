@@ -16,11 +16,11 @@ use crate::error::AppError;
 use crate::model::{conversation_order, CallDetails, CallId, CallSnapshot, Role, Seq};
 
 use super::auth::grant::Signer;
-use super::auth::{audit, now_ms, Viewer};
+use super::auth::{audit, Viewer};
 use super::config::Settings;
 use super::contact::{ATTR_PHONE, ATTR_PHONE_ALT};
 use super::hub::{Hub, PAGE};
-use super::store::{CallStore, StoreError};
+use super::store::{now_ms, CallStore, StoreError};
 
 /// The kind of door a request came through, for the audit log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

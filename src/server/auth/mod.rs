@@ -21,6 +21,7 @@ use tokio::sync::broadcast;
 use crate::model::{Role, User, Username};
 
 use super::config::{Settings, Switch};
+use super::store::now_ms;
 use accounts::{Account, AccountStore, AccountStoreError, SessionKey, SessionRecord, SessionToken};
 use limit::SignInLimiter;
 
@@ -52,10 +53,6 @@ pub struct Auth {
     max_age_ms: i64,
     secure_cookies: Switch,
     signed_out: broadcast::Sender<SessionKey>,
-}
-
-pub fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 impl Auth {

@@ -4,8 +4,9 @@
 use crate::model::{Role, Username};
 
 use super::accounts::{Account, AccountChange, AccountStore, AccountStoreError};
+use super::audit;
 use super::password::{self, PasswordError};
-use super::{audit, now_ms};
+use crate::server::store::now_ms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountOpError {

@@ -22,10 +22,9 @@ use crate::error::AppError;
 use crate::model::{CallId, Speaker};
 
 use crate::server::access::{parse_id, store_error};
-use crate::server::contact::{ATTR_CONTACT_ID, ATTR_DATE, ATTR_PHONE, ATTR_TIMESTAMP};
+use crate::server::contact::new_contact_attributes;
 use crate::server::dev_target::DevTarget;
-use crate::server::store::{CallSink, NewContact, SegmentWrite, StoreError};
-use crate::server::timestamp::{format_call_date, format_js_date_string};
+use crate::server::store::{now_ms, CallSink, NewContact, SegmentWrite, StoreError};
 
 use super::state::AppState;
 
@@ -80,18 +79,12 @@ async fn create_call(
         None => CallId::parse(&crate::server::simulator::random_call_id_string())
             .map_err(|e| AppError::invalid_call_id("generated", e))?,
     };
-    let now = OffsetDateTime::now_utc();
-    let mut attributes = body.attributes;
-    attributes.insert(ATTR_CONTACT_ID.into(), id.to_string());
-    attributes
-        .entry(ATTR_TIMESTAMP.into())
-        .or_insert_with(|| format_js_date_string(now));
-    attributes
-        .entry(ATTR_DATE.into())
-        .or_insert_with(|| format_call_date(now));
-    if let Some(phone) = body.customer_phone_number {
-        attributes.insert(ATTR_PHONE.into(), phone);
-    }
+    let attributes = new_contact_attributes(
+        &id,
+        OffsetDateTime::now_utc(),
+        body.customer_phone_number,
+        body.attributes,
+    );
     sink(&state)?
         .start_call(NewContact {
             call_id: id.clone(),
@@ -144,9 +137,8 @@ async fn end_call(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let id = existing_call(&state, &raw).await?;
-    let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     sink(&state)?
-        .end_call(&id, now_ms)
+        .end_call(&id, now_ms())
         .await
         .map_err(write_failed)?;
     Ok(StatusCode::NO_CONTENT)

@@ -75,7 +75,7 @@ enum TablesCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    // A .env file is optional (the seed used one); real env vars win.
+    // A .env file is optional (the original app used one); real env vars win.
     let dotenv = dotenvy::dotenv();
     telemetry::init();
     if let Err(e) = &dotenv {

@@ -1,7 +1,7 @@
 //! The WebSocket protocol, defined once for both ends.
 //!
 //! Every server frame is a JSON object with a `type` tag. Transcript frames
-//! also carry the seed's two fields, `speaker` and `text`, at the top level,
+//! also carry the original app's two fields, `speaker` and `text`, at the top level,
 //! so clients of the original FastAPI app keep working.
 
 use serde::{Deserialize, Serialize};

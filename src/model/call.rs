@@ -76,7 +76,7 @@ impl From<CallId> for String {
 /// store's own (`server::store::dynamo::items`).
 pub const ATTR_CONTACT_ID: &str = "contactId";
 pub const ATTR_PHONE: &str = "customerPhoneNumber";
-/// Written by the seed's own incoming-call webhook instead of the above.
+/// Written by the original app's own incoming-call webhook instead of the above.
 pub const ATTR_PHONE_ALT: &str = "phoneNumber";
 pub const ATTR_TIMESTAMP: &str = "callTimestamp";
 pub const ATTR_DATE: &str = "callDate";

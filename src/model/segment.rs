@@ -59,7 +59,7 @@ pub struct SegmentKey {
 pub struct Segment {
     /// Position of the write that produced this state of the segment.
     pub seq: Seq,
-    /// The upstream segment id (the seed's only identity; informative only).
+    /// The upstream segment id (the original app's only identity; informative only).
     pub segment_id: String,
     pub speaker: Speaker,
     /// Milliseconds from the start of the transcription session.

@@ -128,7 +128,7 @@ impl Settings {
             .collect()
     }
 
-    /// Table names: each explicit name, or the prefix plus the seed's name.
+    /// Table names: each explicit name, or the prefix plus the original app's name.
     pub fn table_names(&self) -> TableNames {
         let pick = |explicit: &str, suffix: &str| {
             if explicit.trim().is_empty() {

@@ -5,6 +5,9 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType, TimeToLiveSpecification};
 use aws_sdk_dynamodb::Client;
 
@@ -202,10 +205,7 @@ impl AccountStore for DynamoAccounts {
             .await;
         match out {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if condition_failed(&e, PutItemError::is_conditional_check_failed_exception) => {
                 Err(AccountStoreError::Exists(account.username))
             }
             Err(e) => Err(unavailable(classify("PutItem", table, e))),
@@ -252,8 +252,7 @@ impl AccountStore for DynamoAccounts {
                 .transpose()?
                 .ok_or_else(|| AccountStoreError::NoSuchAccount(name.clone())),
             Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                if condition_failed(&e, UpdateItemError::is_conditional_check_failed_exception) =>
             {
                 Err(AccountStoreError::NoSuchAccount(name.clone()))
             }
@@ -330,8 +329,7 @@ impl AccountStore for DynamoAccounts {
             Ok(_) => Ok(()),
             // Signed out meanwhile: nothing to touch.
             Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                if condition_failed(&e, UpdateItemError::is_conditional_check_failed_exception) =>
             {
                 Ok(())
             }
@@ -350,4 +348,10 @@ impl AccountStore for DynamoAccounts {
             .map_err(|e| unavailable(classify("DeleteItem", table, e)))?;
         Ok(())
     }
+}
+
+/// Whether a conditional write was refused by its condition (the item
+/// exists, or doesn't), rather than failed.
+fn condition_failed<E, R>(e: &SdkError<E, R>, refused: impl Fn(&E) -> bool) -> bool {
+    e.as_service_error().is_some_and(refused)
 }

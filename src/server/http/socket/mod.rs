@@ -7,10 +7,11 @@ pub mod conn;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use futures::stream::{SplitSink, SplitStream};
 use futures::StreamExt;
 use serde::Deserialize;
 use tracing::Instrument;
@@ -87,10 +88,6 @@ pub async fn call(
     SignedIn(viewer): SignedIn,
     headers: HeaderMap,
 ) -> Response {
-    let permit = match admit(&state, peer, &headers) {
-        Ok(permit) => permit,
-        Err(refused) => return refused.into_response(),
-    };
     let who = asking(viewer, peer, Door::Socket).with_grant(resume.grant);
     let parsed = CallId::parse(&raw_id);
     let resume = Resume {
@@ -98,23 +95,16 @@ pub async fn call(
         epoch: resume.epoch,
         known: resume.known.as_deref().and_then(|k| CallId::parse(k).ok()),
     };
-    let ctx = ctx(&state);
     let span = tracing::info_span!("ws", call_id = %raw_id.chars().take(64).collect::<String>());
-    upgrade(ws).on_upgrade(move |socket| {
-        async move {
-            let _permit: SocketPermit = permit;
-            let (tx, rx) = socket.split();
-            let conn = Conn::new(tx, rx, ctx, who);
-            match parsed {
-                Ok(id) => conn.call(id, resume).await,
-                Err(e) => {
-                    let end = End::Close(close::MALFORMED_CALL_ID, "malformed call id");
-                    conn.refuse(ErrorCode::MalformedCallId, e.to_string(), end)
-                        .await
-                }
+    serve(ws, &state, peer, &headers, who, span, |conn| async move {
+        match parsed {
+            Ok(id) => conn.call(id, resume).await,
+            Err(e) => {
+                let end = End::Close(close::MALFORMED_CALL_ID, "malformed call id");
+                conn.refuse(ErrorCode::MalformedCallId, e.to_string(), end)
+                    .await
             }
         }
-        .instrument(span)
     })
 }
 
@@ -126,19 +116,40 @@ pub async fn lobby(
     SignedIn(viewer): SignedIn,
     headers: HeaderMap,
 ) -> Response {
-    let permit = match admit(&state, peer, &headers) {
+    let who = asking(viewer, peer, Door::Lobby);
+    let span = tracing::info_span!("ws_lobby");
+    serve(ws, &state, peer, &headers, who, span, |conn| conn.lobby())
+}
+
+type WsConn = Conn<SplitSink<WebSocket, Message>, SplitStream<WebSocket>>;
+
+/// Admits the handshake, upgrades, and runs `run` on the connection while
+/// holding the address's socket permit.
+fn serve<F, Fut>(
+    ws: WebSocketUpgrade,
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    who: Asking,
+    span: tracing::Span,
+    run: F,
+) -> Response
+where
+    F: FnOnce(WsConn) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let permit = match admit(state, peer, headers) {
         Ok(permit) => permit,
         Err(refused) => return refused.into_response(),
     };
-    let who = asking(viewer, peer, Door::Lobby);
-    let ctx = ctx(&state);
+    let ctx = ctx(state);
     upgrade(ws).on_upgrade(move |socket| {
         async move {
             let _permit: SocketPermit = permit;
             let (tx, rx) = socket.split();
-            Conn::new(tx, rx, ctx, who).lobby().await
+            run(Conn::new(tx, rx, ctx, who)).await
         }
-        .instrument(tracing::info_span!("ws_lobby"))
+        .instrument(span)
     })
 }
 

@@ -30,7 +30,7 @@ mod admin {
     }
 
     pub fn ops<'a>(state: &'a AppState, by: &'a str) -> AccountOps<'a> {
-        AccountOps::new(state.auth.store().as_ref(), by)
+        state.auth.ops(by)
     }
 
     pub fn op_error(e: AccountOpError) -> AppError {

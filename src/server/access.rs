@@ -114,16 +114,30 @@ impl CallAccess {
     /// call; an agent their own (by the agent attribute; an empty agent id
     /// matches nothing) or one shared with them by a link still valid.
     pub fn admits(&self, who: &Asking, call: &CallDetails) -> bool {
-        let viewer = &who.viewer;
-        if viewer.user.role.sees_every_call() {
-            return true;
+        self.by_right(who, call)
+            || who
+                .grant
+                .as_deref()
+                .is_some_and(|g| self.signer.verify(g, &call.call_id, now_ms()))
+    }
+
+    /// When this asker's access to the call ends by itself: the expiry of
+    /// the shared link it rests on; `None` when it rests on their role or
+    /// on the call being theirs (or when there is no access to end).
+    pub fn ends_at(&self, who: &Asking, call: &CallDetails) -> Option<i64> {
+        if self.by_right(who, call) {
+            return None;
         }
-        let own = !viewer.agent_id.is_empty()
-            && call.attributes.get(&self.agent_attribute) == Some(&viewer.agent_id);
-        own || who
-            .grant
-            .as_deref()
-            .is_some_and(|g| self.signer.verify(g, &call.call_id, now_ms()))
+        let grant = who.grant.as_deref()?;
+        self.signer.valid_until(grant, &call.call_id)
+    }
+
+    /// Access by role, or by the call being the viewer's own.
+    fn by_right(&self, who: &Asking, call: &CallDetails) -> bool {
+        let viewer = &who.viewer;
+        viewer.user.role.sees_every_call()
+            || (!viewer.agent_id.is_empty()
+                && call.attributes.get(&self.agent_attribute) == Some(&viewer.agent_id))
     }
 
     /// The call as this viewer is shown it: phone numbers masked for the

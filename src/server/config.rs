@@ -39,6 +39,7 @@ pub struct Settings {
     pub simulator_call_every_secs: f64,
     pub retain_calls: usize,
     pub heartbeat_secs: u64,
+    pub session_recheck_secs: u64,
     pub ws_send_timeout_secs: u64,
     pub max_sockets_per_client: usize,
     pub allowed_origins: String,
@@ -268,9 +269,9 @@ impl Settings {
                 "secret must be at least 32 characters".into(),
             ));
         }
-        if s.heartbeat_secs == 0 {
+        if s.heartbeat_secs == 0 || s.session_recheck_secs == 0 {
             return Err(ConfigError::Invalid(
-                "heartbeat_secs must be at least 1".into(),
+                "heartbeat_secs and session_recheck_secs must be at least 1".into(),
             ));
         }
         Ok(s)

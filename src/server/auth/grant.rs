@@ -55,20 +55,23 @@ impl Signer {
 
     /// Whether `grant` lets its holder see `call` at `now_ms`.
     pub fn verify(&self, grant: &str, call: &CallId, now_ms: i64) -> bool {
+        self.valid_until(grant, call)
+            .is_some_and(|expires_ms| now_ms < expires_ms)
+    }
+
+    /// When a genuine grant for `call` expires; `None` if it is not one.
+    pub fn valid_until(&self, grant: &str, call: &CallId) -> Option<i64> {
         if grant.len() > MAX_GRANT {
-            return false;
+            return None;
         }
-        let Some((expires, tag)) = grant.split_once('.') else {
-            return false;
-        };
-        let Ok(expires_ms) = expires.parse::<i64>() else {
-            return false;
-        };
-        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
-            return false;
-        };
+        let (expires, tag) = grant.split_once('.')?;
+        let expires_ms = expires.parse::<i64>().ok()?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
         // Constant-time comparison of the tag.
-        self.mac(call, expires_ms).verify_slice(&tag).is_ok() && now_ms < expires_ms
+        self.mac(call, expires_ms)
+            .verify_slice(&tag)
+            .is_ok()
+            .then_some(expires_ms)
     }
 }
 

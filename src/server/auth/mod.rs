@@ -37,6 +37,16 @@ pub struct Viewer {
     pub session: SessionKey,
 }
 
+/// A change on this instance that may end what open sockets show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessChange {
+    /// This session ended.
+    SignedOut(SessionKey),
+    /// This account changed (disabled, enabled, password reset): its
+    /// sessions are checked again.
+    Account(Username),
+}
+
 /// Why a sign-in did not succeed, as the user is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInRefusal {
@@ -52,13 +62,13 @@ pub struct Auth {
     idle_ms: i64,
     max_age_ms: i64,
     secure_cookies: Switch,
-    signed_out: broadcast::Sender<SessionKey>,
+    changes: broadcast::Sender<AccessChange>,
 }
 
 impl Auth {
     pub fn new(store: Arc<dyn AccountStore>, settings: &Settings) -> Self {
         let per = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-        let (signed_out, _) = broadcast::channel(256);
+        let (changes, _) = broadcast::channel(256);
         Self {
             store,
             limiter: SignInLimiter::new(
@@ -68,7 +78,7 @@ impl Auth {
             idle_ms: settings.session_idle_mins.saturating_mul(60_000) as i64,
             max_age_ms: settings.session_max_hours.saturating_mul(3_600_000) as i64,
             secure_cookies: settings.secure_cookies,
-            signed_out,
+            changes,
         }
     }
 
@@ -86,8 +96,14 @@ impl Auth {
 
     /// Sessions ended on this instance (sockets close at once; other
     /// instances notice at their next heartbeat).
-    pub fn signed_out(&self) -> broadcast::Receiver<SessionKey> {
-        self.signed_out.subscribe()
+    pub fn changes(&self) -> broadcast::Receiver<AccessChange> {
+        self.changes.subscribe()
+    }
+
+    /// Account changes made through [`Self::ops`] are announced to this
+    /// instance's sockets at once.
+    pub fn ops<'a>(&'a self, by: &'a str) -> ops::AccountOps<'a> {
+        ops::AccountOps::new(self.store.as_ref(), by).announcing(&self.changes)
     }
 
     /// Checks a name and password; on success opens a session and returns
@@ -190,7 +206,9 @@ impl Auth {
     /// instance's sockets for it close.
     pub async fn sign_out(&self, viewer: &Viewer, addr: IpAddr) -> Result<(), AccountStoreError> {
         self.store.delete_session(&viewer.session).await?;
-        let _ = self.signed_out.send(viewer.session.clone());
+        let _ = self
+            .changes
+            .send(AccessChange::SignedOut(viewer.session.clone()));
         audit::signed_out(&viewer.user.username, addr);
         Ok(())
     }
@@ -201,7 +219,7 @@ impl Auth {
         &self,
         password: Option<&str>,
     ) -> Result<Vec<(Username, String)>, String> {
-        let ops = ops::AccountOps::new(self.store.as_ref(), "demo accounts");
+        let ops = self.ops("demo accounts");
         let mut made = Vec::new();
         for (name, role) in [("supervisor", Role::Supervisor), ("agent", Role::Agent)] {
             let username = Username::parse(name).map_err(|e| e.to_string())?;

@@ -4,8 +4,10 @@
 use crate::model::{Role, Username};
 
 use super::accounts::{Account, AccountChange, AccountStore, AccountStoreError};
-use super::audit;
+use tokio::sync::broadcast;
+
 use super::password::{self, PasswordError};
+use super::{audit, AccessChange};
 use crate::server::store::now_ms;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,11 +30,31 @@ pub enum Write {
 pub struct AccountOps<'a> {
     store: &'a dyn AccountStore,
     by: &'a str,
+    announce: Option<&'a broadcast::Sender<AccessChange>>,
 }
 
 impl<'a> AccountOps<'a> {
     pub fn new(store: &'a dyn AccountStore, by: &'a str) -> Self {
-        Self { store, by }
+        Self {
+            store,
+            by,
+            announce: None,
+        }
+    }
+
+    /// Announces each change on `changes` (this instance's sockets check
+    /// the account's sessions again at once).
+    pub fn announcing(mut self, changes: &'a broadcast::Sender<AccessChange>) -> Self {
+        self.announce = Some(changes);
+        self
+    }
+
+    fn changed(&self, username: &Username, what: &str) {
+        audit::account_changed(self.by, username, what);
+        if let Some(changes) = self.announce {
+            // No receiver is not an error: no socket is open.
+            let _ = changes.send(AccessChange::Account(username.clone()));
+        }
     }
 
     /// Adds an account with `password`, or a fresh random one; returns the
@@ -62,7 +84,7 @@ impl<'a> AccountOps<'a> {
             Write::New => self.store.create(account).await?,
             Write::Replace => self.store.put(account).await?,
         }
-        audit::account_changed(self.by, username, &format!("added as {role}"));
+        self.changed(username, &format!("added as {role}"));
         Ok(chosen)
     }
 
@@ -76,7 +98,7 @@ impl<'a> AccountOps<'a> {
         self.store
             .change(username, AccountChange::PasswordHash(hash))
             .await?;
-        audit::account_changed(self.by, username, "password reset");
+        self.changed(username, "password reset");
         Ok(chosen)
     }
 
@@ -89,7 +111,7 @@ impl<'a> AccountOps<'a> {
             .change(username, AccountChange::Disabled(disabled))
             .await?;
         let what = if disabled { "disabled" } else { "enabled" };
-        audit::account_changed(self.by, username, what);
+        self.changed(username, what);
         Ok(())
     }
 }

@@ -14,13 +14,8 @@ use tokio::sync::{broadcast, watch};
 use crate::model::{CallDetails, CallId};
 use crate::protocol::{close, ClientMsg, ErrorCode, ServerMsg};
 use crate::server::access::{Asking, CallAccess};
-use crate::server::auth::accounts::SessionKey;
-use crate::server::auth::Auth;
-
-/// How often a live socket re-checks its session in the store (sign-outs
-/// on this instance close sockets at once; this catches other instances,
-/// expiry and disabled accounts).
-const SESSION_RECHECK: Duration = Duration::from_secs(60);
+use crate::server::auth::{AccessChange, Auth};
+use crate::server::store::now_ms;
 
 /// Heartbeats a peer may leave unanswered before the socket is closed.
 const SILENT_BEATS: u32 = 3;
@@ -41,6 +36,9 @@ pub struct Ctx {
     pub auth: Arc<Auth>,
     pub shutdown: watch::Receiver<bool>,
     pub heartbeat: Duration,
+    /// How often the session and its account are read again (changes made
+    /// on this instance are announced at once; this catches the others).
+    pub session_recheck: Duration,
     /// A send that takes longer than this means the client is not reading:
     /// the socket is closed rather than left to hold resources.
     pub send_timeout: Duration,
@@ -62,8 +60,7 @@ pub struct Conn<Tx, Rx> {
     rx: Rx,
     ctx: Ctx,
     who: Asking,
-    signed_out: broadcast::Receiver<SessionKey>,
-    session_checked: tokio::time::Instant,
+    changes: broadcast::Receiver<AccessChange>,
     /// Heartbeats sent since the peer last said anything.
     unanswered: u32,
 }
@@ -77,10 +74,9 @@ where
         Self {
             tx,
             rx,
-            signed_out: ctx.auth.signed_out(),
+            changes: ctx.auth.changes(),
             ctx,
             who,
-            session_checked: tokio::time::Instant::now(),
             unanswered: 0,
         }
     }
@@ -163,31 +159,52 @@ where
 
     /// A heartbeat: a JSON frame the browser can see, and a ping the
     /// protocol answers. Ends the socket when the peer has been silent for
-    /// three heartbeats, when the session has ended, or when the viewer
-    /// may no longer see the call (a shared link expired).
-    async fn beat(&mut self, watch: Option<&Watch>) -> Result<(), End> {
+    /// three heartbeats.
+    async fn beat(&mut self) -> Result<(), End> {
         self.unanswered += 1;
         if self.unanswered > SILENT_BEATS {
             tracing::info!("peer silent; closing");
             return Err(End::Close(close::GOING_AWAY, "no heartbeat answer"));
-        }
-        if let Some(watch) = watch {
-            self.still_admitted(&watch.call).await?;
-        }
-        if self.session_checked.elapsed() >= SESSION_RECHECK {
-            self.session_checked = tokio::time::Instant::now();
-            match self.ctx.auth.session(&self.who.viewer.session).await {
-                Ok(Some(_)) => {}
-                Ok(None) => return Err(self.signed_out_end().await),
-                // The account store is down: keep serving what was allowed.
-                Err(e) => tracing::warn!(error = %e, "session re-check failed"),
-            }
         }
         self.send(&ServerMsg::Heartbeat).await?;
         self.tx
             .send(Message::Ping(Default::default()))
             .await
             .map_err(|_| End::Gone)
+    }
+
+    /// Reads the session and its account again (other instances' changes,
+    /// expiry, a change announced here): ends the socket if the session
+    /// is over, and decides access to the watched call again with the
+    /// account as it is now (its role or agent id may have changed).
+    async fn recheck(&mut self, watch: Option<&mut Watch>) -> Result<(), End> {
+        match self.ctx.auth.session(&self.who.viewer.session).await {
+            Ok(Some(viewer)) => self.who.viewer = viewer,
+            Ok(None) => return Err(self.signed_out_end().await),
+            // The account store is down: keep serving what was allowed.
+            Err(e) => {
+                tracing::warn!(error = %e, "session re-check failed");
+                return Ok(());
+            }
+        }
+        match watch {
+            Some(watch) => self.decide_again(watch).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Decides access to the watched call again, and when it ends by itself.
+    async fn decide_again(&mut self, watch: &mut Watch) -> Result<(), End> {
+        self.still_admitted(&watch.call).await?;
+        watch.ends = self.ends_at(&watch.call);
+        Ok(())
+    }
+
+    /// When access to this call ends by itself (a shared link's expiry).
+    fn ends_at(&self, call: &CallDetails) -> Option<tokio::time::Instant> {
+        let ends_ms = self.ctx.access.ends_at(&self.who, call)?;
+        let left = u64::try_from(ends_ms.saturating_sub(now_ms())).unwrap_or(0);
+        Some(tokio::time::Instant::now() + Duration::from_millis(left))
     }
 
     /// Ends the socket, as for an unknown call, if the viewer may no
@@ -219,21 +236,23 @@ where
         .await
     }
 
-    /// A sign-out on this instance: ends this socket if it was the session.
-    async fn on_signed_out(&mut self, key: Result<SessionKey, RecvError>) -> Result<(), End> {
-        let ours = match key {
-            Ok(key) => key == self.who.viewer.session,
+    /// A change on this instance: a sign-out ends this socket if it was
+    /// the session; a change to this account checks it again.
+    async fn on_change(
+        &mut self,
+        change: Result<AccessChange, RecvError>,
+        watch: Option<&mut Watch>,
+    ) -> Result<(), End> {
+        match change {
+            Ok(AccessChange::SignedOut(key)) if key == self.who.viewer.session => {
+                Err(self.signed_out_end().await)
+            }
+            Ok(AccessChange::Account(name)) if name == self.who.viewer.user.username => {
+                self.recheck(watch).await
+            }
+            Ok(_) | Err(RecvError::Closed) => Ok(()),
             // Missed some: check our own session now.
-            Err(RecvError::Lagged(_)) => !matches!(
-                self.ctx.auth.session(&self.who.viewer.session).await,
-                Ok(Some(_))
-            ),
-            Err(RecvError::Closed) => false,
-        };
-        if ours {
-            Err(self.signed_out_end().await)
-        } else {
-            Ok(())
+            Err(RecvError::Lagged(_)) => self.recheck(watch).await,
         }
     }
 
@@ -266,8 +285,11 @@ where
     ) -> End {
         let mut heartbeat = tokio::time::interval(self.ctx.heartbeat);
         heartbeat.reset();
+        let mut recheck = tokio::time::interval(self.ctx.session_recheck);
+        recheck.reset();
         let mut shutdown = self.ctx.shutdown.clone();
         loop {
+            let ends = watch.as_deref().and_then(|w| w.ends);
             let step = tokio::select! {
                 event = next_event(&mut watch) => match watch.as_deref_mut() {
                     Some(watch) => self.on_feed(watch, event).await,
@@ -277,9 +299,14 @@ where
                     let watching = watch.as_deref().map(|w| w.id.clone());
                     self.announce(call, watching.as_ref()).await
                 }
-                key = self.signed_out.recv() => self.on_signed_out(key).await,
+                change = self.changes.recv() => self.on_change(change, watch.as_deref_mut()).await,
+                _ = expiry(ends) => match watch.as_deref_mut() {
+                    Some(watch) => self.decide_again(watch).await,
+                    None => Ok(()),
+                },
+                _ = recheck.tick() => self.recheck(watch.as_deref_mut()).await,
                 frame = self.rx.next() => self.on_inbound(frame),
-                _ = heartbeat.tick() => self.beat(watch.as_deref()).await,
+                _ = heartbeat.tick() => self.beat().await,
                 _ = shutdown.changed() => Err(End::Close(close::GOING_AWAY, "server restarting")),
             };
             if let Err(end) = step {
@@ -321,4 +348,4 @@ mod follow;
 #[cfg(test)]
 mod tests;
 
-use follow::{next_event, Watch};
+use follow::{expiry, next_event, Watch};

@@ -69,6 +69,7 @@ fn ctx(state: &AppState) -> Ctx {
         auth: state.auth.clone(),
         shutdown: state.shutdown.clone(),
         heartbeat: Duration::from_secs(state.settings.heartbeat_secs),
+        session_recheck: Duration::from_secs(state.settings.session_recheck_secs),
         send_timeout: Duration::from_secs(state.settings.ws_send_timeout_secs),
     }
 }

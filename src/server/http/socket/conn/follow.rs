@@ -21,6 +21,8 @@ pub(super) struct Watch {
     pub(super) call: CallDetails,
     pub(super) after: Seq,
     pub(super) live: broadcast::Receiver<FeedEvent>,
+    /// When access ends by itself (a shared link's expiry).
+    pub(super) ends: Option<tokio::time::Instant>,
 }
 
 impl<Tx, Rx> Conn<Tx, Rx>
@@ -71,11 +73,13 @@ where
             Resume { after: None, .. } => Seq::ZERO,
         };
         tracing::info!(after = %after, "viewer connected");
+        let ends = self.ends_at(&call);
         let mut watch = Watch {
             id,
             call,
             after,
             live,
+            ends,
         };
         let shown = access.redact(&self.who.viewer, watch.call.clone());
         let hello = ServerMsg::Hello {
@@ -120,8 +124,8 @@ where
             Ok(FeedEvent::Segment(_)) => Ok(()),
             Ok(FeedEvent::Details(call)) => {
                 // The call changed (say, its agent): decide again.
-                self.still_admitted(&call).await?;
                 watch.call = call.clone();
+                self.decide_again(watch).await?;
                 let call = self.ctx.access.redact(&self.who.viewer, call);
                 self.send(&ServerMsg::CallUpdated { call }).await
             }
@@ -163,6 +167,15 @@ where
 pub(super) async fn next_event(watch: &mut Option<&mut Watch>) -> Result<FeedEvent, RecvError> {
     match watch {
         Some(watch) => watch.live.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits until `ends` (when access to the watched call ends by itself);
+/// forever when there is no such time.
+pub(super) async fn expiry(ends: Option<tokio::time::Instant>) {
+    match ends {
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }

@@ -8,6 +8,7 @@ use futures::channel::mpsc;
 
 use crate::model::{Role, Seq, Speaker, User, Username};
 use crate::server::access::Door;
+use crate::server::auth::accounts::SessionKey;
 use crate::server::auth::file_store::FileAccounts;
 use crate::server::auth::Viewer;
 use crate::server::config::Settings;
@@ -29,8 +30,16 @@ struct Rig {
     shutdown: watch::Sender<bool>,
 }
 
+const SECRET: &str = "a test secret of at least thirty-two characters";
+
 async fn rig(lines: usize) -> Rig {
-    let settings = Settings::load_with(&[]).unwrap();
+    rig_with(lines, Duration::from_secs(1), Duration::from_secs(3600)).await
+}
+
+/// A rig whose sockets beat every `heartbeat` and read their session
+/// again every `recheck`.
+async fn rig_with(lines: usize, heartbeat: Duration, recheck: Duration) -> Rig {
+    let settings = Settings::load_with(&[("secret", SECRET)]).unwrap();
     let store = Arc::new(MemoryStore::new(10).with_owner_attribute(&settings.agent_attribute));
     contact(&store, "alice").await;
     for n in 0..lines {
@@ -47,7 +56,8 @@ async fn rig(lines: usize) -> Rig {
         access: Arc::new(CallAccess::new(hub, &settings)),
         auth: Arc::new(Auth::new(Arc::new(FileAccounts::new(accounts)), &settings)),
         shutdown: shutdown_rx,
-        heartbeat: Duration::from_secs(1),
+        heartbeat,
+        session_recheck: recheck,
         send_timeout: Duration::from_secs(5),
     };
     Rig {
@@ -354,4 +364,96 @@ async fn a_new_call_reaches_the_lobby_of_those_who_may_see_it() {
         ServerMsg::NewCall { call } => assert_eq!(call.call_id, theirs),
         other => panic!("expected carol's call, got {other:?}"),
     }
+}
+
+/// Signs `name` in as an agent whose calls are `agent_id`'s, through the
+/// real account store and sessions.
+async fn signed_in(rig: &Rig, name: &str, role: Role, agent_id: &str) -> Asking {
+    let username = Username::parse(name).unwrap();
+    let password = "a password long enough".to_string();
+    rig.ctx
+        .auth
+        .ops("test")
+        .add(
+            &username,
+            role,
+            Some(agent_id),
+            Some(password.clone()),
+            crate::server::auth::ops::Write::New,
+        )
+        .await
+        .unwrap();
+    let addr = std::net::IpAddr::from([127, 0, 0, 1]);
+    let (_, viewer) = rig.ctx.auth.sign_in(name, &password, addr).await.unwrap();
+    Asking::new(viewer, Some(addr), Door::Socket)
+}
+
+const NEVER: Duration = Duration::from_secs(3600);
+
+#[tokio::test]
+async fn a_shared_link_that_expires_ends_the_stream() {
+    let rig = rig_with(1, NEVER, NEVER).await;
+    // A link that expires in half a second, signed as the server signs.
+    let grant = crate::server::auth::grant::Signer::new(SECRET.as_bytes())
+        .issue(&call_id(), now_ms() + 500);
+    let who = asking(Role::Agent, "bob").with_grant(Some(grant));
+    let (conn, mut peer) = connect(&rig, who);
+    tokio::spawn(conn.call(call_id(), Resume::default()));
+    let frames = until_caught_up(&mut peer).await;
+    assert_eq!(texts(&frames), ["line 0"], "the link opens the call");
+    // No heartbeat or re-check is due: only the link's expiry ends it.
+    assert_eq!(peer.closed().await, close::UNKNOWN_CALL);
+}
+
+#[tokio::test]
+async fn a_disabled_account_loses_its_sockets_at_once() {
+    let rig = rig_with(1, NEVER, NEVER).await;
+    let who = signed_in(&rig, "alice", Role::Agent, "alice").await;
+    let username = who.viewer.user.username.clone();
+    let (conn, mut peer) = connect(&rig, who);
+    tokio::spawn(conn.call(call_id(), Resume::default()));
+    until_caught_up(&mut peer).await;
+    rig.ctx
+        .auth
+        .ops("admin")
+        .set_disabled(&username, true)
+        .await
+        .unwrap();
+    assert!(matches!(
+        peer.frame().await,
+        ServerMsg::Error {
+            code: ErrorCode::SignedOut,
+            ..
+        }
+    ));
+    assert_eq!(peer.closed().await, close::SIGNED_OUT);
+}
+
+#[tokio::test]
+async fn signing_out_closes_the_lobby_too() {
+    let rig = rig_with(0, NEVER, NEVER).await;
+    let who = signed_in(&rig, "sam", Role::Supervisor, "").await;
+    let viewer = who.viewer.clone();
+    let (conn, mut peer) = connect(&rig, who);
+    tokio::spawn(conn.lobby());
+    peer.frame().await;
+    let addr = std::net::IpAddr::from([127, 0, 0, 1]);
+    rig.ctx.auth.sign_out(&viewer, addr).await.unwrap();
+    assert_eq!(peer.closed().await, close::SIGNED_OUT);
+}
+
+#[tokio::test]
+async fn a_change_made_elsewhere_is_caught_by_the_recheck() {
+    let rig = rig_with(1, NEVER, Duration::from_millis(200)).await;
+    let who = signed_in(&rig, "alice", Role::Agent, "alice").await;
+    let username = who.viewer.user.username.clone();
+    let (conn, mut peer) = connect(&rig, who);
+    tokio::spawn(conn.call(call_id(), Resume::default()));
+    until_caught_up(&mut peer).await;
+    // As the command line (another process) would: nothing is announced.
+    crate::server::auth::ops::AccountOps::new(rig.ctx.auth.store().as_ref(), "command line")
+        .set_disabled(&username, true)
+        .await
+        .unwrap();
+    assert_eq!(peer.closed().await, close::SIGNED_OUT);
 }

@@ -25,6 +25,10 @@ pub struct Account {
     #[serde(default)]
     pub disabled: bool,
     pub created_ms: i64,
+    /// Raised by every password reset: a session made under an older
+    /// version is over, on every instance.
+    #[serde(default)]
+    pub credentials_version: u64,
 }
 
 impl Account {
@@ -42,6 +46,8 @@ impl Account {
 #[derive(Clone, Debug)]
 pub enum AccountChange {
     Disabled(bool),
+    /// A new password: also raises the credentials version, ending every
+    /// session made before.
     PasswordHash(String),
 }
 
@@ -97,6 +103,8 @@ pub struct SessionRecord {
     pub username: Username,
     pub created_ms: i64,
     pub last_seen_ms: i64,
+    /// The account's credentials version when the session was made.
+    pub credentials_version: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -57,6 +57,16 @@ fn get_n(item: &Item, key: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The account's credentials version, on account and session items
+/// (absent on items written before it existed: version 0).
+const CREDENTIALS_VERSION: &str = "credentialsVersion";
+
+fn version(item: &Item) -> u64 {
+    get_n(item, CREDENTIALS_VERSION)
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(0)
+}
+
 fn account_item(a: &Account) -> Item {
     HashMap::from([
         (USERNAME.to_string(), s(a.username.as_str())),
@@ -65,6 +75,7 @@ fn account_item(a: &Account) -> Item {
         ("agentId".to_string(), s(&a.agent_id)),
         ("disabled".to_string(), AttributeValue::Bool(a.disabled)),
         ("createdMs".to_string(), n(a.created_ms)),
+        (CREDENTIALS_VERSION.to_string(), n(a.credentials_version as i64)),
     ])
 }
 
@@ -88,6 +99,7 @@ fn account_from(item: &Item) -> Result<Account, AccountStoreError> {
             .copied()
             .unwrap_or(false),
         created_ms: get_n(item, "createdMs").unwrap_or(0),
+        credentials_version: version(item),
     })
 }
 
@@ -230,9 +242,15 @@ impl AccountStore for DynamoAccounts {
         change: AccountChange,
     ) -> Result<Account, AccountStoreError> {
         let table = &self.tables.accounts;
-        let (expression, value) = match change {
-            AccountChange::Disabled(d) => ("SET disabled = :v", AttributeValue::Bool(d)),
-            AccountChange::PasswordHash(h) => ("SET passwordHash = :v", s(h)),
+        let (expression, values) = match change {
+            AccountChange::Disabled(d) => (
+                "SET disabled = :v",
+                HashMap::from([(":v".to_string(), AttributeValue::Bool(d))]),
+            ),
+            AccountChange::PasswordHash(h) => (
+                "SET passwordHash = :v ADD credentialsVersion :one",
+                HashMap::from([(":v".to_string(), s(&h)), (":one".to_string(), n(1))]),
+            ),
         };
         let out = self
             .client
@@ -240,7 +258,7 @@ impl AccountStore for DynamoAccounts {
             .table_name(table)
             .key(USERNAME, s(name.as_str()))
             .update_expression(expression)
-            .expression_attribute_values(":v", value)
+            .set_expression_attribute_values(Some(values))
             .condition_expression("attribute_exists(username)")
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
@@ -267,6 +285,10 @@ impl AccountStore for DynamoAccounts {
             (USERNAME.to_string(), s(session.username.as_str())),
             ("createdMs".to_string(), n(session.created_ms)),
             ("lastSeenMs".to_string(), n(session.last_seen_ms)),
+            (
+                CREDENTIALS_VERSION.to_string(),
+                n(session.credentials_version as i64),
+            ),
             (
                 EXPIRES_AT.to_string(),
                 n(session.created_ms / 1000 + self.max_age_secs),
@@ -310,6 +332,7 @@ impl AccountStore for DynamoAccounts {
             username,
             created_ms,
             last_seen_ms,
+            credentials_version: version(item),
         }))
     }
 

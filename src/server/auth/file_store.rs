@@ -178,7 +178,10 @@ impl AccountStore for FileAccounts {
                 .ok_or_else(|| AccountStoreError::NoSuchAccount(name.clone()))?;
             match change {
                 AccountChange::Disabled(disabled) => account.disabled = disabled,
-                AccountChange::PasswordHash(hash) => account.password_hash = hash,
+                AccountChange::PasswordHash(hash) => {
+                    account.password_hash = hash;
+                    account.credentials_version += 1;
+                }
             }
             Ok(account.clone())
         })

@@ -152,6 +152,7 @@ impl Auth {
             username: account.username.clone(),
             created_ms: now,
             last_seen_ms: now,
+            credentials_version: account.credentials_version,
         };
         self.store.create_session(&record).await.map_err(|e| {
             tracing::error!(error = %e, "sign-in: could not store the session");
@@ -190,7 +191,8 @@ impl Auth {
             return Ok(None);
         }
         let account = match self.store.account(&record.username).await? {
-            Some(a) if !a.disabled => a,
+            // A password reset since the session was made ends it.
+            Some(a) if !a.disabled && a.credentials_version == record.credentials_version => a,
             _ => {
                 self.store.delete_session(key).await?;
                 return Ok(None);

@@ -72,17 +72,24 @@ impl<'a> AccountOps<'a> {
             None | Some("") => username.to_string(),
             Some(id) => id.chars().take(128).collect(),
         };
-        let account = Account {
+        let mut account = Account {
             username: username.clone(),
             role,
             password_hash: hash,
             agent_id,
             disabled: false,
             created_ms: now_ms(),
+            credentials_version: 0,
         };
         match write {
             Write::New => self.store.create(account).await?,
-            Write::Replace => self.store.put(account).await?,
+            Write::Replace => {
+                // New credentials over old ones: the old sessions end.
+                if let Some(old) = self.store.account(username).await? {
+                    account.credentials_version = old.credentials_version + 1;
+                }
+                self.store.put(account).await?
+            }
         }
         self.changed(username, &format!("added as {role}"));
         Ok(chosen)
@@ -167,5 +174,36 @@ mod tests {
         assert!(store.account(&maria).await.unwrap().unwrap().disabled);
         let nobody = Username::parse("nobody").unwrap();
         assert!(ops.set_disabled(&nobody, true).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_password_reset_ends_the_sessions_made_before_it() {
+        let settings = crate::server::config::Settings::load_with(&[]).unwrap();
+        let auth = super::super::Auth::new(std::sync::Arc::new(store()), &settings);
+        let maria = Username::parse("maria").unwrap();
+        let old = "the first long password".to_string();
+        auth.ops("test")
+            .add(&maria, Role::Agent, None, Some(old.clone()), Write::New)
+            .await
+            .unwrap();
+        let addr = std::net::IpAddr::from([127, 0, 0, 1]);
+        let (_, before) = auth.sign_in("maria", &old, addr).await.unwrap();
+        assert!(auth.session(&before.session).await.unwrap().is_some());
+        let new = "the second long password".to_string();
+        auth.ops("test")
+            .reset_password(&maria, Some(new.clone()))
+            .await
+            .unwrap();
+        assert!(
+            auth.session(&before.session).await.unwrap().is_none(),
+            "a session from before the reset is over"
+        );
+        let (_, after) = auth.sign_in("maria", &new, addr).await.unwrap();
+        assert!(auth.session(&after.session).await.unwrap().is_some());
+        // Disabling and enabling again leaves that session alone.
+        auth.ops("test").set_disabled(&maria, true).await.unwrap();
+        auth.ops("test").set_disabled(&maria, false).await.unwrap();
+        let (_, again) = auth.sign_in("maria", &new, addr).await.unwrap();
+        assert!(auth.session(&again.session).await.unwrap().is_some());
     }
 }

@@ -2,12 +2,10 @@
 //! proxy that can be cut): HTTP answers and the live socket through an
 //! outage of the data source.
 
-mod common;
-
 use std::time::Duration;
 
-use common::dynamo::{moto, tables, unique_prefix, Proxy};
-use common::{next_msg, spawn_app_with, TestApp};
+use crate::common::dynamo::{moto, tables, unique_prefix, Proxy};
+use crate::common::{next_msg, spawn_app_with, TestApp};
 use travoiq_monitor::model::{CallId, Speaker};
 use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::config::WriterFormat;

@@ -4,11 +4,9 @@
 //! session, an expired one, a forged cookie and a disabled account. Every
 //! refused answer is checked for leaks of the transcript and the phone.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{close_code, next_json, sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD};
+use crate::common::{close_code, next_json, sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use travoiq_monitor::model::{Role, Username};
@@ -237,7 +235,7 @@ async fn knock(app: &TestApp, door: Door, cookie: Option<&str>, call: &str) -> A
 }
 
 /// The next frame as text, or `None` once closed.
-async fn next_json_or_close(ws: &mut common::Ws) -> Option<String> {
+async fn next_json_or_close(ws: &mut crate::common::Ws) -> Option<String> {
     use futures::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
     loop {

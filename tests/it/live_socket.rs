@@ -1,11 +1,9 @@
 //! The live WebSocket path, over real sockets: backlog then live, partials
 //! in place, resume from a position, fan-out, pushes and closes.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{close_code, next_json, next_msg, send_text, spawn_app, spawn_app_with};
+use crate::common::{close_code, next_json, next_msg, send_text, spawn_app, spawn_app_with};
 use futures::future::join_all;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use travoiq_monitor::model::{CallStatus, Seq, Speaker};

@@ -2,12 +2,10 @@
 //! server instances: a session opened on one is valid on the other, a
 //! sign-out or a disabled account on one ends it on both.
 
-mod common;
-
 use std::time::Duration;
 
-use common::dynamo::{moto, tables, unique_prefix};
-use common::{sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD};
+use crate::common::dynamo::{moto, tables, unique_prefix};
+use crate::common::{sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD};
 use travoiq_monitor::model::{Role, Username};
 use travoiq_monitor::server::auth::accounts::{Account, AccountChange};
 use travoiq_monitor::server::auth::{now_ms, password};

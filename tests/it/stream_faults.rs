@@ -7,16 +7,14 @@
 //! (nothing lost), and a shard is never read more than five times a second
 //! nor twice within the reader's pace (250 ms), busy or failing.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::dynamo::{moto, moto_client, tables, unique_prefix};
+use crate::common::fault_proxy::FaultProxy;
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::dynamo::{moto, moto_client, tables, unique_prefix};
-use common::fault_proxy::FaultProxy;
 use tokio::sync::mpsc;
 use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::store::dynamo::sdk_config;

@@ -3,13 +3,11 @@
 //! with its last position ends with the whole call: nothing lost, nothing
 //! doubled. On DynamoDB (moto), so the call outlives the server.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::dynamo::{moto, tables, unique_prefix};
-use common::{close_code, next_msg, spawn_app, spawn_app_with};
+use crate::common::dynamo::{moto, tables, unique_prefix};
+use crate::common::{close_code, next_msg, spawn_app, spawn_app_with};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use travoiq_monitor::model::{CallId, Seq, Speaker};
 use travoiq_monitor::protocol::ServerMsg;
@@ -45,7 +43,7 @@ struct Followed {
 
 /// Reads a call socket until caught up (and `want` lines are shown),
 /// applying frames as the page does.
-async fn follow(ws: &mut common::Ws, shown: &mut Shown, want: usize) -> Followed {
+async fn follow(ws: &mut crate::common::Ws, shown: &mut Shown, want: usize) -> Followed {
     let mut last = Seq::ZERO;
     let mut resumed_from = Seq::ZERO;
     let mut epoch = 0;

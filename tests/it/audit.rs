@@ -1,12 +1,10 @@
 //! The audit log: a line (target `audit`) for every sign-in, failed
 //! attempt, sign-out and call opened or refused: who, which call, from where.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::{sign_in_at, spawn_app, DEMO_PASSWORD};
+use crate::common::{sign_in_at, spawn_app, DEMO_PASSWORD};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

@@ -1,11 +1,9 @@
 //! Security headers, who may open sockets, and that sockets leave nothing
 //! behind.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{next_msg, spawn_app, spawn_app_with, TestApp};
+use crate::common::{next_msg, spawn_app, spawn_app_with, TestApp};
 use tokio_tungstenite::tungstenite::Error as WsError;
 use travoiq_monitor::protocol::ServerMsg;
 
@@ -47,7 +45,7 @@ async fn pages_carry_a_nonce_csp_and_every_response_the_safety_headers() {
 }
 
 async fn handshake(app: &TestApp, url: &str, origin: Option<&str>) -> Result<(), u16> {
-    let mut request = common::ws_request(url, Some(&app.cookie));
+    let mut request = crate::common::ws_request(url, Some(&app.cookie));
     if let Some(origin) = origin {
         request
             .headers_mut()
@@ -186,7 +184,7 @@ async fn a_client_that_never_reads_is_dropped_and_delays_nobody() {
     let id = app.create_call("+1").await;
 
     // Connects, then never reads a byte.
-    let (_stalled, _) = tokio_tungstenite::connect_async(common::ws_request(
+    let (_stalled, _) = tokio_tungstenite::connect_async(crate::common::ws_request(
         &format!("{}/ws/{id}", app.ws_base),
         Some(&app.cookie),
     ))

@@ -1,13 +1,11 @@
 //! One store contract, run against the embedded store and against DynamoDB
 //! (moto's server on loopback, in both upstream writer formats).
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::dynamo::{hung_endpoint, moto, tables, unique_prefix, Proxy};
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::dynamo::{hung_endpoint, moto, tables, unique_prefix, Proxy};
 use travoiq_monitor::model::{conversation_order, CallId, Segment, Seq, Speaker};
 use travoiq_monitor::server::config::{TableNames, WriterFormat};
 use travoiq_monitor::server::simulator::random_call_id_string;

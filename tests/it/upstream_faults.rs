@@ -3,12 +3,12 @@
 //! restarts mid-call, a partial whose final never comes, a contact item
 //! completed by an update. Each with the tables' streams read, and without.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::dynamo::{contact, in_turn, now_rfc3339, segment, start_call, unique_prefix, writer};
-use common::{pump, recv_within, spawn_app_with, TestApp};
+use crate::common::dynamo::{
+    contact, in_turn, now_rfc3339, segment, start_call, unique_prefix, writer,
+};
+use crate::common::{pump, recv_within, spawn_app_with, TestApp};
 use serde_json::Value;
 use travoiq_monitor::model::{Segment, Speaker};
 use travoiq_monitor::protocol::ServerMsg;

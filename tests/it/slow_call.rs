@@ -6,13 +6,11 @@
 //! every Query for A held 2 s at the proxy. B's lines must all arrive, in
 //! order, once each, and A's line must still arrive (late is fine).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::dynamo::{in_turn, line, moto, start_call, unique_prefix, writer};
-use common::fault_proxy::FaultProxy;
-use common::{pump, recv_within, spawn_app_with, Frames};
+use crate::common::dynamo::{in_turn, line, moto, start_call, unique_prefix, writer};
+use crate::common::fault_proxy::FaultProxy;
+use crate::common::{pump, recv_within, spawn_app_with, Frames};
 use travoiq_monitor::model::{CallId, Segment};
 use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::config::WriterFormat;

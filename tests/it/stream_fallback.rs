@@ -4,14 +4,12 @@
 //! line still arrives; when the endpoint comes back the monitor returns to
 //! the streams, and `/healthz` says which source each table is read from.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::dynamo::{
+use crate::common::dynamo::{
     in_turn, line, moto, moto_client, start_call, tables, unique_prefix, writer, Proxy,
 };
-use common::{pump, recv_within, spawn_app_with, Frames, TestApp};
+use crate::common::{pump, recv_within, spawn_app_with, Frames, TestApp};
 use serde_json::Value;
 use travoiq_monitor::model::CallId;
 use travoiq_monitor::protocol::ServerMsg;

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use crate::common::{close_code, next_json, sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD};
+use crate::common::{
+    close_code, next_json, plain_client, sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD,
+};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use travoiq_monitor::model::{Role, Username};
@@ -127,13 +129,6 @@ impl Answer {
     fn leaks(&self) -> bool {
         self.body.contains(SECRET) || self.body.contains(PHONE_DIGITS)
     }
-}
-
-fn plain_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::dynamo::{hung_endpoint, moto, tables, unique_prefix, Proxy};
+use crate::common::dynamo::{
+    contact, hung_endpoint, moto, moto_client, new_call_id, segment, tables, unique_prefix, writer,
+    Proxy,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use travoiq_monitor::model::{conversation_order, CallId, Segment, Seq, Speaker};
 use travoiq_monitor::server::config::{TableNames, WriterFormat};
-use travoiq_monitor::server::simulator::random_call_id_string;
-use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
-use travoiq_monitor::server::store::dynamo::{sdk_config, DynamoSettings, DynamoStore};
+use travoiq_monitor::server::store::dynamo::{DynamoSettings, DynamoStore};
 use travoiq_monitor::server::store::memory::MemoryStore;
 use travoiq_monitor::server::store::{
     CallSink, CallStore, NewContact, SegmentWrite, StoreError, StoreNotice,
@@ -23,7 +24,9 @@ struct Backend {
     dynamo: Option<(aws_sdk_dynamodb::Client, TableNames)>,
 }
 
-fn settings(tables: TableNames, endpoint: Option<String>, timeout: Duration) -> DynamoSettings {
+/// The store's settings: its tables, on `endpoint`.
+fn settings(tables: TableNames, endpoint: String, timeout: Duration) -> DynamoSettings {
+    let endpoint = Some(endpoint);
     DynamoSettings {
         tables,
         poll: Duration::from_millis(100),
@@ -52,56 +55,34 @@ async fn memory() -> Backend {
 }
 
 async fn dynamo(format: WriterFormat) -> Backend {
-    moto();
-    let tables = tables(&unique_prefix("contract"));
-    let sdk = sdk_config(Duration::from_secs(5), None).await.unwrap();
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let writer = DynamoWriter::new(client.clone(), tables.clone(), format);
-    writer.create_tables().await.unwrap();
-    let store = DynamoStore::connect(settings(tables.clone(), None, Duration::from_secs(5)))
-        .await
-        .unwrap();
+    let prefix = unique_prefix("contract");
+    let writer = writer(&prefix, format, true).await;
+    let store = DynamoStore::connect(settings(
+        tables(&prefix),
+        moto().endpoint.clone(),
+        Duration::from_secs(5),
+    ))
+    .await
+    .unwrap();
     Backend {
         store,
         sink: Arc::new(writer),
-        dynamo: Some((client, tables)),
+        dynamo: Some((moto_client().await, tables(&prefix))),
     }
 }
 
+/// A new call started at `ts`: its id and contact item.
 fn new_call(ts: &str) -> (CallId, NewContact) {
-    let id = CallId::parse(&random_call_id_string()).unwrap();
-    let attributes = [
-        ("contactId".to_string(), id.to_string()),
-        ("callTimestamp".to_string(), ts.to_string()),
-        (
-            "customerPhoneNumber".to_string(),
-            "+14155550123".to_string(),
-        ),
-    ]
-    .into_iter()
-    .collect();
-    (
-        id.clone(),
-        NewContact {
-            call_id: id,
-            attributes,
-        },
-    )
+    let id = new_call_id();
+    let contact = contact(&id, Some(ts.into()));
+    (id, contact)
 }
 
+/// A line 750 ms long.
 fn say(speaker: Speaker, start_ms: i64, text: &str, partial: bool) -> SegmentWrite {
-    SegmentWrite {
-        speaker,
-        segment_id: format!("seg-{start_ms}"),
-        start_ms,
-        end_ms: start_ms + 750,
-        text: text.into(),
-        partial,
-    }
+    segment(speaker, start_ms, 750, text, partial)
 }
 
-/// Reads every change after `after`. A backend may answer from a copy up to
-/// its refresh interval old (100 ms here), so reads wait that long first.
 /// Everything changed after `after`, read in pages of 4, once the store has
 /// settled: a backend may answer from a copy a moment old (a poll, or a
 /// stream's delay), so this reads until the answer has not changed for
@@ -389,11 +370,14 @@ async fn malformed_items_are_skipped_and_the_rest_is_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_table_is_named_as_such() {
-    moto();
-    let store = DynamoStore::connect(settings(tables("no-such-"), None, Duration::from_secs(3)))
-        .await
-        .unwrap();
-    let id = CallId::parse(&random_call_id_string()).unwrap();
+    let store = DynamoStore::connect(settings(
+        tables("no-such-"),
+        moto().endpoint.clone(),
+        Duration::from_secs(3),
+    ))
+    .await
+    .unwrap();
+    let id = new_call_id();
     match store.segments_after(&id, Seq::ZERO, 10).await {
         Err(StoreError::MissingTable(m)) => {
             assert!(m.contains("no-such-contactTranscriptSegments"), "{m}")
@@ -412,13 +396,9 @@ async fn an_endpoint_that_goes_down_and_comes_back_loses_nothing() {
     let proxy = Proxy::start(&moto.endpoint).await;
     let direct = dynamo(WriterFormat::KvsMs).await; // writes straight to moto
     let (_, tables) = direct.dynamo.clone().unwrap();
-    let store = DynamoStore::connect(settings(
-        tables,
-        Some(proxy.endpoint()),
-        Duration::from_secs(2),
-    ))
-    .await
-    .unwrap();
+    let store = DynamoStore::connect(settings(tables, proxy.endpoint(), Duration::from_secs(2)))
+        .await
+        .unwrap();
     let (id, contact) = new_call("2023-01-05T17:28:53Z");
     direct.sink.start_call(contact).await.unwrap();
     direct
@@ -478,16 +458,12 @@ async fn an_endpoint_that_goes_down_and_comes_back_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_endpoint_times_out_instead_of_hanging() {
-    moto();
+    moto(); // the AWS environment (region, credentials)
     let hung = hung_endpoint().await;
-    let store = DynamoStore::connect(settings(
-        tables("hung-"),
-        Some(hung),
-        Duration::from_millis(900),
-    ))
-    .await
-    .unwrap();
-    let id = CallId::parse(&random_call_id_string()).unwrap();
+    let store = DynamoStore::connect(settings(tables("hung-"), hung, Duration::from_millis(900)))
+        .await
+        .unwrap();
+    let id = new_call_id();
     // The guard only keeps a broken build from hanging the suite.
     let answer = tokio::time::timeout(Duration::from_secs(30), store.call_details(&id))
         .await

@@ -1,6 +1,6 @@
 //! A real DynamoDB-compatible server for tests: moto's server from PyPI,
-//! installed into .tools/moto if missing, started once per test binary on a
-//! free port, and stopped when the test process ends. Also a TCP proxy that
+//! installed into .tools/moto if missing, started once per process on a
+//! free port, and stopped when the process ends. Also a TCP proxy that
 //! can be cut (an endpoint that goes down and comes back) and an endpoint
 //! that accepts connections and never answers; and the tables, writer,
 //! calls and lines the DynamoDB tests write through.
@@ -35,7 +35,8 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// The shared server, and the AWS environment pointing at it.
+/// The shared server, started (or found) once for the whole process.
+/// Everything a test builds on DynamoDB is given `endpoint` explicitly.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
@@ -43,14 +44,39 @@ pub fn moto() -> &'static Moto {
             Ok(endpoint) => endpoint,
             Err(_) => start_moto(),
         };
-        // Read by aws-config (both the DynamoDB and the Streams clients).
-        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        aws_environment(&endpoint);
         Moto { endpoint }
     })
+}
+
+/// The AWS SDK takes its region and credentials from the environment, and
+/// so does every server a test builds, so they are set once for the whole
+/// process, the same for all (no test wants others).
+///
+/// The endpoint is not: the tests share one process, and an endpoint in
+/// the environment would silently send anything built without one to moto
+/// and change how every server resolves its Streams endpoint. Tests name
+/// theirs, and endpoints in the environment (a developer's shell) are
+/// ignored. A bench is a process of its own, and `benches/read_cost.rs`
+/// builds its server from the environment: there it is set.
+fn aws_environment(endpoint: &str) {
+    let mut vars = vec![
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    // This file is the test binary's `common::dynamo`, and each bench's own
+    // `dynamo` (by `#[path]`). `cfg!(test)` can't tell them apart: cargo
+    // compiles benches with `--cfg test` too.
+    if module_path!().ends_with("::common::dynamo") {
+        vars.push(("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"));
+    } else {
+        vars.push(("AWS_ENDPOINT_URL", endpoint));
+    }
+    for (name, value) in vars {
+        std::env::set_var(name, value);
+    }
 }
 
 fn start_moto() -> String {
@@ -161,12 +187,22 @@ pub fn contact(id: &CallId, call_timestamp: Option<String>) -> NewContact {
     }
 }
 
+/// A new random call id.
+pub fn new_call_id() -> CallId {
+    CallId::parse(&random_call_id_string()).expect("call id")
+}
+
 /// Writes a new call's contact item, with a `callTimestamp` of now or
 /// none (completed later, as some contact flows do); its id.
 pub async fn start_call(writer: &DynamoWriter, with_timestamp: bool) -> CallId {
-    let id = CallId::parse(&random_call_id_string()).expect("call id");
+    start_call_at(writer, with_timestamp.then(now_rfc3339)).await
+}
+
+/// Writes a new call's contact item with `call_timestamp` (if any); its id.
+pub async fn start_call_at(writer: &DynamoWriter, call_timestamp: Option<String>) -> CallId {
+    let id = new_call_id();
     writer
-        .start_call(contact(&id, with_timestamp.then(now_rfc3339)))
+        .start_call(contact(&id, call_timestamp))
         .await
         .expect("contact item written");
     id

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::common::dynamo::{
     moto, new_call_id, segment, start_call_at, unique_prefix, writer, Proxy,
 };
-use crate::common::{next_msg, spawn_dynamo_app, TestApp};
+use crate::common::{eventually, next_msg, spawn_dynamo_app, TestApp};
 use travoiq_monitor::model::Speaker;
 use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::config::WriterFormat;
@@ -126,7 +126,13 @@ async fn viewers_are_told_of_an_outage_and_resume_with_nothing_lost_or_doubled()
         .write_segment(&id, say(Speaker::Agent, 2500, "Sorry to hear", false))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server tries (and fails) to read them before the source is back.
+    let refused = s.proxy.refused();
+    eventually(Duration::from_secs(10), || async {
+        (s.proxy.refused() > refused).then_some(())
+    })
+    .await
+    .expect("a read attempt while the source is down");
     s.proxy.restore();
 
     let mut texts = Vec::new();

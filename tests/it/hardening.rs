@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{next_msg, spawn_app, spawn_app_with, TestApp};
+use crate::common::{eventually, next_msg, spawn_app, spawn_app_with, TestApp};
 use tokio_tungstenite::tungstenite::Error as WsError;
 use travoiq_monitor::protocol::ServerMsg;
 
@@ -105,15 +105,11 @@ async fn one_address_may_hold_only_so_many_sockets() {
         Err(429)
     );
     drop(held.pop());
-    let mut freed = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if app.sockets.open() == 2 {
-            freed = true;
-            break;
-        }
-    }
-    assert!(freed, "a closed socket gives its place back");
+    eventually(Duration::from_secs(5), || async {
+        (app.sockets.open() == 2).then_some(())
+    })
+    .await
+    .expect("a closed socket gives its place back");
     assert_eq!(
         handshake(&app, &format!("{}{path}", app.ws_base), None).await,
         Ok(())
@@ -137,7 +133,11 @@ async fn a_thousand_connect_disconnect_cycles_leak_no_tasks_or_sockets() {
         let mut ws = app.connect(&format!("/ws/{id}")).await;
         let _ = next_msg(&mut ws).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually(Duration::from_secs(10), || async {
+        (app.sockets.open() == 0).then_some(())
+    })
+    .await
+    .expect("the warm-up sockets closed");
     let (tasks_before, fds_before) = (metrics.num_alive_tasks(), open_fds());
 
     for i in 0..1000 {
@@ -153,24 +153,23 @@ async fn a_thousand_connect_disconnect_cycles_leak_no_tasks_or_sockets() {
         } // else dropped: the TCP connection just goes away
     }
 
-    let mut settled = false;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if app.sockets.open() == 0
+    let settled = eventually(Duration::from_secs(10), || async {
+        (app.sockets.open() == 0
             && metrics.num_alive_tasks() <= tasks_before
-            && open_fds() <= fds_before + 2
-        {
-            settled = true;
-            break;
-        }
-    }
+            && open_fds() <= fds_before + 2)
+            .then_some(())
+    })
+    .await;
     println!(
         "after 1000 cycles: sockets open {}, tasks {} (before {tasks_before}), fds {} (before {fds_before})",
         app.sockets.open(),
         metrics.num_alive_tasks(),
         open_fds()
     );
-    assert!(settled, "sockets, tasks or descriptors left behind");
+    assert!(
+        settled.is_some(),
+        "sockets, tasks or descriptors left behind"
+    );
     assert!(app.hub.active_feeds().await <= 1, "no feed per connection");
 }
 
@@ -222,15 +221,11 @@ async fn a_client_that_never_reads_is_dropped_and_delays_nobody() {
     );
 
     // The stalled one has been let go; the normal one is still there.
-    let mut dropped = false;
-    for _ in 0..100 {
-        if app.sockets.open() == 1 {
-            dropped = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(dropped, "the stalled socket is still open");
+    eventually(Duration::from_secs(10), || async {
+        (app.sockets.open() == 1).then_some(())
+    })
+    .await
+    .expect("the stalled socket is let go");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::dynamo::{in_turn, line, moto, start_call, unique_prefix, writer};
 use crate::common::fault_proxy::FaultProxy;
-use crate::common::{backlog, pump, spawn_dynamo_app, until, Frames};
+use crate::common::{backlog, eventually, pump, spawn_dynamo_app, until, Frames};
 use travoiq_monitor::model::{CallId, Segment};
 use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::config::WriterFormat;
@@ -122,18 +122,15 @@ async fn a_slow_call_never_holds_up_another_calls_lines() {
     let slow_since = Instant::now();
     // Start measuring once a held Query of A has been answered: from here
     // on A's feed is always waiting on one.
-    let deadline = Instant::now() + ARRIVAL;
-    while !proxy
-        .log()
-        .iter()
-        .any(|l| l.operation == "Query" && l.delayed >= A_DELAY)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no Query for A was held: is {a_queries} what the SDK sends?"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(ARRIVAL, || async {
+        proxy
+            .log()
+            .iter()
+            .any(|l| l.operation == "Query" && l.delayed >= A_DELAY)
+            .then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("no Query for A was held: is {a_queries} what the SDK sends?"));
     writer
         .write_segment(&a, nth_line(1, "A line 1"))
         .await

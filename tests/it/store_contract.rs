@@ -8,11 +8,13 @@ use crate::common::dynamo::{
     contact, hung_endpoint, moto, moto_client, new_call_id, segment, tables, unique_prefix, writer,
     Proxy,
 };
+use crate::common::eventually;
 use aws_sdk_dynamodb::types::AttributeValue;
 use travoiq_monitor::model::{conversation_order, CallId, Segment, Seq, Speaker};
 use travoiq_monitor::server::config::{TableNames, WriterFormat};
 use travoiq_monitor::server::store::dynamo::{DynamoSettings, DynamoStore};
 use travoiq_monitor::server::store::memory::MemoryStore;
+use travoiq_monitor::server::store::sources::{ReadFrom, TableRole};
 use travoiq_monitor::server::store::{
     CallSink, CallStore, NewContact, SegmentWrite, StoreError, StoreNotice,
 };
@@ -92,6 +94,8 @@ async fn all_after(store: &dyn CallStore, id: &CallId, after: Seq) -> Vec<Segmen
     let mut settled_since = started;
     let mut previous: Option<Vec<Segment>> = None;
     loop {
+        // Not a wait for something known: the poll interval of reading
+        // until nothing more changes (which is what is looked for).
         tokio::time::sleep(Duration::from_millis(120)).await;
         let now = read_after(store, id, after).await;
         if previous.as_ref() != Some(&now) {
@@ -258,9 +262,19 @@ async fn the_latest_call_is_the_newest_by_time_among_hundreds(b: Backend) {
 
 async fn new_calls_are_announced(b: Backend) {
     let mut notices = b.store.notices();
-    // The store must be watching before the call starts (stream from now).
+    // The store must be watching before the call starts: on DynamoDB its
+    // contact table read from the stream (from now on), not polled.
     let _ = b.store.latest_call().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    eventually(Duration::from_secs(15), || async {
+        b.store
+            .sources()
+            .iter()
+            .filter(|s| s.role == TableRole::Contact)
+            .all(|s| s.read_from == ReadFrom::Stream)
+            .then_some(())
+    })
+    .await
+    .expect("the contact table read from its stream");
     let (id, contact) = new_call(&format_js_date_string(time::OffsetDateTime::now_utc()));
     b.sink.start_call(contact).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -423,18 +437,15 @@ async fn an_endpoint_that_goes_down_and_comes_back_loses_nothing() {
         .unwrap();
     // Answers may come from memory until the stream reader and the next
     // due read notice; then the outage is reported, not hidden.
-    let mut reported = false;
-    for _ in 0..100 {
+    eventually(Duration::from_secs(10), || async {
         match store.segments_after(&id, seen, 10).await {
-            Err(StoreError::Unavailable(_)) => {
-                reported = true;
-                break;
-            }
+            Err(StoreError::Unavailable(_)) => Some(()),
             Err(other) => panic!("expected unavailable, got {other:?}"),
-            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Ok(_) => None,
         }
-    }
-    assert!(reported, "the outage was never reported");
+    })
+    .await
+    .expect("the outage is reported");
 
     proxy.restore();
     direct
@@ -442,15 +453,12 @@ async fn an_endpoint_that_goes_down_and_comes_back_loses_nothing() {
         .write_segment(&id, say(Speaker::Customer, 2000, "after", false))
         .await
         .unwrap();
-    let mut resumed = None;
-    for _ in 0..50 {
-        if let Ok(page) = store.segments_after(&id, seen, 10).await {
-            resumed = Some(page.segments);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let resumed = resumed.expect("the store recovers by itself");
+    let resumed = eventually(Duration::from_secs(5), || async {
+        store.segments_after(&id, seen, 10).await.ok()
+    })
+    .await
+    .expect("the store recovers by itself")
+    .segments;
     let texts: Vec<_> = resumed.iter().map(|s| s.text.as_str()).collect();
     assert_eq!(texts.len(), 2, "{texts:?}");
     assert!(texts.contains(&"during the outage") && texts.contains(&"after"));

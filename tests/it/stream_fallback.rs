@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use crate::common::dynamo::{
     in_turn, line, moto, moto_client, start_call, tables, unique_prefix, writer, Proxy,
 };
-use crate::common::{announced, backlog, next_frame, pump, spawn_dynamo_app, Frames, TestApp};
+use crate::common::{
+    announced, backlog, eventually, next_frame, pump, spawn_dynamo_app, Frames, TestApp,
+};
 use serde_json::Value;
 use travoiq_monitor::model::CallId;
 use travoiq_monitor::protocol::ServerMsg;
@@ -58,14 +60,15 @@ async fn wait_for_sources(
     because: &str,
     within: Duration,
 ) -> (Vec<String>, String) {
-    let deadline = Instant::now() + within;
-    loop {
+    let found = eventually(within, || async {
         let now = sources(app).await;
-        if now.0.len() == 3 && now.0.iter().all(|f| f == want) && now.1.starts_with(because) {
-            return now;
-        }
-        assert!(Instant::now() < deadline, "still {now:?}, wanted {want}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        (now.0.len() == 3 && now.0.iter().all(|f| f == want) && now.1.starts_with(because))
+            .then_some(now)
+    })
+    .await;
+    match found {
+        Some(now) => now,
+        None => panic!("still {:?}, wanted {want}", sources(app).await),
     }
 }
 
@@ -160,7 +163,8 @@ async fn an_unreadable_stream_falls_back_to_polling_and_back_to_the_stream() {
         "write to frame from the stream: median {:?}",
         median(streamed)
     );
-    // Past two Scan intervals (the sockets are read meanwhile).
+    // Proving none comes: past two Scan intervals, no Scan (the sockets
+    // are read meanwhile).
     tokio::time::sleep(Duration::from_millis(2500).saturating_sub(since.elapsed())).await;
     assert_eq!(
         app.hub.store().request_counts().unwrap().scan,

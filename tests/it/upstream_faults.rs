@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::common::dynamo::{
     contact, in_turn, now_rfc3339, segment, start_call, unique_prefix, writer,
 };
-use crate::common::{announced, backlog, pump, recv_within, spawn_dynamo_app, TestApp};
+use crate::common::{announced, backlog, eventually, pump, recv_within, spawn_dynamo_app, TestApp};
 use serde_json::Value;
 use travoiq_monitor::model::{Segment, Speaker};
 use travoiq_monitor::protocol::ServerMsg;
@@ -75,7 +75,8 @@ async fn a_restarted_session_keeps_every_line_in_spoken_order(format: WriterForm
             .await
             .unwrap();
         if i == 8 {
-            // The failed session is noticed and a new one started.
+            // Pacing the writer: the failed session is noticed and a new
+            // one started, a pause in the writes as upstream makes it.
             tokio::time::sleep(Duration::from_millis(1500)).await;
         }
         while let Some(msg) = recv_within(&mut ws, Duration::from_millis(700)).await {
@@ -139,6 +140,7 @@ async fn restarted_session_kvs_ms_without_streams() {
 /// Transcript items read per second over `window`, while the call is watched.
 async fn items_read_per_second(app: &TestApp, window: Duration) -> f64 {
     let before = app.hub.store().request_counts().unwrap().items_read;
+    // The window measured over.
     tokio::time::sleep(window).await;
     let after = app.hub.store().request_counts().unwrap().items_read;
     (after - before) as f64 / window.as_secs_f64()
@@ -177,9 +179,21 @@ async fn a_partial_that_never_finishes_stops_costing_reads_and_stays_unfinished(
     let mut ws = pump(s.app.connect(&format!("/ws/{id}")).await);
     let backlog = backlog(&mut ws).await;
     let pinned = items_read_per_second(&s.app, Duration::from_millis(1500)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The partial is given up once 2 s old, and the reads fall: wait for
+    // that, then see that they stay down.
+    let fell = Instant::now();
+    eventually(Duration::from_secs(15), || async {
+        let now = items_read_per_second(&s.app, Duration::from_millis(500)).await;
+        (now * 5.0 < pinned).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("the abandoned partial still pins the reads ({pinned:.1} items/s)"));
+    let fell = fell.elapsed();
     let released = items_read_per_second(&s.app, Duration::from_millis(1500)).await;
-    println!("items read per second while the partial holds the tail: {pinned:.1}, after the bound: {released:.1}");
+    println!(
+        "items read per second while the partial holds the tail: {pinned:.1}, \
+         after the bound: {released:.1} (fell {fell:?} after the first measure)"
+    );
     assert!(
         released * 5.0 < pinned,
         "the abandoned partial still pins the reads: {pinned:.1} then {released:.1} items/s"
@@ -202,8 +216,10 @@ async fn a_contact_completed_by_an_update_is_announced(streams: bool) {
     // An earlier call, so the new one must beat it on its time.
     let earlier = start_call(&s.writer, true).await;
     announced(&mut lobby, &earlier).await;
+    // Pacing the writer, as upstream writes: the next call a second later,
+    // written without its time and completed a second after that (a
+    // second PutItem).
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    // Written without its time, completed a second later (a second PutItem).
     let id = start_call(&s.writer, false).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     s.writer

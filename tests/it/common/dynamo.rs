@@ -120,6 +120,9 @@ fn start_moto() -> String {
             Instant::now() < deadline,
             "moto did not start on port {port}"
         );
+        // The poll interval of waiting for moto's port to open. A blocking
+        // sleep: `moto()` is synchronous (the benches call it so), runs
+        // once per process, and every caller waits for it anyway.
         std::thread::sleep(Duration::from_millis(100));
     }
     format!("http://127.0.0.1:{port}")
@@ -245,7 +248,9 @@ pub fn line(speaker: Speaker, start_ms: i64, text: &str) -> SegmentWrite {
 pub struct Proxy {
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
-    generation: Arc<AtomicUsize>,
+    /// Bumped by each cut: every connection open ends when it changes.
+    cuts: tokio::sync::watch::Sender<usize>,
+    refused: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -257,34 +262,31 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let up = Arc::new(AtomicBool::new(true));
-        let generation = Arc::new(AtomicUsize::new(0));
-        let (u, g) = (up.clone(), generation.clone());
+        let refused = Arc::new(AtomicUsize::new(0));
+        let (cuts, _) = tokio::sync::watch::channel(0);
+        let (u, r, c) = (up.clone(), refused.clone(), cuts.clone());
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if !u.load(Ordering::SeqCst) {
                     drop(inbound); // refused, as a down endpoint would
+                    r.fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
-                let born = g.load(Ordering::SeqCst);
-                let g = g.clone();
+                let mut cut = c.subscribe();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(target).await else {
                         return;
                     };
                     let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
-                    let cut = async {
-                        while g.load(Ordering::SeqCst) == born {
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                    };
-                    tokio::select! { _ = copy => {}, _ = cut => {} }
+                    tokio::select! { _ = copy => {}, _ = cut.changed() => {} }
                 });
             }
         });
         Proxy {
             addr,
             up,
-            generation,
+            cuts,
+            refused,
         }
     }
 
@@ -295,11 +297,16 @@ impl Proxy {
     /// Drops every open connection and refuses new ones.
     pub fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
     }
 
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// Connections refused so far (made while cut).
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
     }
 }
 

@@ -219,6 +219,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         (shard, fault, state.delay + matched)
     };
     if !delay.is_zero() {
+        // The delay the test scripted: the fault itself.
         tokio::time::sleep(delay).await;
     }
 

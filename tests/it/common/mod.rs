@@ -1,11 +1,13 @@
 //! `spawn_app()`: the real server on a free port, with the embedded store,
 //! no simulator and the developer API (`spawn_dynamo_app()`: on moto's
 //! DynamoDB), plus small HTTP/WebSocket helpers (among them `pump`, a
-//! socket read all the time into a channel).
+//! socket read all the time into a channel) and `eventually`, which waits
+//! for a condition instead of a fixed time.
 
 pub mod dynamo;
 pub mod fault_proxy;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -382,4 +384,28 @@ pub async fn announced(rx: &mut Frames, id: &CallId) {
         |msg| matches!(msg, ServerMsg::NewCall { call } if call.call_id == *id).then_some(()),
     )
     .await
+}
+
+/// How often `eventually` looks.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Polls `check` until it gives a value (every 50 ms, at most `within`);
+/// the value, or `None` if none came in time. For a test that waits on
+/// something it can look at, instead of sleeping a fixed time.
+pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        // The poll interval.
+        tokio::time::sleep(POLL).await;
+    }
 }

@@ -35,6 +35,7 @@ pub type Frames = mpsc::UnboundedReceiver<ServerMsg>;
 pub const DEMO_PASSWORD: &str = "test-demo-password";
 
 pub struct TestApp {
+    pub port: u16,
     pub base: String,
     pub ws_base: String,
     pub hub: Arc<Hub>,
@@ -181,6 +182,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("cookie", cookie.parse().expect("cookie"));
     TestApp {
+        port,
         ws_base: format!("ws://127.0.0.1:{port}"),
         base,
         hub,

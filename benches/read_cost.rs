@@ -6,7 +6,7 @@
 //!
 //!     cargo bench --features ssr --bench read_cost
 
-#[path = "../tests/common/dynamo.rs"]
+#[path = "../tests/it/common/dynamo.rs"]
 mod dynamo;
 
 use std::sync::Arc;

@@ -12,7 +12,7 @@
 //!
 //!     cargo bench --features ssr --bench scan_cost
 
-#[path = "../tests/common/dynamo.rs"]
+#[path = "../tests/it/common/dynamo.rs"]
 mod dynamo;
 
 use std::collections::HashMap;

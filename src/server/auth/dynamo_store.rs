@@ -75,7 +75,10 @@ fn account_item(a: &Account) -> Item {
         ("agentId".to_string(), s(&a.agent_id)),
         ("disabled".to_string(), AttributeValue::Bool(a.disabled)),
         ("createdMs".to_string(), n(a.created_ms)),
-        (CREDENTIALS_VERSION.to_string(), n(a.credentials_version as i64)),
+        (
+            CREDENTIALS_VERSION.to_string(),
+            n(a.credentials_version as i64),
+        ),
     ])
 }
 

@@ -84,9 +84,15 @@ impl<'a> AccountOps<'a> {
         match write {
             Write::New => self.store.create(account).await?,
             Write::Replace => {
-                // New credentials over old ones: the old sessions end.
+                // A new password over an old one ends the old sessions; the
+                // same password again (every instance making the same demo
+                // accounts at start) ends nothing.
                 if let Some(old) = self.store.account(username).await? {
-                    account.credentials_version = old.credentials_version + 1;
+                    let (given, hash) = (chosen.clone(), old.password_hash.clone());
+                    let same = tokio::task::spawn_blocking(move || password::verify(&given, &hash))
+                        .await
+                        .unwrap_or(false);
+                    account.credentials_version = old.credentials_version + u64::from(!same);
                 }
                 self.store.put(account).await?
             }
@@ -200,10 +206,21 @@ mod tests {
         );
         let (_, after) = auth.sign_in("maria", &new, addr).await.unwrap();
         assert!(auth.session(&after.session).await.unwrap().is_some());
-        // Disabling and enabling again leaves that session alone.
-        auth.ops("test").set_disabled(&maria, true).await.unwrap();
-        auth.ops("test").set_disabled(&maria, false).await.unwrap();
-        let (_, again) = auth.sign_in("maria", &new, addr).await.unwrap();
-        assert!(auth.session(&again.session).await.unwrap().is_some());
+        // Made again with the same password (as every instance makes the
+        // demo accounts at start): the session lives on. With another
+        // password: it ends.
+        let replace = |password: &str| {
+            let ops = auth.ops("test");
+            let password = Some(password.to_string());
+            let maria = maria.clone();
+            async move {
+                ops.add(&maria, Role::Agent, None, password, Write::Replace)
+                    .await
+            }
+        };
+        replace(&new).await.unwrap();
+        assert!(auth.session(&after.session).await.unwrap().is_some());
+        replace("yet another long password").await.unwrap();
+        assert!(auth.session(&after.session).await.unwrap().is_none());
     }
 }

@@ -6,13 +6,11 @@
 //! every Query for A held 2 s at the proxy. B's lines must all arrive, in
 //! order, once each, and A's line must still arrive (late is fine).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::dynamo::{in_turn, line, moto, start_call, unique_prefix, writer};
-use common::fault_proxy::FaultProxy;
-use common::{pump, recv_within, spawn_app_with, Frames};
+use crate::common::dynamo::{in_turn, line, moto, start_call, unique_prefix, writer};
+use crate::common::fault_proxy::FaultProxy;
+use crate::common::{backlog, eventually, pump, spawn_dynamo_app, until, Frames};
 use travoiq_monitor::model::{CallId, Segment};
 use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::config::WriterFormat;
@@ -32,35 +30,18 @@ fn nth_line(n: i64, text: &str) -> SegmentWrite {
     line(in_turn(n), n * 1000, text)
 }
 
-/// The socket's frames until CaughtUp (the backlog sent).
-async fn caught_up(rx: &mut Frames, which: &str) {
-    loop {
-        match recv_within(rx, ARRIVAL).await {
-            Some(ServerMsg::CaughtUp { .. }) => return,
-            Some(_) => {}
-            None => panic!("call {which}'s socket never caught up"),
-        }
-    }
-}
-
 /// Reads `rx` until the final line `text` arrives, keeping every
 /// transcript frame in `frames`; when it did.
 async fn until_line(rx: &mut Frames, text: &str, frames: &mut Vec<Segment>) -> Instant {
-    let deadline = tokio::time::Instant::now() + ARRIVAL;
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(ServerMsg::Transcript(seg))) => {
-                let done = seg.text == text && !seg.partial;
-                frames.push(seg);
-                if done {
-                    return Instant::now();
-                }
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("the socket closed before {text:?} arrived"),
-            Err(_) => panic!("{text:?} did not arrive within {ARRIVAL:?}"),
+    until(rx, &format!("line {text:?}"), ARRIVAL, |msg| match msg {
+        ServerMsg::Transcript(seg) => {
+            let done = seg.text == text && !seg.partial;
+            frames.push(seg);
+            done.then(Instant::now)
         }
-    }
+        _ => None,
+    })
+    .await
 }
 
 /// Writes B's lines `range` one at a time, each read back on B's socket
@@ -102,25 +83,26 @@ async fn a_slow_call_never_holds_up_another_calls_lines() {
     let writer = writer(&prefix, WriterFormat::ConnectRt, false).await;
     let proxy = FaultProxy::start(&moto().endpoint).await;
     let through_proxy = proxy.endpoint();
-    let app = spawn_app_with(&[
-        ("store", "dynamodb"),
-        ("table_prefix", prefix.as_str()),
-        ("dynamodb_endpoint", through_proxy.as_str()),
-        ("dynamodb_poll_ms", "200"),
-        // The SDK gives each attempt a third of this (client.rs): 3 s, so
-        // A's held Queries (2 s) are slow but answered. At 5000 each
-        // attempt would be cut at 1.67 s and A's reads would only fail.
-        ("dynamodb_timeout_ms", "9000"),
-        ("latest_poll_secs", "1"),
-    ])
+    let app = spawn_dynamo_app(
+        &prefix,
+        &[
+            ("dynamodb_endpoint", through_proxy.as_str()),
+            ("dynamodb_poll_ms", "200"),
+            // The SDK gives each attempt a third of this (client.rs): 3 s, so
+            // A's held Queries (2 s) are slow but answered. At 5000 each
+            // attempt would be cut at 1.67 s and A's reads would only fail.
+            ("dynamodb_timeout_ms", "9000"),
+            ("latest_poll_secs", "1"),
+        ],
+    )
     .await;
 
     let a = start_call(&writer, true).await;
     let b = start_call(&writer, true).await;
     let mut ws_a = pump(app.connect(&format!("/ws/{a}")).await);
     let mut ws_b = pump(app.connect(&format!("/ws/{b}")).await);
-    caught_up(&mut ws_a, "A").await;
-    caught_up(&mut ws_b, "B").await;
+    backlog(&mut ws_a).await;
+    backlog(&mut ws_b).await;
     let mut frames_a = Vec::new();
     let mut frames_b = Vec::new();
 
@@ -140,18 +122,15 @@ async fn a_slow_call_never_holds_up_another_calls_lines() {
     let slow_since = Instant::now();
     // Start measuring once a held Query of A has been answered: from here
     // on A's feed is always waiting on one.
-    let deadline = Instant::now() + ARRIVAL;
-    while !proxy
-        .log()
-        .iter()
-        .any(|l| l.operation == "Query" && l.delayed >= A_DELAY)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no Query for A was held: is {a_queries} what the SDK sends?"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(ARRIVAL, || async {
+        proxy
+            .log()
+            .iter()
+            .any(|l| l.operation == "Query" && l.delayed >= A_DELAY)
+            .then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("no Query for A was held: is {a_queries} what the SDK sends?"));
     writer
         .write_segment(&a, nth_line(1, "A line 1"))
         .await

@@ -7,16 +7,15 @@
 //! (nothing lost), and a shard is never read more than five times a second
 //! nor twice within the reader's pace (250 ms), busy or failing.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::dynamo::{moto, moto_client, tables, unique_prefix};
+use crate::common::eventually;
+use crate::common::fault_proxy::FaultProxy;
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::dynamo::{moto, moto_client, tables, unique_prefix};
-use common::fault_proxy::FaultProxy;
 use tokio::sync::mpsc;
 use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::store::dynamo::sdk_config;
@@ -121,40 +120,34 @@ impl Rig {
 
     /// Polls until `done` holds on what was reported, at most `within`.
     async fn wait(&self, what: &str, within: Duration, done: impl Fn(&Seen) -> bool) {
-        let deadline = Instant::now() + within;
-        loop {
-            {
-                let seen = self.seen.lock().unwrap();
-                if done(&seen) {
-                    return;
-                }
-                if Instant::now() >= deadline {
-                    panic!(
-                        "no {what} within {within:?}: {} items seen, readability {:?}",
-                        seen.changes.len(),
-                        seen.readability
-                            .iter()
-                            .map(|(_, r)| r.as_str())
-                            .collect::<Vec<_>>()
-                    );
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let seen = || self.seen.lock().unwrap();
+        if eventually(within, || async { done(&seen()).then_some(()) })
+            .await
+            .is_none()
+        {
+            let seen = seen();
+            panic!(
+                "no {what} within {within:?}: {} items seen, readability {:?}",
+                seen.changes.len(),
+                seen.readability
+                    .iter()
+                    .map(|(_, r)| r.as_str())
+                    .collect::<Vec<_>>()
+            );
         }
     }
 
     /// Polls until the proxy's state satisfies `done`, at most `within`.
     async fn wait_proxy(&self, what: &str, within: Duration, done: impl Fn(&FaultProxy) -> bool) {
-        let deadline = Instant::now() + within;
-        while !done(&self.proxy) {
-            assert!(
-                Instant::now() < deadline,
-                "no {what} within {within:?}; proxy saw {} GetRecords, {} faults pending",
-                self.proxy.count("GetRecords"),
-                self.proxy.pending_faults()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let proxy = &self.proxy;
+        assert!(
+            eventually(within, || async { done(proxy).then_some(()) })
+                .await
+                .is_some(),
+            "no {what} within {within:?}; proxy saw {} GetRecords, {} faults pending",
+            proxy.count("GetRecords"),
+            proxy.pending_faults()
+        );
     }
 
     /// Writes items `{tag}-{from}`..`{tag}-{to - 1}` (one PutItem each).
@@ -474,6 +467,7 @@ async fn a_busy_shard_is_read_at_most_five_times_a_second() {
     while started.elapsed() < Duration::from_secs(20) {
         ids.extend(rig.write("busy", n..n + 5).await);
         n += 5;
+        // Pacing the writer: five items every 20 ms or so, for 20 s.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let wrote_for = started.elapsed();

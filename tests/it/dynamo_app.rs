@@ -2,19 +2,20 @@
 //! proxy that can be cut): HTTP answers and the live socket through an
 //! outage of the data source.
 
-mod common;
-
 use std::time::Duration;
 
-use common::dynamo::{moto, tables, unique_prefix, Proxy};
-use common::{next_msg, spawn_app_with, TestApp};
-use travoiq_monitor::model::{CallId, Speaker};
+use crate::common::dynamo::{
+    moto, new_call_id, segment, start_call_at, unique_prefix, writer, Proxy,
+};
+use crate::common::{eventually, next_msg, spawn_dynamo_app, TestApp};
+use travoiq_monitor::model::Speaker;
 use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::config::WriterFormat;
-use travoiq_monitor::server::simulator::random_call_id_string;
-use travoiq_monitor::server::store::dynamo::sdk_config;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
-use travoiq_monitor::server::store::{CallSink, NewContact, SegmentWrite};
+use travoiq_monitor::server::store::{CallSink, SegmentWrite};
+
+/// As the contact flow writes `callTimestamp`.
+const CALL_TIMESTAMP: &str = "Thu Jan 05 2023 12:28:53 GMT-0500 (Eastern Standard Time)";
 
 struct Setup {
     app: TestApp,
@@ -22,64 +23,36 @@ struct Setup {
     writer: DynamoWriter,
 }
 
+/// Tables with streams, written straight to moto; the server reads them
+/// through the proxy.
 async fn setup(format: WriterFormat) -> Setup {
-    let moto = moto();
     let prefix = unique_prefix("app");
-    let sdk = sdk_config(Duration::from_secs(5), None).await.unwrap();
-    let writer = DynamoWriter::new(aws_sdk_dynamodb::Client::new(&sdk), tables(&prefix), format);
-    writer.create_tables().await.unwrap();
-    let proxy = Proxy::start(&moto.endpoint).await;
+    let writer = writer(&prefix, format, true).await;
+    let proxy = Proxy::start(&moto().endpoint).await;
     let endpoint = proxy.endpoint();
-    let app = spawn_app_with(&[
-        ("store", "dynamodb"),
-        ("table_prefix", &prefix),
-        ("dynamodb_endpoint", &endpoint),
-        ("dynamodb_poll_ms", "100"),
-        ("dynamodb_timeout_ms", "900"),
-    ])
+    let app = spawn_dynamo_app(
+        &prefix,
+        &[
+            // Both clients through the proxy: cutting it cuts the source.
+            ("dynamodb_endpoint", &endpoint),
+            ("dynamodb_streams_endpoint", &endpoint),
+            ("dynamodb_poll_ms", "100"),
+            ("dynamodb_timeout_ms", "900"),
+        ],
+    )
     .await;
     Setup { app, proxy, writer }
 }
 
-async fn start_call(writer: &DynamoWriter) -> CallId {
-    let id = CallId::parse(&random_call_id_string()).unwrap();
-    writer
-        .start_call(NewContact {
-            call_id: id.clone(),
-            attributes: [
-                ("contactId".to_string(), id.to_string()),
-                (
-                    "customerPhoneNumber".to_string(),
-                    "+14155550123".to_string(),
-                ),
-                (
-                    "callTimestamp".to_string(),
-                    "Thu Jan 05 2023 12:28:53 GMT-0500 (Eastern Standard Time)".to_string(),
-                ),
-            ]
-            .into_iter()
-            .collect(),
-        })
-        .await
-        .unwrap();
-    id
-}
-
+/// A line 500 ms long.
 fn say(speaker: Speaker, start_ms: i64, text: &str, partial: bool) -> SegmentWrite {
-    SegmentWrite {
-        speaker,
-        segment_id: "s".into(),
-        start_ms,
-        end_ms: start_ms + 500,
-        text: text.into(),
-        partial,
-    }
+    segment(speaker, start_ms, 500, text, partial)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn details_and_latest_come_from_the_tables_and_outages_are_503() {
     let s = setup(WriterFormat::ConnectRt).await;
-    let id = start_call(&s.writer).await;
+    let id = start_call_at(&s.writer, Some(CALL_TIMESTAMP.into())).await;
     let res = s.app.get(&format!("/details/{id}")).await;
     assert_eq!(res.status(), 200);
     let v: serde_json::Value = res.json().await.unwrap();
@@ -92,10 +65,7 @@ async fn details_and_latest_come_from_the_tables_and_outages_are_503() {
     assert_eq!(v["contactId"], id.as_str());
 
     s.proxy.cut();
-    let res = s
-        .app
-        .get(&format!("/details/{}", random_call_id_string()))
-        .await;
+    let res = s.app.get(&format!("/details/{}", new_call_id())).await;
     assert_eq!(res.status(), 503);
     assert_eq!(res.headers()["retry-after"], "5");
     assert_eq!(
@@ -108,11 +78,8 @@ async fn details_and_latest_come_from_the_tables_and_outages_are_503() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_table_is_a_404_with_its_own_code() {
-    moto();
-    let app = spawn_app_with(&[("store", "dynamodb"), ("table_prefix", "absent-")]).await;
-    let res = app
-        .get(&format!("/details/{}", random_call_id_string()))
-        .await;
+    let app = spawn_dynamo_app("absent-", &[]).await;
+    let res = app.get(&format!("/details/{}", new_call_id())).await;
     assert_eq!(res.status(), 404);
     assert_eq!(
         res.json::<serde_json::Value>().await.unwrap()["error"],
@@ -123,7 +90,7 @@ async fn a_missing_table_is_a_404_with_its_own_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewers_are_told_of_an_outage_and_resume_with_nothing_lost_or_doubled() {
     let s = setup(WriterFormat::KvsMs).await;
-    let id = start_call(&s.writer).await;
+    let id = start_call_at(&s.writer, Some(CALL_TIMESTAMP.into())).await;
     s.writer
         .write_segment(&id, say(Speaker::Agent, 0, "Hello", false))
         .await
@@ -159,7 +126,13 @@ async fn viewers_are_told_of_an_outage_and_resume_with_nothing_lost_or_doubled()
         .write_segment(&id, say(Speaker::Agent, 2500, "Sorry to hear", false))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server tries (and fails) to read them before the source is back.
+    let refused = s.proxy.refused();
+    eventually(Duration::from_secs(10), || async {
+        (s.proxy.refused() > refused).then_some(())
+    })
+    .await
+    .expect("a read attempt while the source is down");
     s.proxy.restore();
 
     let mut texts = Vec::new();

@@ -3,31 +3,20 @@
 //! with its last position ends with the whole call: nothing lost, nothing
 //! doubled. On DynamoDB (moto), so the call outlives the server.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::dynamo::{moto, tables, unique_prefix};
-use common::{close_code, next_msg, spawn_app, spawn_app_with};
+use crate::common::dynamo::{segment, start_call_at, unique_prefix, writer};
+use crate::common::{close_code, next_msg, spawn_app, spawn_dynamo_app, Ws};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use travoiq_monitor::model::{CallId, Seq, Speaker};
+use travoiq_monitor::model::{Seq, Speaker};
 use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::config::WriterFormat;
-use travoiq_monitor::server::simulator::random_call_id_string;
-use travoiq_monitor::server::store::dynamo::sdk_config;
-use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
-use travoiq_monitor::server::store::{CallSink, NewContact, SegmentWrite};
+use travoiq_monitor::server::store::{CallSink, SegmentWrite};
 
+/// A line 500 ms long.
 fn say(speaker: Speaker, start_ms: i64, text: &str, partial: bool) -> SegmentWrite {
-    SegmentWrite {
-        speaker,
-        segment_id: format!("s{start_ms}"),
-        start_ms,
-        end_ms: start_ms + 500,
-        text: text.into(),
-        partial,
-    }
+    segment(speaker, start_ms, 500, text, partial)
 }
 
 /// What a page would show: each utterance's latest text, in order.
@@ -45,7 +34,7 @@ struct Followed {
 
 /// Reads a call socket until caught up (and `want` lines are shown),
 /// applying frames as the page does.
-async fn follow(ws: &mut common::Ws, shown: &mut Shown, want: usize) -> Followed {
+async fn follow(ws: &mut Ws, shown: &mut Shown, want: usize) -> Followed {
     let mut last = Seq::ZERO;
     let mut resumed_from = Seq::ZERO;
     let mut epoch = 0;
@@ -84,31 +73,10 @@ async fn follow(ws: &mut common::Ws, shown: &mut Shown, want: usize) -> Followed
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_server_sends_viewers_elsewhere_and_the_next_one_replays_what_they_missed() {
-    let moto = moto();
     let prefix = unique_prefix("stop");
-    let sdk = sdk_config(Duration::from_secs(5), None).await.unwrap();
-    let writer = DynamoWriter::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        tables(&prefix),
-        WriterFormat::ConnectRt,
-    );
-    writer.create_tables().await.unwrap();
-    let settings = [
-        ("store", "dynamodb"),
-        ("table_prefix", prefix.as_str()),
-        ("dynamodb_endpoint", moto.endpoint.as_str()),
-        ("dynamodb_poll_ms", "100"),
-    ];
-    let id = CallId::parse(&random_call_id_string()).unwrap();
-    writer
-        .start_call(NewContact {
-            call_id: id.clone(),
-            attributes: [("contactId".to_string(), id.to_string())]
-                .into_iter()
-                .collect(),
-        })
-        .await
-        .unwrap();
+    let writer = writer(&prefix, WriterFormat::ConnectRt, true).await;
+    let settings = [("dynamodb_poll_ms", "100")];
+    let id = start_call_at(&writer, None).await;
     for (i, (speaker, text)) in [
         (Speaker::Agent, "Thanks for calling"),
         (Speaker::Customer, "My bag is lost"),
@@ -123,7 +91,7 @@ async fn a_stopping_server_sends_viewers_elsewhere_and_the_next_one_replays_what
             .unwrap();
     }
 
-    let first = spawn_app_with(&settings).await;
+    let first = spawn_dynamo_app(&prefix, &settings).await;
     let mut ws = first.connect(&format!("/ws/{id}")).await;
     let mut shown = Shown::new();
     let Followed { last, epoch, .. } = follow(&mut ws, &mut shown, 3).await;
@@ -160,7 +128,7 @@ async fn a_stopping_server_sends_viewers_elsewhere_and_the_next_one_replays_what
         .unwrap();
 
     // The next server (sessions live in DynamoDB: the same cookie works).
-    let second = spawn_app_with(&settings).await;
+    let second = spawn_dynamo_app(&prefix, &settings).await;
     let mut ws = second
         .connect_as(
             &format!("/ws/{id}?after={last}&epoch={epoch}"),

@@ -4,11 +4,11 @@
 //! session, an expired one, a forged cookie and a disabled account. Every
 //! refused answer is checked for leaks of the transcript and the phone.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{close_code, next_json, sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD};
+use crate::common::{
+    close_code, next_json, plain_client, sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD,
+};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use travoiq_monitor::model::{Role, Username};
@@ -48,6 +48,7 @@ async fn add_account(app: &TestApp, name: &str, role: Role) {
             agent_id: name.to_string(),
             disabled: false,
             created_ms: now_ms(),
+            credentials_version: 0,
         })
         .await
         .unwrap();
@@ -71,7 +72,8 @@ async fn world_with(extra: &[(&str, &str)]) -> World {
     add_account(&app, "root", Role::Admin).await;
     add_account(&app, "gone", Role::Agent).await;
     let own = call_for(&app, "agent", "own").await;
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    // Started in the same second or a later one: newer either way (the
+    // store breaks a tie by arrival).
     let other = call_for(&app, "bob", "other").await;
 
     let agent = sign_in_at(&app.base, "agent", DEMO_PASSWORD).await.unwrap();
@@ -96,6 +98,7 @@ async fn world_with(extra: &[(&str, &str)]) -> World {
             username: Username::parse("agent").unwrap(),
             created_ms: long_ago,
             last_seen_ms: now_ms(),
+            credentials_version: 0,
         })
         .await
         .unwrap();
@@ -130,13 +133,6 @@ impl Answer {
     fn leaks(&self) -> bool {
         self.body.contains(SECRET) || self.body.contains(PHONE_DIGITS)
     }
-}
-
-fn plain_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -238,7 +234,7 @@ async fn knock(app: &TestApp, door: Door, cookie: Option<&str>, call: &str) -> A
 }
 
 /// The next frame as text, or `None` once closed.
-async fn next_json_or_close(ws: &mut common::Ws) -> Option<String> {
+async fn next_json_or_close(ws: &mut crate::common::Ws) -> Option<String> {
     use futures::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
     loop {

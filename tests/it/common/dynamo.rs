@@ -1,6 +1,6 @@
 //! A real DynamoDB-compatible server for tests: moto's server from PyPI,
-//! installed into .tools/moto if missing, started once per test binary on a
-//! free port, and stopped when the test process ends. Also a TCP proxy that
+//! installed into .tools/moto if missing, started once per process on a
+//! free port, and stopped when the process ends. Also a TCP proxy that
 //! can be cut (an endpoint that goes down and comes back) and an endpoint
 //! that accepts connections and never answers; and the tables, writer,
 //! calls and lines the DynamoDB tests write through.
@@ -35,7 +35,8 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// The shared server, and the AWS environment pointing at it.
+/// The shared server, started (or found) once for the whole process.
+/// Everything a test builds on DynamoDB is given `endpoint` explicitly.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
@@ -43,14 +44,39 @@ pub fn moto() -> &'static Moto {
             Ok(endpoint) => endpoint,
             Err(_) => start_moto(),
         };
-        // Read by aws-config (both the DynamoDB and the Streams clients).
-        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        aws_environment(&endpoint);
         Moto { endpoint }
     })
+}
+
+/// The AWS SDK takes its region and credentials from the environment, and
+/// so does every server a test builds, so they are set once for the whole
+/// process, the same for all (no test wants others).
+///
+/// The endpoint is not: the tests share one process, and an endpoint in
+/// the environment would silently send anything built without one to moto
+/// and change how every server resolves its Streams endpoint. Tests name
+/// theirs, and endpoints in the environment (a developer's shell) are
+/// ignored. A bench is a process of its own, and `benches/read_cost.rs`
+/// builds its server from the environment: there it is set.
+fn aws_environment(endpoint: &str) {
+    let mut vars = vec![
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    // This file is the test binary's `common::dynamo`, and each bench's own
+    // `dynamo` (by `#[path]`). `cfg!(test)` can't tell them apart: cargo
+    // compiles benches with `--cfg test` too.
+    if module_path!().ends_with("::common::dynamo") {
+        vars.push(("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"));
+    } else {
+        vars.push(("AWS_ENDPOINT_URL", endpoint));
+    }
+    for (name, value) in vars {
+        std::env::set_var(name, value);
+    }
 }
 
 fn start_moto() -> String {
@@ -94,6 +120,9 @@ fn start_moto() -> String {
             Instant::now() < deadline,
             "moto did not start on port {port}"
         );
+        // The poll interval of waiting for moto's port to open. A blocking
+        // sleep: `moto()` is synchronous (the benches call it so), runs
+        // once per process, and every caller waits for it anyway.
         std::thread::sleep(Duration::from_millis(100));
     }
     format!("http://127.0.0.1:{port}")
@@ -161,12 +190,22 @@ pub fn contact(id: &CallId, call_timestamp: Option<String>) -> NewContact {
     }
 }
 
+/// A new random call id.
+pub fn new_call_id() -> CallId {
+    CallId::parse(&random_call_id_string()).expect("call id")
+}
+
 /// Writes a new call's contact item, with a `callTimestamp` of now or
 /// none (completed later, as some contact flows do); its id.
 pub async fn start_call(writer: &DynamoWriter, with_timestamp: bool) -> CallId {
-    let id = CallId::parse(&random_call_id_string()).expect("call id");
+    start_call_at(writer, with_timestamp.then(now_rfc3339)).await
+}
+
+/// Writes a new call's contact item with `call_timestamp` (if any); its id.
+pub async fn start_call_at(writer: &DynamoWriter, call_timestamp: Option<String>) -> CallId {
+    let id = new_call_id();
     writer
-        .start_call(contact(&id, with_timestamp.then(now_rfc3339)))
+        .start_call(contact(&id, call_timestamp))
         .await
         .expect("contact item written");
     id
@@ -209,7 +248,9 @@ pub fn line(speaker: Speaker, start_ms: i64, text: &str) -> SegmentWrite {
 pub struct Proxy {
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
-    generation: Arc<AtomicUsize>,
+    /// Bumped by each cut: every connection open ends when it changes.
+    cuts: tokio::sync::watch::Sender<usize>,
+    refused: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -221,34 +262,31 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let up = Arc::new(AtomicBool::new(true));
-        let generation = Arc::new(AtomicUsize::new(0));
-        let (u, g) = (up.clone(), generation.clone());
+        let refused = Arc::new(AtomicUsize::new(0));
+        let (cuts, _) = tokio::sync::watch::channel(0);
+        let (u, r, c) = (up.clone(), refused.clone(), cuts.clone());
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if !u.load(Ordering::SeqCst) {
                     drop(inbound); // refused, as a down endpoint would
+                    r.fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
-                let born = g.load(Ordering::SeqCst);
-                let g = g.clone();
+                let mut cut = c.subscribe();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(target).await else {
                         return;
                     };
                     let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
-                    let cut = async {
-                        while g.load(Ordering::SeqCst) == born {
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                    };
-                    tokio::select! { _ = copy => {}, _ = cut => {} }
+                    tokio::select! { _ = copy => {}, _ = cut.changed() => {} }
                 });
             }
         });
         Proxy {
             addr,
             up,
-            generation,
+            cuts,
+            refused,
         }
     }
 
@@ -259,11 +297,16 @@ impl Proxy {
     /// Drops every open connection and refuses new ones.
     pub fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
     }
 
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// Connections refused so far (made while cut).
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
     }
 }
 

@@ -4,14 +4,14 @@
 //! line still arrives; when the endpoint comes back the monitor returns to
 //! the streams, and `/healthz` says which source each table is read from.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::dynamo::{
+use crate::common::dynamo::{
     in_turn, line, moto, moto_client, start_call, tables, unique_prefix, writer, Proxy,
 };
-use common::{pump, recv_within, spawn_app_with, Frames, TestApp};
+use crate::common::{
+    announced, backlog, eventually, next_frame, pump, spawn_dynamo_app, Frames, TestApp,
+};
 use serde_json::Value;
 use travoiq_monitor::model::CallId;
 use travoiq_monitor::protocol::ServerMsg;
@@ -21,17 +21,19 @@ use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
 use travoiq_monitor::server::store::dynamo::DynamoStore;
 use travoiq_monitor::server::store::CallSink;
 
+/// The server, its Streams endpoint `streams_endpoint` ("": the DynamoDB
+/// one, moto).
 async fn app(prefix: &str, streams_endpoint: &str) -> TestApp {
-    spawn_app_with(&[
-        ("store", "dynamodb"),
-        ("table_prefix", prefix),
-        ("dynamodb_endpoint", &moto().endpoint),
-        ("dynamodb_streams_endpoint", streams_endpoint),
-        ("dynamodb_poll_ms", "200"),
-        ("latest_poll_secs", "1"),
-        ("stream_describe_secs", "1"),
-        ("dynamodb_timeout_ms", "3000"),
-    ])
+    spawn_dynamo_app(
+        prefix,
+        &[
+            ("dynamodb_streams_endpoint", streams_endpoint),
+            ("dynamodb_poll_ms", "200"),
+            ("latest_poll_secs", "1"),
+            ("stream_describe_secs", "1"),
+            ("dynamodb_timeout_ms", "3000"),
+        ],
+    )
     .await
 }
 
@@ -59,33 +61,22 @@ async fn wait_for_sources(
     because: &str,
     within: Duration,
 ) -> (Vec<String>, String) {
-    let deadline = Instant::now() + within;
-    loop {
+    let found = eventually(within, || async {
         let now = sources(app).await;
-        if now.0.len() == 3 && now.0.iter().all(|f| f == want) && now.1.starts_with(because) {
-            return now;
-        }
-        assert!(Instant::now() < deadline, "still {now:?}, wanted {want}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        (now.0.len() == 3 && now.0.iter().all(|f| f == want) && now.1.starts_with(because))
+            .then_some(now)
+    })
+    .await;
+    match found {
+        Some(now) => now,
+        None => panic!("still {:?}, wanted {want}", sources(app).await),
     }
-}
-
-/// The next frame; fails the test if none comes within 15 s.
-async fn next(rx: &mut Frames) -> ServerMsg {
-    recv_within(rx, Duration::from_secs(15))
-        .await
-        .expect("a frame within 15 s, the socket open")
 }
 
 /// Reads the lobby until `id` is announced; how long that took.
-async fn announced(lobby: &mut Frames, id: &CallId, since: Instant) -> Duration {
-    loop {
-        if let ServerMsg::NewCall { call } = next(lobby).await {
-            if &call.call_id == id {
-                return since.elapsed();
-            }
-        }
-    }
+async fn announced_after(lobby: &mut Frames, id: &CallId, since: Instant) -> Duration {
+    announced(lobby, id).await;
+    since.elapsed()
 }
 
 /// Writes `n` lines one by one, each read back on `ws` before the next;
@@ -106,7 +97,7 @@ async fn lines_arrive(
             .await
             .unwrap();
         loop {
-            match next(ws).await {
+            match next_frame(ws).await {
                 ServerMsg::Transcript(seg) if seg.text == text => break,
                 ServerMsg::Transcript(seg) => {
                     assert!(seg.start_ms < i * 1000, "out of order: {seg:?}")
@@ -142,14 +133,17 @@ async fn an_unreadable_stream_falls_back_to_polling_and_back_to_the_stream() {
     .await;
 
     let mut lobby = pump(app.connect("/ws/calls").await);
-    assert!(matches!(next(&mut lobby).await, ServerMsg::Latest { .. }));
+    assert!(matches!(
+        next_frame(&mut lobby).await,
+        ServerMsg::Latest { .. }
+    ));
     let since = Instant::now();
     let id = start_call(&writer, true).await;
-    let found = announced(&mut lobby, &id, since).await;
+    let found = announced_after(&mut lobby, &id, since).await;
     println!("new call found while polling (Scan every 1 s): {found:?}");
 
     let mut ws = pump(app.connect(&format!("/ws/{id}")).await);
-    while !matches!(next(&mut ws).await, ServerMsg::CaughtUp { .. }) {}
+    backlog(&mut ws).await;
     let polled = lines_arrive(&writer, &mut ws, &id, 0, 6).await;
     println!(
         "write to frame while polling every 200 ms: median {:?}",
@@ -166,14 +160,15 @@ async fn an_unreadable_stream_falls_back_to_polling_and_back_to_the_stream() {
         .scan;
     let since = Instant::now();
     let second = start_call(&writer, true).await;
-    let found = announced(&mut lobby, &second, since).await;
+    let found = announced_after(&mut lobby, &second, since).await;
     println!("new call found from the stream: {found:?}");
     let streamed = lines_arrive(&writer, &mut ws, &id, 6, 6).await;
     println!(
         "write to frame from the stream: median {:?}",
         median(streamed)
     );
-    // Past two Scan intervals (the sockets are read meanwhile).
+    // Proving none comes: past two Scan intervals, no Scan (the sockets
+    // are read meanwhile).
     tokio::time::sleep(Duration::from_millis(2500).saturating_sub(since.elapsed())).await;
     assert_eq!(
         DynamoStore::downcast(app.hub.store())
@@ -193,9 +188,8 @@ async fn an_unreadable_stream_falls_back_to_polling_and_back_to_the_stream() {
         Duration::from_secs(20),
     )
     .await;
-    let since = Instant::now();
     let third = start_call(&writer, true).await;
-    announced(&mut lobby, &third, since).await;
+    announced(&mut lobby, &third).await;
     lines_arrive(&writer, &mut ws, &id, 12, 3).await;
 }
 
@@ -215,9 +209,12 @@ async fn tables_without_streams_are_polled_until_the_streams_are_turned_on() {
     .await;
 
     let mut lobby = pump(app.connect("/ws/calls").await);
-    assert!(matches!(next(&mut lobby).await, ServerMsg::Latest { .. }));
+    assert!(matches!(
+        next_frame(&mut lobby).await,
+        ServerMsg::Latest { .. }
+    ));
     let id = start_call(&writer, true).await;
-    announced(&mut lobby, &id, Instant::now()).await;
+    announced(&mut lobby, &id).await;
 
     // The command turns every stream on; the running server picks them up.
     let client = moto_client().await;
@@ -236,9 +233,9 @@ async fn tables_without_streams_are_polled_until_the_streams_are_turned_on() {
     wait_for_sources(&app, "stream", "", Duration::from_secs(20)).await;
     let since = Instant::now();
     let second = start_call(&writer, true).await;
-    let found = announced(&mut lobby, &second, since).await;
+    let found = announced_after(&mut lobby, &second, since).await;
     println!("new call found after enable-streams: {found:?}");
     let mut ws = pump(app.connect(&format!("/ws/{second}")).await);
-    while !matches!(next(&mut ws).await, ServerMsg::CaughtUp { .. }) {}
+    backlog(&mut ws).await;
     lines_arrive(&writer, &mut ws, &second, 0, 3).await;
 }

@@ -1,12 +1,13 @@
 //! `spawn_app()`: the real server on a free port, with the embedded store,
-//! no simulator and the developer API, plus small HTTP/WebSocket helpers
-//! (among them `pump`, a socket read all the time into a channel).
-
-#![allow(dead_code)]
+//! no simulator and the developer API (`spawn_dynamo_app()`: on moto's
+//! DynamoDB), plus small HTTP/WebSocket helpers (among them `pump`, a
+//! socket read all the time into a channel) and `eventually`, which waits
+//! for a condition instead of a fixed time.
 
 pub mod dynamo;
 pub mod fault_proxy;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use travoiq_monitor::model::{CallId, Segment};
 use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::auth::Auth;
 use travoiq_monitor::server::config::{Settings, StoreKind};
@@ -33,6 +35,7 @@ pub type Frames = mpsc::UnboundedReceiver<ServerMsg>;
 pub const DEMO_PASSWORD: &str = "test-demo-password";
 
 pub struct TestApp {
+    pub port: u16,
     pub base: String,
     pub ws_base: String,
     pub hub: Arc<Hub>,
@@ -63,14 +66,18 @@ pub fn ws_request(
     request
 }
 
+/// An HTTP client with no session that follows no redirects.
+pub fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
 /// Signs in through the form; the session cookie, or the page the server
 /// sent the browser back to (`Err(location)`).
 pub async fn sign_in_at(base: &str, user: &str, password: &str) -> Result<String, String> {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let res = client
+    let res = plain_client()
         .post(format!("{base}/signin"))
         .form(&[("username", user), ("password", password), ("next", "/")])
         .send()
@@ -104,6 +111,18 @@ fn temp_accounts_file() -> String {
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
+}
+
+/// The server on the DynamoDB backend: its tables under `prefix` on moto
+/// (`extra` may send it elsewhere, through a proxy: later settings win).
+pub async fn spawn_dynamo_app(prefix: &str, extra: &[(&str, &str)]) -> TestApp {
+    let mut settings = vec![
+        ("store", "dynamodb"),
+        ("table_prefix", prefix),
+        ("dynamodb_endpoint", dynamo::moto().endpoint.as_str()),
+    ];
+    settings.extend_from_slice(extra);
+    spawn_app_with(&settings).await
 }
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
@@ -163,6 +182,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("cookie", cookie.parse().expect("cookie"));
     TestApp {
+        port,
         ws_base: format!("ws://127.0.0.1:{port}"),
         base,
         hub,
@@ -310,4 +330,84 @@ pub fn pump(mut ws: Ws) -> Frames {
 /// (or the socket is gone).
 pub async fn recv_within(rx: &mut Frames, within: Duration) -> Option<ServerMsg> {
     tokio::time::timeout(within, rx.recv()).await.ok().flatten()
+}
+
+/// The next frame from `pump`; fails the test if none comes within 15 s
+/// (or the socket is gone).
+pub async fn next_frame(rx: &mut Frames) -> ServerMsg {
+    recv_within(rx, Duration::from_secs(15))
+        .await
+        .expect("a frame within 15 s, the socket open")
+}
+
+/// Reads `rx` until `take` keeps a frame; what it kept. Fails the test,
+/// naming `what`, if none is kept within `within` (or the socket closes).
+pub async fn until<T>(
+    rx: &mut Frames,
+    what: &str,
+    within: Duration,
+    mut take: impl FnMut(ServerMsg) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(msg)) => {
+                if let Some(kept) = take(msg) {
+                    return kept;
+                }
+            }
+            Ok(None) => panic!("the socket closed before {what}"),
+            Err(_) => panic!("no {what} within {within:?}"),
+        }
+    }
+}
+
+/// A call socket's backlog: its transcript frames up to `CaughtUp`.
+pub async fn backlog(rx: &mut Frames) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    until(rx, "CaughtUp", Duration::from_secs(15), |msg| match msg {
+        ServerMsg::Transcript(seg) => {
+            segments.push(seg);
+            None
+        }
+        ServerMsg::CaughtUp { .. } => Some(()),
+        _ => None,
+    })
+    .await;
+    segments
+}
+
+/// Reads a lobby (or call) socket until call `id` is announced.
+pub async fn announced(rx: &mut Frames, id: &CallId) {
+    until(
+        rx,
+        &format!("NewCall {id}"),
+        Duration::from_secs(15),
+        |msg| matches!(msg, ServerMsg::NewCall { call } if call.call_id == *id).then_some(()),
+    )
+    .await
+}
+
+/// How often `eventually` looks.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Polls `check` until it gives a value (every 50 ms, at most `within`);
+/// the value, or `None` if none came in time. For a test that waits on
+/// something it can look at, instead of sleeping a fixed time.
+pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        // The poll interval.
+        tokio::time::sleep(POLL).await;
+    }
 }

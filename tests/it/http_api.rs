@@ -1,8 +1,6 @@
 //! The seed's REST endpoints and the server functions, over real HTTP.
 
-mod common;
-
-use common::spawn_app;
+use crate::common::spawn_app;
 use serde_json::{json, Value};
 use travoiq_monitor::error::AppError;
 use travoiq_monitor::model::{CallSnapshot, Speaker};

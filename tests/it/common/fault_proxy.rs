@@ -9,8 +9,6 @@
 //! from GetRecords' `NextShardIterator`. moto gives every table's stream the
 //! same shard id: use one proxy per stream reader.
 
-#![allow(dead_code)]
-
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,7 +34,6 @@ pub struct Logged {
     pub iterator_type: Option<String>,
     /// The error code answered instead of forwarding, if a fault was.
     pub injected: Option<String>,
-    pub status: u16,
     /// How long the proxy held it before forwarding (or failing) it.
     pub delayed: Duration,
 }
@@ -222,6 +219,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         (shard, fault, state.delay + matched)
     };
     if !delay.is_zero() {
+        // The delay the test scripted: the fault itself.
         tokio::time::sleep(delay).await;
     }
 
@@ -267,7 +265,6 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             shard,
             iterator_type: asked["ShardIteratorType"].as_str().map(str::to_string),
             injected: fault,
-            status: status.as_u16(),
             delayed: delay,
         });
     }

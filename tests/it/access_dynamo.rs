@@ -2,18 +2,12 @@
 //! server instances: a session opened on one is valid on the other, a
 //! sign-out or a disabled account on one ends it on both.
 
-mod common;
-
-use std::time::Duration;
-
-use common::dynamo::{moto, tables, unique_prefix};
-use common::{sign_in_at, spawn_app_with, TestApp, DEMO_PASSWORD};
+use crate::common::dynamo::{moto_client, unique_prefix, writer};
+use crate::common::{plain_client, sign_in_at, spawn_dynamo_app, TestApp, DEMO_PASSWORD};
 use travoiq_monitor::model::{Role, Username};
 use travoiq_monitor::server::auth::accounts::{Account, AccountChange};
 use travoiq_monitor::server::auth::password;
 use travoiq_monitor::server::config::WriterFormat;
-use travoiq_monitor::server::store::dynamo::sdk_config;
-use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
 use travoiq_monitor::server::store::now_ms;
 
 async fn status(app: &TestApp, cookie: &str) -> u16 {
@@ -29,24 +23,10 @@ async fn status(app: &TestApp, cookie: &str) -> u16 {
 
 #[tokio::test]
 async fn two_instances_share_accounts_and_sessions() {
-    let moto = moto();
     let prefix = unique_prefix("auth");
-    let sdk = sdk_config(Duration::from_secs(5), None).await.unwrap();
-    DynamoWriter::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        tables(&prefix),
-        WriterFormat::ConnectRt,
-    )
-    .create_tables()
-    .await
-    .unwrap();
-    let settings = [
-        ("store", "dynamodb"),
-        ("table_prefix", prefix.as_str()),
-        ("dynamodb_endpoint", moto.endpoint.as_str()),
-    ];
-    let a = spawn_app_with(&settings).await;
-    let b = spawn_app_with(&settings).await;
+    writer(&prefix, WriterFormat::ConnectRt, true).await;
+    let a = spawn_dynamo_app(&prefix, &[]).await;
+    let b = spawn_dynamo_app(&prefix, &[]).await;
 
     // Signed in on A, known on B (404: no call yet, but not 401).
     assert_eq!(status(&b, &a.cookie).await, 404);
@@ -61,6 +41,7 @@ async fn two_instances_share_accounts_and_sessions() {
             agent_id: "dana".into(),
             disabled: false,
             created_ms: now_ms(),
+            credentials_version: 0,
         })
         .await
         .unwrap();
@@ -72,10 +53,7 @@ async fn two_instances_share_accounts_and_sessions() {
     // Signed out on A: B refuses the cookie too.
     let agent = sign_in_at(&b.base, "agent", DEMO_PASSWORD).await.unwrap();
     assert_eq!(status(&a, &agent).await, 404);
-    let res = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    let res = plain_client()
         .post(format!("{}/signout", a.base))
         .header("cookie", agent.clone())
         .send()
@@ -84,6 +62,25 @@ async fn two_instances_share_accounts_and_sessions() {
     assert_eq!(res.status(), 303);
     assert_eq!(status(&b, &agent).await, 401);
     assert_eq!(status(&a, &agent).await, 401);
+
+    // A password reset through A's store ends the sessions made before it
+    // on both instances; the new password works on both.
+    let supervisor = sign_in_at(&b.base, "supervisor", DEMO_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(status(&a, &supervisor).await, 404);
+    let name = Username::parse("supervisor").unwrap();
+    a.auth
+        .ops("test")
+        .reset_password(&name, Some("a brand new password".into()))
+        .await
+        .unwrap();
+    assert_eq!(status(&a, &supervisor).await, 401);
+    assert_eq!(status(&b, &supervisor).await, 401);
+    let renewed = sign_in_at(&b.base, "supervisor", "a brand new password")
+        .await
+        .unwrap();
+    assert_eq!(status(&a, &renewed).await, 404);
 
     // Disabled through B's store: A ends the session and refuses sign-in.
     b.auth
@@ -100,7 +97,8 @@ async fn two_instances_share_accounts_and_sessions() {
         .unwrap_err()
         .contains("error=invalid"));
     // The store keeps only a hash of each session token.
-    let sessions = aws_sdk_dynamodb::Client::new(&sdk)
+    let sessions = moto_client()
+        .await
         .scan()
         .table_name(format!("{prefix}monitorSessions"))
         .send()

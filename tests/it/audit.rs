@@ -1,12 +1,12 @@
 //! The audit log: a line (target `audit`) for every sign-in, failed
 //! attempt, sign-out and call opened or refused: who, which call, from where.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::{sign_in_at, spawn_app, DEMO_PASSWORD};
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::common::{sign_in_at, spawn_app, DEMO_PASSWORD};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -30,15 +30,19 @@ impl Captured {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "current_thread")]
 async fn sign_ins_sign_outs_and_opened_calls_are_audited() {
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing_subscriber::fmt()
+    // This thread's subscriber, not the process's: the tests share one
+    // process. The server below runs on this test's runtime, which has
+    // this one thread, so every line it logs comes here and no other
+    // test's does.
+    let _subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .with_env_filter("audit=info")
-        .init();
+        .set_default();
 
     let app = spawn_app().await;
     let id = app

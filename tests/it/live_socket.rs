@@ -1,11 +1,11 @@
 //! The live WebSocket path, over real sockets: backlog then live, partials
 //! in place, resume from a position, fan-out, pushes and closes.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{close_code, next_json, next_msg, send_text, spawn_app, spawn_app_with};
+use crate::common::{
+    close_code, eventually, next_json, next_msg, send_text, spawn_app, spawn_app_with,
+};
 use futures::future::join_all;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use travoiq_monitor::model::{CallStatus, Seq, Speaker};
@@ -217,15 +217,11 @@ async fn fifty_viewers_share_one_feed_and_all_get_every_change() {
 
     // The feed stops a while (feed_linger_secs = 1) after the last viewer leaves.
     drop(viewers);
-    let mut stopped = false;
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if app.hub.active_feeds().await == 0 {
-            stopped = true;
-            break;
-        }
-    }
-    assert!(stopped, "feed still running after its viewers left");
+    eventually(Duration::from_secs(4), || async {
+        (app.hub.active_feeds().await == 0).then_some(())
+    })
+    .await
+    .expect("the feed stops after its viewers left");
 }
 
 #[tokio::test]

@@ -1,19 +1,20 @@
 //! One store contract, run against the embedded store and against DynamoDB
 //! (moto's server on loopback, in both upstream writer formats).
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::dynamo::{
+    contact, hung_endpoint, moto, moto_client, new_call_id, segment, tables, unique_prefix, writer,
+    Proxy,
+};
+use crate::common::eventually;
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::dynamo::{hung_endpoint, moto, tables, unique_prefix, Proxy};
 use travoiq_monitor::model::{conversation_order, CallId, Segment, Seq, Speaker};
 use travoiq_monitor::server::config::{TableNames, WriterFormat};
-use travoiq_monitor::server::simulator::random_call_id_string;
-use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
-use travoiq_monitor::server::store::dynamo::{sdk_config, DynamoSettings, DynamoStore};
+use travoiq_monitor::server::store::dynamo::{DynamoSettings, DynamoStore};
 use travoiq_monitor::server::store::memory::MemoryStore;
+use travoiq_monitor::server::store::sources::{ReadFrom, TableRole};
 use travoiq_monitor::server::store::{
     CallSink, CallStore, NewContact, SegmentWrite, StoreError, StoreNotice,
 };
@@ -25,7 +26,9 @@ struct Backend {
     dynamo: Option<(aws_sdk_dynamodb::Client, TableNames)>,
 }
 
-fn settings(tables: TableNames, endpoint: Option<String>, timeout: Duration) -> DynamoSettings {
+/// The store's settings: its tables, on `endpoint`.
+fn settings(tables: TableNames, endpoint: String, timeout: Duration) -> DynamoSettings {
+    let endpoint = Some(endpoint);
     DynamoSettings {
         tables,
         poll: Duration::from_millis(100),
@@ -54,56 +57,34 @@ async fn memory() -> Backend {
 }
 
 async fn dynamo(format: WriterFormat) -> Backend {
-    moto();
-    let tables = tables(&unique_prefix("contract"));
-    let sdk = sdk_config(Duration::from_secs(5), None).await.unwrap();
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let writer = DynamoWriter::new(client.clone(), tables.clone(), format);
-    writer.create_tables().await.unwrap();
-    let store = DynamoStore::connect(settings(tables.clone(), None, Duration::from_secs(5)))
-        .await
-        .unwrap();
+    let prefix = unique_prefix("contract");
+    let writer = writer(&prefix, format, true).await;
+    let store = DynamoStore::connect(settings(
+        tables(&prefix),
+        moto().endpoint.clone(),
+        Duration::from_secs(5),
+    ))
+    .await
+    .unwrap();
     Backend {
         store,
         sink: Arc::new(writer),
-        dynamo: Some((client, tables)),
+        dynamo: Some((moto_client().await, tables(&prefix))),
     }
 }
 
+/// A new call started at `ts`: its id and contact item.
 fn new_call(ts: &str) -> (CallId, NewContact) {
-    let id = CallId::parse(&random_call_id_string()).unwrap();
-    let attributes = [
-        ("contactId".to_string(), id.to_string()),
-        ("callTimestamp".to_string(), ts.to_string()),
-        (
-            "customerPhoneNumber".to_string(),
-            "+14155550123".to_string(),
-        ),
-    ]
-    .into_iter()
-    .collect();
-    (
-        id.clone(),
-        NewContact {
-            call_id: id,
-            attributes,
-        },
-    )
+    let id = new_call_id();
+    let contact = contact(&id, Some(ts.into()));
+    (id, contact)
 }
 
+/// A line 750 ms long.
 fn say(speaker: Speaker, start_ms: i64, text: &str, partial: bool) -> SegmentWrite {
-    SegmentWrite {
-        speaker,
-        segment_id: format!("seg-{start_ms}"),
-        start_ms,
-        end_ms: start_ms + 750,
-        text: text.into(),
-        partial,
-    }
+    segment(speaker, start_ms, 750, text, partial)
 }
 
-/// Reads every change after `after`. A backend may answer from a copy up to
-/// its refresh interval old (100 ms here), so reads wait that long first.
 /// Everything changed after `after`, read in pages of 4, once the store has
 /// settled: a backend may answer from a copy a moment old (a poll, or a
 /// stream's delay), so this reads until the answer has not changed for
@@ -113,6 +94,8 @@ async fn all_after(store: &dyn CallStore, id: &CallId, after: Seq) -> Vec<Segmen
     let mut settled_since = started;
     let mut previous: Option<Vec<Segment>> = None;
     loop {
+        // Not a wait for something known: the poll interval of reading
+        // until nothing more changes (which is what is looked for).
         tokio::time::sleep(Duration::from_millis(120)).await;
         let now = read_after(store, id, after).await;
         if previous.as_ref() != Some(&now) {
@@ -279,9 +262,19 @@ async fn the_latest_call_is_the_newest_by_time_among_hundreds(b: Backend) {
 
 async fn new_calls_are_announced(b: Backend) {
     let mut notices = b.store.notices();
-    // The store must be watching before the call starts (stream from now).
+    // The store must be watching before the call starts: on DynamoDB its
+    // contact table read from the stream (from now on), not polled.
     let _ = b.store.latest_call().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    eventually(Duration::from_secs(15), || async {
+        b.store
+            .sources()
+            .iter()
+            .filter(|s| s.role == TableRole::Contact)
+            .all(|s| s.read_from == ReadFrom::Stream)
+            .then_some(())
+    })
+    .await
+    .expect("the contact table read from its stream");
     let (id, contact) = new_call(&format_js_date_string(time::OffsetDateTime::now_utc()));
     b.sink.start_call(contact).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -391,11 +384,14 @@ async fn malformed_items_are_skipped_and_the_rest_is_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_table_is_named_as_such() {
-    moto();
-    let store = DynamoStore::connect(settings(tables("no-such-"), None, Duration::from_secs(3)))
-        .await
-        .unwrap();
-    let id = CallId::parse(&random_call_id_string()).unwrap();
+    let store = DynamoStore::connect(settings(
+        tables("no-such-"),
+        moto().endpoint.clone(),
+        Duration::from_secs(3),
+    ))
+    .await
+    .unwrap();
+    let id = new_call_id();
     match store.segments_after(&id, Seq::ZERO, 10).await {
         Err(StoreError::MissingTable(m)) => {
             assert!(m.contains("no-such-contactTranscriptSegments"), "{m}")
@@ -414,13 +410,9 @@ async fn an_endpoint_that_goes_down_and_comes_back_loses_nothing() {
     let proxy = Proxy::start(&moto.endpoint).await;
     let direct = dynamo(WriterFormat::KvsMs).await; // writes straight to moto
     let (_, tables) = direct.dynamo.clone().unwrap();
-    let store = DynamoStore::connect(settings(
-        tables,
-        Some(proxy.endpoint()),
-        Duration::from_secs(2),
-    ))
-    .await
-    .unwrap();
+    let store = DynamoStore::connect(settings(tables, proxy.endpoint(), Duration::from_secs(2)))
+        .await
+        .unwrap();
     let (id, contact) = new_call("2023-01-05T17:28:53Z");
     direct.sink.start_call(contact).await.unwrap();
     direct
@@ -445,18 +437,15 @@ async fn an_endpoint_that_goes_down_and_comes_back_loses_nothing() {
         .unwrap();
     // Answers may come from memory until the stream reader and the next
     // due read notice; then the outage is reported, not hidden.
-    let mut reported = false;
-    for _ in 0..100 {
+    eventually(Duration::from_secs(10), || async {
         match store.segments_after(&id, seen, 10).await {
-            Err(StoreError::Unavailable(_)) => {
-                reported = true;
-                break;
-            }
+            Err(StoreError::Unavailable(_)) => Some(()),
             Err(other) => panic!("expected unavailable, got {other:?}"),
-            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Ok(_) => None,
         }
-    }
-    assert!(reported, "the outage was never reported");
+    })
+    .await
+    .expect("the outage is reported");
 
     proxy.restore();
     direct
@@ -464,15 +453,12 @@ async fn an_endpoint_that_goes_down_and_comes_back_loses_nothing() {
         .write_segment(&id, say(Speaker::Customer, 2000, "after", false))
         .await
         .unwrap();
-    let mut resumed = None;
-    for _ in 0..50 {
-        if let Ok(page) = store.segments_after(&id, seen, 10).await {
-            resumed = Some(page.segments);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let resumed = resumed.expect("the store recovers by itself");
+    let resumed = eventually(Duration::from_secs(5), || async {
+        store.segments_after(&id, seen, 10).await.ok()
+    })
+    .await
+    .expect("the store recovers by itself")
+    .segments;
     let texts: Vec<_> = resumed.iter().map(|s| s.text.as_str()).collect();
     assert_eq!(texts.len(), 2, "{texts:?}");
     assert!(texts.contains(&"during the outage") && texts.contains(&"after"));
@@ -480,16 +466,12 @@ async fn an_endpoint_that_goes_down_and_comes_back_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_endpoint_times_out_instead_of_hanging() {
-    moto();
+    moto(); // the AWS environment (region, credentials)
     let hung = hung_endpoint().await;
-    let store = DynamoStore::connect(settings(
-        tables("hung-"),
-        Some(hung),
-        Duration::from_millis(900),
-    ))
-    .await
-    .unwrap();
-    let id = CallId::parse(&random_call_id_string()).unwrap();
+    let store = DynamoStore::connect(settings(tables("hung-"), hung, Duration::from_millis(900)))
+        .await
+        .unwrap();
+    let id = new_call_id();
     // The guard only keeps a broken build from hanging the suite.
     let answer = tokio::time::timeout(Duration::from_secs(30), store.call_details(&id))
         .await

@@ -3,12 +3,12 @@
 //! restarts mid-call, a partial whose final never comes, a contact item
 //! completed by an update. Each with the tables' streams read, and without.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::dynamo::{contact, in_turn, now_rfc3339, segment, start_call, unique_prefix, writer};
-use common::{pump, recv_within, spawn_app_with, TestApp};
+use crate::common::dynamo::{
+    contact, in_turn, now_rfc3339, segment, start_call, unique_prefix, writer,
+};
+use crate::common::{announced, backlog, eventually, pump, recv_within, spawn_dynamo_app, TestApp};
 use serde_json::Value;
 use travoiq_monitor::model::{Segment, Speaker};
 use travoiq_monitor::protocol::ServerMsg;
@@ -27,14 +27,12 @@ async fn setup(format: WriterFormat, streams: bool, extra: &[(&str, &str)]) -> S
     let prefix = unique_prefix("upstream");
     let writer = writer(&prefix, format, streams).await;
     let mut settings = vec![
-        ("store", "dynamodb"),
-        ("table_prefix", prefix.as_str()),
         ("dynamodb_poll_ms", "200"),
         ("latest_poll_secs", "1"),
         ("dynamodb_full_read_secs", "2"),
     ];
     settings.extend_from_slice(extra);
-    let app = spawn_app_with(&settings).await;
+    let app = spawn_dynamo_app(&prefix, &settings).await;
     Setup { app, writer }
 }
 
@@ -78,7 +76,8 @@ async fn a_restarted_session_keeps_every_line_in_spoken_order(format: WriterForm
             .await
             .unwrap();
         if i == 8 {
-            // The failed session is noticed and a new one started.
+            // Pacing the writer: the failed session is noticed and a new
+            // one started, a pause in the writes as upstream makes it.
             tokio::time::sleep(Duration::from_millis(1500)).await;
         }
         while let Some(msg) = recv_within(&mut ws, Duration::from_millis(700)).await {
@@ -112,15 +111,10 @@ async fn a_restarted_session_keeps_every_line_in_spoken_order(format: WriterForm
 
     // A page opened now shows the same.
     let mut fresh = pump(s.app.connect(&format!("/ws/{id}")).await);
-    let mut backlog = Vec::new();
-    while let Some(msg) = recv_within(&mut fresh, Duration::from_secs(5)).await {
-        match msg {
-            ServerMsg::Transcript(seg) => backlog.push(seg),
-            ServerMsg::CaughtUp { .. } => break,
-            _ => {}
-        }
-    }
-    let texts: Vec<String> = shown(&backlog).into_iter().map(|(t, _)| t).collect();
+    let texts: Vec<String> = shown(&backlog(&mut fresh).await)
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
     assert_eq!(texts, expected, "backlog, {format:?}, streams {streams}");
 }
 
@@ -150,6 +144,7 @@ async fn items_read_per_second(app: &TestApp, window: Duration) -> f64 {
         .unwrap()
         .request_counts()
         .items_read;
+    // The window measured over.
     tokio::time::sleep(window).await;
     let after = DynamoStore::downcast(app.hub.store())
         .unwrap()
@@ -189,18 +184,23 @@ async fn a_partial_that_never_finishes_stops_costing_reads_and_stays_unfinished(
             .unwrap();
     }
     let mut ws = pump(s.app.connect(&format!("/ws/{id}")).await);
-    let mut backlog = Vec::new();
-    while let Some(msg) = recv_within(&mut ws, Duration::from_secs(5)).await {
-        match msg {
-            ServerMsg::Transcript(seg) => backlog.push(seg),
-            ServerMsg::CaughtUp { .. } => break,
-            _ => {}
-        }
-    }
+    let backlog = backlog(&mut ws).await;
     let pinned = items_read_per_second(&s.app, Duration::from_millis(1500)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The partial is given up once 2 s old, and the reads fall: wait for
+    // that, then see that they stay down.
+    let fell = Instant::now();
+    eventually(Duration::from_secs(15), || async {
+        let now = items_read_per_second(&s.app, Duration::from_millis(500)).await;
+        (now * 5.0 < pinned).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("the abandoned partial still pins the reads ({pinned:.1} items/s)"));
+    let fell = fell.elapsed();
     let released = items_read_per_second(&s.app, Duration::from_millis(1500)).await;
-    println!("items read per second while the partial holds the tail: {pinned:.1}, after the bound: {released:.1}");
+    println!(
+        "items read per second while the partial holds the tail: {pinned:.1}, \
+         after the bound: {released:.1} (fell {fell:?} after the first measure)"
+    );
     assert!(
         released * 5.0 < pinned,
         "the abandoned partial still pins the reads: {pinned:.1} then {released:.1} items/s"
@@ -222,31 +222,18 @@ async fn a_contact_completed_by_an_update_is_announced(streams: bool) {
     ));
     // An earlier call, so the new one must beat it on its time.
     let earlier = start_call(&s.writer, true).await;
-    let mut seen = Vec::new();
-    while !seen.contains(&earlier) {
-        match recv_within(&mut lobby, Duration::from_secs(10)).await {
-            Some(ServerMsg::NewCall { call }) => seen.push(call.call_id),
-            Some(_) => {}
-            None => panic!("the earlier call was not announced"),
-        }
-    }
+    announced(&mut lobby, &earlier).await;
+    // Pacing the writer, as upstream writes: the next call a second later,
+    // written without its time and completed a second after that (a
+    // second PutItem).
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    // Written without its time, completed a second later (a second PutItem).
     let id = start_call(&s.writer, false).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     s.writer
         .start_call(contact(&id, Some(now_rfc3339())))
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match recv_within(&mut lobby, Duration::from_secs(10)).await {
-            Some(ServerMsg::NewCall { call }) if call.call_id == id => break,
-            Some(_) => {}
-            None => panic!("the completed call was not announced (streams {streams})"),
-        }
-        assert!(Instant::now() < deadline, "not announced within 10 s");
-    }
+    announced(&mut lobby, &id).await;
     let latest: Value = s.app.get("/latest-call").await.json().await.unwrap();
     assert_eq!(latest["contactId"], id.as_str());
 }

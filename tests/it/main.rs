@@ -1,0 +1,22 @@
+//! The integration tests, one binary: each module links the whole crate
+//! (with the AWS SDK), so one binary instead of one per file saves a link
+//! and a hundred megabytes each. The tests share one process: what one sets
+//! for the whole process (the environment, a tracing subscriber) it must
+//! set for all alike, or scope to itself (see `common`).
+
+mod common;
+
+mod access;
+mod access_dynamo;
+mod audit;
+mod dynamo_app;
+mod hardening;
+mod http_api;
+mod live_socket;
+mod parsing_props;
+mod shutdown;
+mod slow_call;
+mod store_contract;
+mod stream_fallback;
+mod stream_faults;
+mod upstream_faults;

@@ -136,8 +136,46 @@ async fn server_function_errors_are_typed() {
         .send()
         .await
         .unwrap();
+    // Bad input is the client's error, with the status every door gives it.
+    assert_eq!(res.status(), 400);
     let err: AppError = res.json().await.unwrap();
     assert!(matches!(err, AppError::InvalidCallId { .. }), "{err:?}");
+    let unknown = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    let res = app
+        .http
+        .post(format!("{}/api/call", app.base))
+        .form(&[("id", unknown)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let err: AppError = res.json().await.unwrap();
+    assert!(matches!(err, AppError::UnknownCall(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn answers_that_carry_call_data_are_never_cached() {
+    let app = spawn_app().await;
+    let id = app.create_call("+14155550199").await;
+    let page = app.get(&format!("/calls/{id}")).await;
+    let rest = app.get(&format!("/details/{id}")).await;
+    let call = app
+        .http
+        .post(format!("{}/api/call", app.base))
+        .form(&[("id", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    for (what, res) in [("page", page), ("REST", rest), ("server function", call)] {
+        assert_eq!(res.status(), 200, "{what}");
+        assert_eq!(
+            res.headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{what}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -12,10 +12,12 @@ pub mod sign_in;
 pub mod socket;
 pub mod state;
 
+use axum::http::{header, HeaderValue};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use axum::Router;
 use leptos_axum::{generate_route_list, render_app_to_stream_with_context, LeptosRoutes};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -75,7 +77,13 @@ pub fn router(state: AppState) -> Router {
         tracing::warn!("developer API enabled at /api/dev: never in production");
         router = router.merge(dev_api::routes());
     }
+    // Every route above may answer with call data: no cache keeps a copy.
+    // Static files (the fallback) may be cached.
     router
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(from_fn_with_state(state.clone(), gate::gate))
         .layer(security::header_layers())

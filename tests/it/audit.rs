@@ -100,3 +100,40 @@ async fn sign_ins_sign_outs_and_opened_calls_are_audited() {
     // Each line carries its time.
     assert!(lines.iter().all(|l| l.starts_with("20")), "{lines:#?}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_shared_links_grant_never_reaches_the_log() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // Everything the server logs, request spans included.
+    let _subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_env_filter("debug")
+        .set_default();
+    let app = spawn_app().await;
+    let id = app.create_call("+14155550199").await;
+    let grant = "4102444800000.not-a-real-but-secret-looking-grant";
+    let agent = sign_in_at(&app.base, "agent", DEMO_PASSWORD).await.unwrap();
+    for path in [
+        format!("/calls/{id}?grant={grant}"),
+        format!("/details/{id}?grant={grant}"),
+    ] {
+        reqwest::Client::new()
+            .get(format!("{}{path}", app.base))
+            .header("cookie", agent.clone())
+            .send()
+            .await
+            .unwrap();
+    }
+    let lines = captured.lines();
+    assert!(
+        lines.iter().any(|l| l.contains(&format!("/details/{id}"))),
+        "requests are logged with their path"
+    );
+    let leaked: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("secret-looking"))
+        .collect();
+    assert!(leaked.is_empty(), "the grant was logged: {leaked:?}");
+}

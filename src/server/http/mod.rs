@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use leptos_axum::{generate_route_list, render_app_to_stream_with_context, LeptosRoutes};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::{shell, App};
@@ -89,8 +89,19 @@ pub fn router(state: AppState) -> Router {
         .layer(security::header_layers())
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(request_span)
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// A request's log span: its method and path, never its query string (a
+/// shared link's grant is a bearer secret and must not reach the log).
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        version = ?req.version(),
+    )
 }

@@ -481,3 +481,31 @@ async fn a_hung_endpoint_times_out_instead_of_hanging() {
         "{answer:?}"
     );
 }
+
+#[tokio::test]
+async fn asking_for_ids_that_name_no_call_caches_nothing() {
+    let prefix = unique_prefix("cache");
+    let writer = writer(&prefix, WriterFormat::ConnectRt, true).await;
+    let store = DynamoStore::connect(settings(
+        tables(&prefix),
+        moto().endpoint.clone(),
+        Duration::from_secs(5),
+    ))
+    .await
+    .unwrap();
+    let (id, contact) = new_call(&format_js_date_string(time::OffsetDateTime::now_utc()));
+    writer.start_call(contact).await.unwrap();
+    // As someone trying random ids would.
+    for _ in 0..300 {
+        assert_eq!(store.call_details(&new_call_id()).await.unwrap(), None);
+    }
+    assert_eq!(
+        store.cached_calls(),
+        0,
+        "no entry for a call that isn't there"
+    );
+    assert!(store.call_details(&id).await.unwrap().is_some());
+    assert_eq!(store.cached_calls(), 1, "the call that is there is cached");
+    store.call_details(&id).await.unwrap();
+    assert_eq!(store.cached_calls(), 1);
+}

@@ -36,30 +36,111 @@ const ENDED_READ_EVERY: Duration = Duration::from_secs(30);
 const ENDED_READ_FOR: Duration = Duration::from_secs(300);
 /// A call's cache is dropped when nobody asked for it for this long.
 const CACHE_IDLE: Duration = Duration::from_secs(600);
+/// Idle calls are looked for at most this often (not on every read).
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+/// At most this many calls are cached; beyond it the least recently used
+/// go first.
+const MAX_CACHED_CALLS: usize = 5_000;
+
+/// The watched calls' readers: only calls that exist, at most
+/// [`MAX_CACHED_CALLS`], idle ones swept now and then.
+#[derive(Default)]
+pub(super) struct Readers {
+    calls: std::collections::HashMap<CallId, Arc<CallReader>>,
+    swept: Option<Instant>,
+}
+
+impl Readers {
+    pub(super) fn get(&self, id: &CallId) -> Option<Arc<CallReader>> {
+        self.calls.get(id).cloned()
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.calls.clear();
+    }
+
+    pub(super) fn values(&self) -> impl Iterator<Item = &Arc<CallReader>> {
+        self.calls.values()
+    }
+
+    /// The call's reader, made if there is none (`made` when a read found
+    /// the call, to keep what it read).
+    fn get_or_insert(&mut self, id: &CallId, made: Option<Arc<CallReader>>) -> Arc<CallReader> {
+        self.sweep();
+        let reader = self
+            .calls
+            .entry(id.clone())
+            .or_insert_with(|| made.unwrap_or_default())
+            .clone();
+        reader.state().used_at = Instant::now();
+        reader
+    }
+
+    fn sweep(&mut self) {
+        let due = self.swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
+        if !due && self.calls.len() < MAX_CACHED_CALLS {
+            return;
+        }
+        self.swept = Some(Instant::now());
+        let used_at = |r: &CallReader| r.state.try_lock().map(|s| s.used_at).ok();
+        self.calls
+            .retain(|_, r| used_at(r).is_none_or(|at| at.elapsed() < CACHE_IDLE));
+        if self.calls.len() >= MAX_CACHED_CALLS {
+            let mut by_use: Vec<_> = self
+                .calls
+                .iter()
+                .map(|(id, r)| (used_at(r), id.clone()))
+                .collect();
+            // Oldest first; a reader busy right now (None) counts as new.
+            let now = Instant::now();
+            by_use.sort_by_key(|(at, _)| at.unwrap_or(now));
+            let excess = self.calls.len() + 1 - MAX_CACHED_CALLS;
+            for (_, id) in by_use.into_iter().take(excess) {
+                self.calls.remove(&id);
+            }
+        }
+    }
+}
 
 impl DynamoStore {
+    fn readers(&self) -> std::sync::MutexGuard<'_, Readers> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The call's reader, if the call is watched.
     pub(super) fn existing_reader(&self, id: &CallId) -> Option<Arc<CallReader>> {
-        self.calls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
+        self.readers().get(id)
+    }
+
+    /// How many calls are cached.
+    pub fn cached_calls(&self) -> usize {
+        self.readers().len()
     }
 
     /// The call's reader (made on first use); calls nobody asked for in a
     /// while are forgotten.
     pub(super) fn reader(&self, id: &CallId) -> Arc<CallReader> {
-        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        calls.retain(|_, r| {
-            r.state
-                .try_lock()
-                .map(|s| s.used_at.elapsed() < CACHE_IDLE)
-                .unwrap_or(true)
-        });
-        let reader = calls.entry(id.clone()).or_default().clone();
-        reader.state().used_at = Instant::now();
-        reader
+        self.readers().get_or_insert(id, None)
+    }
+
+    /// The call's details. A call not cached is read into a reader of its
+    /// own, kept only if the call exists: asking for ids that name no call
+    /// caches nothing.
+    pub(super) async fn details_of(&self, id: &CallId) -> Result<Option<CallDetails>, StoreError> {
+        if let Some(reader) = self.existing_reader(id) {
+            reader.state().used_at = Instant::now();
+            return self.read_details(id, &reader).await;
+        }
+        let reader = Arc::new(CallReader::default());
+        let details = self.read_details(id, &reader).await?;
+        if details.is_some() {
+            self.readers().get_or_insert(id, Some(reader));
+        }
+        Ok(details)
     }
 
     /// The call's details: the copy, while fresh, else a GetItem.
@@ -215,5 +296,33 @@ impl DynamoStore {
             reader.state().mark_needs_full();
         }
         self.notify(StoreNotice::Resync);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: usize) -> CallId {
+        CallId::parse(&format!("00000000-0000-4000-8000-{n:012}")).unwrap()
+    }
+
+    #[test]
+    fn the_cache_keeps_at_most_its_cap_dropping_the_least_recently_used() {
+        let mut readers = Readers::default();
+        for n in 0..MAX_CACHED_CALLS + 50 {
+            readers.get_or_insert(&id(n), None);
+        }
+        assert!(readers.len() <= MAX_CACHED_CALLS, "{}", readers.len());
+        // The newest are kept, the oldest went.
+        assert!(readers.get(&id(MAX_CACHED_CALLS + 49)).is_some());
+        assert!(readers.get(&id(0)).is_none());
+        // Using an old one again keeps it through the next eviction.
+        let kept = id(MAX_CACHED_CALLS);
+        readers.get_or_insert(&kept, None);
+        for n in 0..100 {
+            readers.get_or_insert(&id(MAX_CACHED_CALLS + 1_000 + n), None);
+        }
+        assert!(readers.get(&kept).is_some());
     }
 }

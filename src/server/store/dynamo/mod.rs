@@ -44,7 +44,6 @@ use crate::server::config::TableNames;
 
 use super::sources::{Sources, TableRole, TableSource};
 use super::{CallStore, SegmentPage, StoreError, StoreNotice};
-use calls::CallReader;
 pub use client::{sdk_config, Endpoints};
 use counts::Counters;
 pub use counts::{RequestCounts, ShardCounts};
@@ -80,7 +79,7 @@ pub struct DynamoStore {
     counters: Counters,
     client: Client,
     settings: DynamoSettings,
-    calls: std::sync::Mutex<HashMap<CallId, Arc<CallReader>>>,
+    calls: std::sync::Mutex<cache::Readers>,
     latest: LatestTracker,
     sources: Sources,
     notices: broadcast::Sender<StoreNotice>,
@@ -110,7 +109,7 @@ impl DynamoStore {
             client,
             latest: LatestTracker::new(settings.owner_attribute.clone()),
             settings,
-            calls: std::sync::Mutex::new(HashMap::new()),
+            calls: std::sync::Mutex::new(cache::Readers::default()),
             sources,
             notices,
         });
@@ -193,8 +192,7 @@ impl CallStore for DynamoStore {
     }
 
     async fn call_details(&self, id: &CallId) -> Result<Option<CallDetails>, StoreError> {
-        let reader = self.reader(id);
-        self.read_details(id, &reader).await
+        self.details_of(id).await
     }
 
     async fn segments_after(

@@ -77,13 +77,25 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // A .env file is optional (the original app used one); real env vars win.
     let dotenv = dotenvy::dotenv();
-    telemetry::init();
+    let settings = Settings::load();
+    let audit = match &settings {
+        Ok(s) => telemetry::AuditSink::open(&s.audit_log),
+        Err(_) => Ok(telemetry::AuditSink::Stdout),
+    };
+    match audit {
+        Ok(audit) => telemetry::init(audit),
+        Err(e) => {
+            telemetry::init(telemetry::AuditSink::Stdout);
+            tracing::error!(error = %e, "cannot open the audit log (TRAVOIQ_AUDIT_LOG)");
+            return ExitCode::FAILURE;
+        }
+    }
     if let Err(e) = &dotenv {
         if !e.not_found() {
             tracing::warn!(error = %e, ".env file ignored");
         }
     }
-    let settings = match Settings::load() {
+    let settings = match settings {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");

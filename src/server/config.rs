@@ -40,6 +40,8 @@ pub struct Settings {
     pub retain_calls: usize,
     pub heartbeat_secs: u64,
     pub session_recheck_secs: u64,
+    /// Where audit events go: `stdout`, `off`, or a file (appended to).
+    pub audit_log: String,
     pub ws_send_timeout_secs: u64,
     pub max_sockets_per_client: usize,
     pub allowed_origins: String,

@@ -4,7 +4,10 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use serde_json::Value;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::EnvFilter;
+use travoiq_monitor::server::telemetry::{self, AuditSink};
 
 use crate::common::{sign_in_at, spawn_app, DEMO_PASSWORD};
 
@@ -33,16 +36,14 @@ impl Captured {
 #[tokio::test(flavor = "current_thread")]
 async fn sign_ins_sign_outs_and_opened_calls_are_audited() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    // This thread's subscriber, not the process's: the tests share one
-    // process. The server below runs on this test's runtime, which has
-    // this one thread, so every line it logs comes here and no other
-    // test's does.
-    let _subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_env_filter("audit=info")
-        .set_default();
+    // The production subscriber, with the production default filter, its
+    // audit trail written here. It is this thread's subscriber, not the
+    // process's: the tests share one process. The server below runs on
+    // this test's runtime, which has this one thread, so every line it
+    // logs comes here and no other test's does.
+    let audit = AuditSink::Writer(Arc::new(Mutex::new(captured.clone())));
+    let filter = EnvFilter::new(telemetry::DEFAULT_FILTER);
+    let _subscriber = telemetry::subscriber(filter, std::io::sink, audit).set_default();
 
     let app = spawn_app().await;
     let id = app
@@ -68,37 +69,56 @@ async fn sign_ins_sign_outs_and_opened_calls_are_audited() {
         .await
         .unwrap();
 
-    let lines = captured.lines();
-    let find = |needles: &[&str]| lines.iter().any(|l| needles.iter().all(|n| l.contains(n)));
+    // One JSON object per line, each an audit event with its time.
+    let events: Vec<Value> = captured
+        .lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let find = |pairs: &[(&str, &str)]| {
+        events
+            .iter()
+            .any(|e| pairs.iter().all(|(k, v)| e[*k].as_str() == Some(*v)))
+    };
+    let call = id.as_str();
+    for expected in [
+        &[
+            ("event", "sign_in_failed"),
+            ("attempted", "\"agent\""),
+            ("addr", "127.0.0.1"),
+        ][..],
+        &[
+            ("event", "sign_in"),
+            ("user", "supervisor"),
+            ("addr", "127.0.0.1"),
+        ],
+        &[("event", "sign_in"), ("user", "agent"), ("level", "INFO")],
+        &[
+            ("event", "call_opened"),
+            ("user", "supervisor"),
+            ("call", call),
+            ("via", "rest"),
+        ],
+        &[
+            ("event", "call_denied"),
+            ("user", "agent"),
+            ("call", call),
+            ("level", "WARN"),
+        ],
+        &[
+            ("event", "sign_out"),
+            ("user", "agent"),
+            ("addr", "127.0.0.1"),
+        ],
+    ] {
+        assert!(find(expected), "{expected:?} not in {events:#?}");
+    }
     assert!(
-        find(&["event=\"sign_in_failed\"", "\"agent\"", "addr=127.0.0.1"]),
-        "{lines:#?}"
+        events
+            .iter()
+            .all(|e| e["event"].is_string() && e["timestamp"].is_string()),
+        "only audit events, each with its time: {events:#?}"
     );
-    assert!(
-        find(&["event=\"sign_in\"", "user=supervisor", "addr=127.0.0.1"]),
-        "{lines:#?}"
-    );
-    assert!(find(&["event=\"sign_in\"", "user=agent"]), "{lines:#?}");
-    assert!(
-        find(&[
-            "event=\"call_opened\"",
-            "user=supervisor",
-            &format!("call={id}"),
-            "via=\"rest\"",
-            "127.0.0.1"
-        ]),
-        "{lines:#?}"
-    );
-    assert!(
-        find(&["event=\"call_denied\"", "user=agent", &format!("call={id}")]),
-        "{lines:#?}"
-    );
-    assert!(
-        find(&["event=\"sign_out\"", "user=agent", "addr=127.0.0.1"]),
-        "{lines:#?}"
-    );
-    // Each line carries its time.
-    assert!(lines.iter().all(|l| l.starts_with("20")), "{lines:#?}");
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -129,7 +129,7 @@ impl Auth {
         let password = password.to_string();
         let checked = account.clone();
         // The same work whether or not the account exists or is disabled.
-        let matches = tokio::task::spawn_blocking(move || match &checked {
+        let matches = password::capped(move || match &checked {
             Some(a) => password::verify(&password, &a.password_hash) && !a.disabled,
             None => {
                 password::verify_nobody(&password);

@@ -58,9 +58,31 @@ pub fn verify_nobody(password: &str) {
 
 /// [`hash`] on the blocking pool.
 pub async fn hash_blocking(password: String) -> Result<String, PasswordError> {
-    tokio::task::spawn_blocking(move || hash(&password))
+    capped(move || hash(&password))
         .await
-        .map_err(|e| PasswordError::Hash(e.to_string()))?
+        .map_err(PasswordError::Hash)?
+}
+
+/// At most this many hashes or checks at once (each takes 19 MiB and a
+/// core for tens of milliseconds), so a burst of sign-ins queues instead
+/// of exhausting memory.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(hashing_cap()))
+}
+
+fn hashing_cap() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Runs password work on the blocking pool, within the hashing cap.
+pub async fn capped<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let _slot = hashing_slots().acquire().await.map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// A fresh random password: 20 letters and digits (about 119 bits).
@@ -93,5 +115,30 @@ mod tests {
         );
         assert_eq!(random_password().len(), 20);
         assert_ne!(random_password(), random_password());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn password_work_never_runs_beyond_the_cap() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let cap = hashing_cap();
+        let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..cap * 4 + 4)
+            .map(|_| {
+                let (now, peak) = (now.clone(), peak.clone());
+                tokio::spawn(capped(move || {
+                    let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(running, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    now.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let peak = peak.load(Ordering::SeqCst);
+        assert!(peak <= cap, "{peak} at once, cap {cap}");
+        assert!(peak >= 1);
     }
 }

@@ -479,8 +479,29 @@ async fn the_session_cookie_is_http_only_and_same_site() {
         .send()
         .await
         .unwrap();
+    assert!(res.headers().contains_key("strict-transport-security"));
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("Secure"), "{cookie}");
+    // A Secure cookie is a `__Host-` one: only this host, over TLS, every
+    // path. It opens the session like the plain one.
+    assert!(cookie.starts_with("__Host-travoiq_session="), "{cookie}");
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let res = plain_client()
+        .get(format!("{}/latest-call", w.app.base))
+        .header("cookie", pair)
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status(), 401);
+    // Plain HTTP gets no Strict-Transport-Security.
+    let res = plain_client()
+        .get(format!("{}/healthz", w.app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(!res.headers().contains_key("strict-transport-security"));
 }
 
 #[tokio::test]

@@ -21,6 +21,10 @@ use crate::server::security::same_site_request;
 use super::state::AppState;
 
 pub const SESSION_COOKIE: &str = "travoiq_session";
+/// The cookie's name when it is `Secure`: browsers then refuse it unless
+/// it was set over TLS, by this host, for every path (no subdomain or
+/// plain-HTTP page can plant or overwrite it).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-travoiq_session";
 
 /// The client's address, for the audit log and rate limits.
 #[derive(Clone, Copy, Debug)]
@@ -44,7 +48,7 @@ pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE)
+        .find(|c| c.name() == SECURE_SESSION_COOKIE || c.name() == SESSION_COOKIE)
         .and_then(|c| SessionToken::from_cookie(c.value()))
 }
 
@@ -67,7 +71,12 @@ fn cookie_header(
         Switch::Off => false,
         Switch::Auto => over_tls(headers),
     };
-    let cookie = Cookie::build((SESSION_COOKIE, value.to_string()))
+    let name = if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    };
+    let cookie = Cookie::build((name, value.to_string()))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -179,7 +188,16 @@ pub async fn gate(
             req.extensions_mut().insert(why);
         }
     }
-    next.run(req).await
+    let tls = over_tls(req.headers());
+    let mut response = next.run(req).await;
+    if tls {
+        // Reached over TLS: the browser keeps to it from now on.
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
 }
 
 /// The layer on routes that need a viewer and answer with data: 401 (or

@@ -2,13 +2,15 @@
 //! (with the AWS SDK), so one binary instead of one per file saves a link
 //! and a hundred megabytes each. The tests share one process: what one sets
 //! for the whole process (the environment, a tracing subscriber) it must
-//! set for all alike, or scope to itself (see `common`).
+//! set for all alike, or scope to itself (see `common`). The tests that
+//! read what the server logs are a binary of their own (`tests/logging.rs`):
+//! tracing's callsite cache is process-wide, and a test thread without a
+//! subscriber can make another thread's subscriber miss events.
 
 mod common;
 
 mod access;
 mod access_dynamo;
-mod audit;
 mod dynamo_app;
 mod hardening;
 mod http_api;

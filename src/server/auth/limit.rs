@@ -1,40 +1,151 @@
-//! Sign-in rate limits, per account and per client address, so passwords
-//! cannot be guessed quickly. Both limits must allow an attempt; the
-//! refusal reads the same whether or not the account exists.
+//! Sign-in limits: failed attempts are counted, never successful ones, so
+//! guessing is slow and nobody can lock another person out.
+//!
+//! - Per account *and* address: `per_account` failures a minute, then that
+//!   address is refused for that account. Someone guessing from elsewhere
+//!   does not lock the account's owner out.
+//! - Per address: `per_address` failures a minute, whatever the names (a
+//!   spray over many accounts stops here).
+//! - Per account from everywhere: past a ceiling (four times
+//!   `per_account`), every attempt on the account waits a little first,
+//!   slowing a distributed guess without refusing its owner.
+//!
+//! IPv6 clients are counted by their /64 (one subscriber's network).
 
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-
-/// Above this many tracked keys, forgotten ones are swept.
+const WINDOW: Duration = Duration::from_secs(60);
+/// How long an attempt on an account past its ceiling waits.
+pub const CEILING_DELAY: Duration = Duration::from_secs(2);
+/// Above this many tracked keys, empty windows are swept.
 const SWEEP_ABOVE: usize = 10_000;
 
+/// What to do with a sign-in attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Go,
+    /// Go, after this wait.
+    Wait(Duration),
+    Refuse,
+}
+
 pub struct SignInLimiter {
-    accounts: DefaultKeyedRateLimiter<String>,
-    addresses: DefaultKeyedRateLimiter<IpAddr>,
+    per_pair: usize,
+    per_address: usize,
+    account_ceiling: usize,
+    failures: Mutex<Failures>,
+}
+
+#[derive(Default)]
+struct Failures {
+    pairs: HashMap<(String, IpAddr), Window>,
+    addresses: HashMap<IpAddr, Window>,
+    accounts: HashMap<String, Window>,
+}
+
+/// Failures in the last minute.
+#[derive(Default)]
+struct Window(VecDeque<Instant>);
+
+impl Window {
+    fn count(&mut self, now: Instant) -> usize {
+        while self
+            .0
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= WINDOW)
+        {
+            self.0.pop_front();
+        }
+        self.0.len()
+    }
+
+    fn add(&mut self, now: Instant, cap: usize) {
+        self.count(now);
+        if self.0.len() < cap {
+            self.0.push_back(now);
+        }
+    }
+}
+
+/// The address limits count: IPv6 by its /64.
+pub fn client_group(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+        },
+    }
+}
+
+fn sweep<K>(map: &mut HashMap<K, Window>, now: Instant) {
+    if map.len() > SWEEP_ABOVE {
+        map.retain(|_, w| w.count(now) > 0);
+    }
 }
 
 impl SignInLimiter {
-    /// `per_account` and `per_address` attempts a minute (and as a burst).
-    pub fn new(per_account: NonZeroU32, per_address: NonZeroU32) -> Self {
+    /// `per_account` failures a minute per account and address,
+    /// `per_address` per address.
+    pub fn new(per_account: u32, per_address: u32) -> Self {
+        let per_pair = per_account.max(1) as usize;
         Self {
-            accounts: RateLimiter::keyed(Quota::per_minute(per_account)),
-            addresses: RateLimiter::keyed(Quota::per_minute(per_address)),
+            per_pair,
+            per_address: per_address.max(1) as usize,
+            account_ceiling: per_pair * 4,
+            failures: Mutex::new(Failures::default()),
         }
     }
 
-    /// Takes one attempt for this account name and address, or refuses.
-    pub fn attempt(&self, account: &str, addr: IpAddr) -> bool {
-        if self.accounts.len() > SWEEP_ABOVE {
-            self.accounts.retain_recent();
+    fn lock(&self) -> std::sync::MutexGuard<'_, Failures> {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether an attempt on this account from this address may go ahead
+    /// (counts nothing).
+    pub fn check(&self, account: &str, addr: IpAddr) -> Verdict {
+        let now = Instant::now();
+        let (account, addr) = (account.to_lowercase(), client_group(addr));
+        let mut f = self.lock();
+        let failed = |map: Option<&mut Window>| map.map_or(0, |w| w.count(now));
+        if failed(f.addresses.get_mut(&addr)) >= self.per_address
+            || failed(f.pairs.get_mut(&(account.clone(), addr))) >= self.per_pair
+        {
+            return Verdict::Refuse;
         }
-        if self.addresses.len() > SWEEP_ABOVE {
-            self.addresses.retain_recent();
+        if failed(f.accounts.get_mut(&account)) >= self.account_ceiling {
+            return Verdict::Wait(CEILING_DELAY);
         }
-        // Check the address first: a spray over many names stops there.
-        self.addresses.check_key(&addr).is_ok()
-            && self.accounts.check_key(&account.to_lowercase()).is_ok()
+        Verdict::Go
+    }
+
+    /// Counts a failed attempt.
+    pub fn failed(&self, account: &str, addr: IpAddr) {
+        let now = Instant::now();
+        let (account, addr) = (account.to_lowercase(), client_group(addr));
+        let mut f = self.lock();
+        sweep(&mut f.pairs, now);
+        sweep(&mut f.addresses, now);
+        sweep(&mut f.accounts, now);
+        let (pair, address, ceiling) = (self.per_pair, self.per_address, self.account_ceiling);
+        f.pairs
+            .entry((account.clone(), addr))
+            .or_default()
+            .add(now, pair);
+        f.addresses.entry(addr).or_default().add(now, address);
+        f.accounts.entry(account).or_default().add(now, ceiling);
+    }
+
+    /// A successful sign-in clears this address's failures on the account.
+    pub fn succeeded(&self, account: &str, addr: IpAddr) {
+        let key = (account.to_lowercase(), client_group(addr));
+        self.lock().pairs.remove(&key);
     }
 }
 
@@ -42,30 +153,75 @@ impl SignInLimiter {
 mod tests {
     use super::*;
 
-    fn n(v: u32) -> NonZeroU32 {
-        NonZeroU32::new(v).unwrap()
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
     }
 
     #[test]
-    fn each_account_and_each_address_has_its_own_budget() {
-        let limiter = SignInLimiter::new(n(3), n(5));
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        assert!((0..3).all(|_| limiter.attempt("alice", a)));
-        assert!(
-            !limiter.attempt("alice", b),
-            "the account is spent, from anywhere"
+    fn only_failures_count() {
+        let limiter = SignInLimiter::new(3, 5);
+        let a = ip("10.0.0.1");
+        for _ in 0..50 {
+            assert_eq!(limiter.check("alice", a), Verdict::Go);
+            limiter.succeeded("alice", a);
+        }
+        for _ in 0..3 {
+            assert_eq!(limiter.check("alice", a), Verdict::Go);
+            limiter.failed("alice", a);
+        }
+        assert_eq!(
+            limiter.check("ALICE", a),
+            Verdict::Refuse,
+            "names lower-cased"
         );
-        assert!(
-            !limiter.attempt("ALICE", b),
-            "names are compared lower-cased"
+    }
+
+    #[test]
+    fn a_guesser_elsewhere_does_not_lock_the_owner_out() {
+        let limiter = SignInLimiter::new(3, 100);
+        let (owner, attacker) = (ip("10.0.0.1"), ip("192.0.2.9"));
+        for _ in 0..3 {
+            limiter.failed("alice", attacker);
+        }
+        assert_eq!(limiter.check("alice", attacker), Verdict::Refuse);
+        assert_eq!(limiter.check("alice", owner), Verdict::Go);
+    }
+
+    #[test]
+    fn many_addresses_on_one_account_are_slowed_not_refused() {
+        let limiter = SignInLimiter::new(3, 100);
+        for n in 0..12 {
+            limiter.failed("alice", ip(&format!("192.0.2.{n}")));
+        }
+        assert_eq!(
+            limiter.check("alice", ip("10.0.0.1")),
+            Verdict::Wait(CEILING_DELAY)
         );
-        assert!(limiter.attempt("bob", a));
-        assert!(limiter.attempt("carol", a));
-        assert!(
-            !limiter.attempt("dave", a),
-            "the address is spent, for any name"
+        assert_eq!(limiter.check("bob", ip("10.0.0.1")), Verdict::Go);
+    }
+
+    #[test]
+    fn a_spray_over_many_names_stops_at_the_address() {
+        let limiter = SignInLimiter::new(3, 5);
+        let a = ip("10.0.0.1");
+        for n in 0..5 {
+            limiter.failed(&format!("user{n}"), a);
+        }
+        assert_eq!(limiter.check("someone-else", a), Verdict::Refuse);
+        assert_eq!(limiter.check("someone-else", ip("10.0.0.2")), Verdict::Go);
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_slash_64() {
+        let limiter = SignInLimiter::new(3, 5);
+        for n in 0..5 {
+            limiter.failed(&format!("user{n}"), ip(&format!("2001:db8:1:2::{n}")));
+        }
+        assert_eq!(
+            limiter.check("x", ip("2001:db8:1:2:ffff::1")),
+            Verdict::Refuse
         );
-        assert!(limiter.attempt("dave", b));
+        assert_eq!(limiter.check("x", ip("2001:db8:1:3::1")), Verdict::Go);
+        assert_eq!(client_group(ip("::ffff:10.0.0.1")), ip("10.0.0.1"));
     }
 }

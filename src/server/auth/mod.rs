@@ -13,7 +13,6 @@ pub mod ops;
 pub mod password;
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
@@ -23,7 +22,7 @@ use crate::model::{Role, User, Username};
 use super::config::{Settings, Switch};
 use super::store::now_ms;
 use accounts::{Account, AccountStore, AccountStoreError, SessionKey, SessionRecord, SessionToken};
-use limit::SignInLimiter;
+use limit::{SignInLimiter, Verdict};
 
 /// Sessions are marked as used at most this often (a store write).
 const TOUCH_EVERY_MS: i64 = 60_000;
@@ -67,14 +66,10 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(store: Arc<dyn AccountStore>, settings: &Settings) -> Self {
-        let per = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
         let (changes, _) = broadcast::channel(256);
         Self {
             store,
-            limiter: SignInLimiter::new(
-                per(settings.sign_in_per_account),
-                per(settings.sign_in_per_address),
-            ),
+            limiter: SignInLimiter::new(settings.sign_in_per_account, settings.sign_in_per_address),
             idle_ms: settings.session_idle_mins.saturating_mul(60_000) as i64,
             max_age_ms: settings.session_max_hours.saturating_mul(3_600_000) as i64,
             secure_cookies: settings.secure_cookies,
@@ -115,9 +110,13 @@ impl Auth {
         addr: IpAddr,
     ) -> Result<(SessionToken, Viewer), SignInRefusal> {
         let shown: String = raw_name.trim().chars().take(64).collect();
-        if !self.limiter.attempt(&shown, addr) {
-            audit::sign_in_throttled(&shown, addr);
-            return Err(SignInRefusal::TooManyAttempts);
+        match self.limiter.check(&shown, addr) {
+            Verdict::Go => {}
+            Verdict::Wait(delay) => tokio::time::sleep(delay).await,
+            Verdict::Refuse => {
+                audit::sign_in_throttled(&shown, addr);
+                return Err(SignInRefusal::TooManyAttempts);
+            }
         }
         let account = match Username::parse(raw_name) {
             Ok(name) => self.store.account(&name).await.map_err(|e| {
@@ -141,10 +140,12 @@ impl Auth {
         let account = match (matches, account) {
             (true, Some(account)) => account,
             _ => {
+                self.limiter.failed(&shown, addr);
                 audit::sign_in_failed(&shown, addr);
                 return Err(SignInRefusal::Refused);
             }
         };
+        self.limiter.succeeded(&shown, addr);
         let token = SessionToken::generate();
         let now = now_ms();
         let record = SessionRecord {

@@ -1,5 +1,12 @@
-//! The audit log: a line (target `audit`) for every sign-in, failed
-//! attempt, sign-out and call opened or refused: who, which call, from where.
+//! What the server logs: the audit trail (a JSON line for every sign-in,
+//! failed attempt, sign-out and call opened or refused: who, which call,
+//! from where), and nothing secret in the request log. A binary of its
+//! own: tracing's callsite cache is process-wide, so these tests share a
+//! process only with tests that capture logs too (see `tests/it/main.rs`).
+
+#[allow(dead_code, unused_imports)]
+#[path = "it/common/mod.rs"]
+mod common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

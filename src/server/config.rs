@@ -45,6 +45,8 @@ pub struct Settings {
     pub ws_send_timeout_secs: u64,
     pub max_sockets_per_client: usize,
     pub allowed_origins: String,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` name the client.
+    pub trusted_proxies: String,
     pub feed_linger_secs: u64,
     pub dev_api: bool,
     pub table_prefix: String,
@@ -123,6 +125,20 @@ impl Settings {
     }
 
     /// The extra origins allowed to open sockets.
+    /// The trusted proxies: addresses or CIDR ranges.
+    pub fn trusted_proxies(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .ok()
+            })
+            .collect()
+    }
+
     pub fn allowed_origins(&self) -> Vec<String> {
         self.allowed_origins
             .split(',')
@@ -270,6 +286,16 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "secret must be at least 32 characters".into(),
             ));
+        }
+        for proxy in s.trusted_proxies.split(',').map(str::trim) {
+            if !proxy.is_empty()
+                && proxy.parse::<ipnet::IpNet>().is_err()
+                && proxy.parse::<std::net::IpAddr>().is_err()
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "trusted_proxies: {proxy:?} is not an address or a CIDR range"
+                )));
+            }
         }
         if s.heartbeat_secs == 0 || s.session_recheck_secs == 0 {
             return Err(ConfigError::Invalid(

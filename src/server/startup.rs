@@ -189,6 +189,7 @@ impl Application {
         let allowed_origins = Arc::new(settings.allowed_origins());
         let access = Arc::new(CallAccess::new(hub.clone(), &settings));
         let state = AppState {
+            trusted_proxies: Arc::new(settings.trusted_proxies()),
             access,
             sockets: SocketLimiter::default(),
             allowed_origins,

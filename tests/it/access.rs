@@ -597,6 +597,59 @@ async fn only_failed_sign_ins_count() {
     assert!(sign_in_at(&w.app.base, "bob", OTHER_PASSWORD).await.is_ok());
 }
 
+/// A failed sign-in that says it was forwarded for `client`: the answer's
+/// `error=` reason.
+async fn fail_via(base: &str, client: &str, name: &str) -> String {
+    let res = plain_client()
+        .post(format!("{base}/signin"))
+        .header("x-forwarded-for", client)
+        .form(&[("username", name), ("password", "wrong-password-0")])
+        .send()
+        .await
+        .unwrap();
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    location
+        .split("error=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
+    // Behind a trusted proxy, each client has its own address budget.
+    let w = world_with(&[
+        ("sign_in_per_address", "3"),
+        ("trusted_proxies", "127.0.0.1"),
+    ])
+    .await;
+    for n in 0..3 {
+        assert_eq!(
+            fail_via(&w.app.base, "203.0.113.1", &format!("x{n}")).await,
+            "invalid"
+        );
+    }
+    assert_eq!(
+        fail_via(&w.app.base, "203.0.113.1", "x9").await,
+        "throttled"
+    );
+    assert_eq!(fail_via(&w.app.base, "203.0.113.2", "x9").await, "invalid");
+    // Without one, the header is the client's word: ignored, so changing it
+    // dodges nothing.
+    let w = world_with(&[("sign_in_per_address", "3")]).await;
+    for n in 0..3 {
+        assert_eq!(
+            fail_via(&w.app.base, &format!("203.0.113.{n}"), &format!("x{n}")).await,
+            "invalid"
+        );
+    }
+    assert_eq!(
+        fail_via(&w.app.base, "203.0.113.99", "x9").await,
+        "throttled"
+    );
+}
+
 #[tokio::test]
 async fn accounts_are_managed_by_admins_only() {
     let w = world().await;

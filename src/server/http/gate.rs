@@ -159,7 +159,7 @@ pub async fn gate(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let addr = peer.ip();
+    let addr = super::client::client_address(peer.ip(), req.headers(), &state.trusted_proxies);
     req.extensions_mut().insert(ClientAddr(addr));
     if !req.method().is_safe() && !same_site_request(req.headers(), &state.allowed_origins) {
         let origin = req

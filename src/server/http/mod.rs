@@ -3,6 +3,7 @@
 //! developer endpoints; and what server functions use to find their
 //! viewer. Call data is asked of [`crate::server::access`], always.
 
+pub mod client;
 pub mod dev_api;
 pub mod extract;
 pub mod gate;

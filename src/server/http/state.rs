@@ -26,6 +26,8 @@ pub struct AppState {
     pub dev: Option<DevTarget>,
     /// Open sockets per client address.
     pub sockets: SocketLimiter,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Origins besides the server's own that may open sockets.
     pub allowed_origins: Arc<Vec<String>>,
     /// Turns true when the server starts shutting down.

@@ -4,11 +4,11 @@
 
 pub mod conn;
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{SplitSink, SplitStream};
@@ -20,10 +20,11 @@ use crate::error::AppError;
 use crate::model::CallId;
 use crate::protocol::{close, ErrorCode, MAX_CLIENT_FRAME};
 use crate::server::access::{Asking, Door};
+use crate::server::auth::limit::client_group;
 use crate::server::auth::Viewer;
 use crate::server::security::{origin_allowed, SocketPermit};
 
-use super::extract::SignedIn;
+use super::extract::{Client, SignedIn};
 use super::state::AppState;
 use conn::{Conn, Ctx, End, Resume};
 
@@ -45,18 +46,14 @@ pub struct ResumeQuery {
 
 /// Refuses a handshake from another site's page (403) or from an address
 /// with too many sockets open (429), before upgrading.
-fn admit(
-    state: &AppState,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-) -> Result<SocketPermit, AppError> {
+fn admit(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Result<SocketPermit, AppError> {
     if !origin_allowed(headers, &state.allowed_origins) {
         tracing::warn!(%peer, origin = ?headers.get(header::ORIGIN), "socket refused: foreign origin");
         return Err(AppError::CrossSite);
     }
     state
         .sockets
-        .acquire(peer.ip(), state.settings.max_sockets_per_client)
+        .acquire(client_group(peer), state.settings.max_sockets_per_client)
         .ok_or_else(|| {
             tracing::warn!(%peer, "socket refused: too many from this address");
             AppError::TooManyConnections
@@ -85,10 +82,11 @@ pub async fn call(
     Path(raw_id): Path<String>,
     Query(resume): Query<ResumeQuery>,
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Client(addr): Client,
     SignedIn(viewer): SignedIn,
     headers: HeaderMap,
 ) -> Response {
+    let peer = client(addr);
     let who = asking(viewer, peer, Door::Socket).with_grant(resume.grant);
     let parsed = CallId::parse(&raw_id);
     let resume = Resume {
@@ -113,10 +111,11 @@ pub async fn call(
 pub async fn lobby(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Client(addr): Client,
     SignedIn(viewer): SignedIn,
     headers: HeaderMap,
 ) -> Response {
+    let peer = client(addr);
     let who = asking(viewer, peer, Door::Lobby);
     let span = tracing::info_span!("ws_lobby");
     serve(ws, &state, peer, &headers, who, span, |conn| conn.lobby())
@@ -129,7 +128,7 @@ type WsConn = Conn<SplitSink<WebSocket, Message>, SplitStream<WebSocket>>;
 fn serve<F, Fut>(
     ws: WebSocketUpgrade,
     state: &AppState,
-    peer: SocketAddr,
+    peer: IpAddr,
     headers: &HeaderMap,
     who: Asking,
     span: tracing::Span,
@@ -154,6 +153,11 @@ where
     })
 }
 
-fn asking(viewer: Viewer, peer: SocketAddr, door: Door) -> Asking {
-    Asking::new(viewer, Some(peer.ip()), door)
+fn asking(viewer: Viewer, peer: IpAddr, door: Door) -> Asking {
+    Asking::new(viewer, Some(peer), door)
+}
+
+/// The client's address as the gate found it (it always does).
+fn client(addr: Option<IpAddr>) -> IpAddr {
+    addr.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }

@@ -81,6 +81,8 @@ pub struct CallAccess {
     signer: Signer,
     agent_attribute: String,
     masked: Vec<Role>,
+    /// What the masked roles see of a call's item (an allow-list).
+    masked_see: Vec<String>,
     share_for_ms: i64,
 }
 
@@ -98,6 +100,7 @@ impl CallAccess {
             signer,
             agent_attribute: settings.agent_attribute.clone(),
             masked: settings.masked_roles(),
+            masked_see: settings.masked_roles_see(),
             share_for_ms: settings.share_link_mins.saturating_mul(60_000) as i64,
         }
     }
@@ -140,10 +143,11 @@ impl CallAccess {
                 && call.attributes.get(&self.agent_attribute) == Some(&viewer.agent_id))
     }
 
-    /// The call as this viewer is shown it: phone numbers masked for the
-    /// roles configured so.
+    /// The call as this viewer is shown it: for the roles configured so,
+    /// only the allowed attributes, phone numbers masked.
     pub fn redact(&self, viewer: &Viewer, mut call: CallDetails) -> CallDetails {
         if self.masked.contains(&viewer.user.role) {
+            call.attributes.retain(|key, _| self.masked_see.contains(key));
             call.customer_phone = call.customer_phone.as_deref().map(mask_phone);
             for key in [ATTR_PHONE, ATTR_PHONE_ALT] {
                 if let Some(phone) = call.attributes.get_mut(key) {

@@ -91,6 +91,8 @@ pub struct Settings {
     pub secure_cookies: Switch,
     pub agent_attribute: String,
     pub mask_phone_for: String,
+    /// The attributes the masked roles see (comma-separated).
+    pub masked_roles_see: String,
     pub secret: String,
     pub share_link_mins: u64,
     pub sign_in_per_account: u32,
@@ -196,6 +198,18 @@ impl Settings {
             Switch::Off => false,
             Switch::Auto => self.store == StoreKind::Memory,
         }
+    }
+
+    /// The attributes the masked roles see: the configured ones and the
+    /// agent attribute.
+    pub fn masked_roles_see(&self) -> Vec<String> {
+        self.masked_roles_see
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .chain(std::iter::once(self.agent_attribute.clone()))
+            .collect()
     }
 
     /// Roles that see phone numbers masked.

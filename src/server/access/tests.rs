@@ -39,6 +39,7 @@ async fn access() -> CallAccess {
                 "+14155550123".to_string(),
             ),
             (settings.agent_attribute.clone(), agent.to_string()),
+            ("customerNotes".to_string(), "VIP, card ending 4242".to_string()),
         ]);
         store
             .start_call(NewContact {
@@ -58,6 +59,7 @@ async fn supervisors_open_every_call_unmasked() {
     for id in [OWN, OTHER] {
         let call = access.open(&who, id).await.unwrap();
         assert_eq!(call.customer_phone.as_deref(), Some("+14155550123"));
+        assert!(call.attributes.contains_key("customerNotes"));
     }
 }
 
@@ -68,6 +70,9 @@ async fn an_agent_opens_their_own_call_masked_and_no_other() {
     let call = access.open(&alice, OWN).await.unwrap();
     assert_eq!(call.customer_phone.as_deref(), Some("+•••••••0123"));
     assert_eq!(call.attributes["customerPhoneNumber"], "+•••••••0123");
+    // Only the allowed attributes (and whose call it is) reach an agent.
+    let keys: Vec<_> = call.attributes.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["agentUsername", "contactId", "customerPhoneNumber"]);
     // Another agent's call is answered as a call that does not exist.
     let refused = access.open(&alice, OTHER).await.unwrap_err();
     let unknown = access

@@ -31,6 +31,8 @@ pub enum AppError {
     CrossSite,
     #[error("Too many live connections from this address.")]
     TooManyConnections,
+    #[error("Too many requests; try again in {0} s.")]
+    TooManyRequests(u64),
 }
 
 impl AppError {
@@ -62,6 +64,7 @@ impl AppError {
             AppError::NoCallYet => "no_call",
             AppError::CrossSite => "cross_site",
             AppError::TooManyConnections => "too_many_connections",
+            AppError::TooManyRequests(_) => "too_many_requests",
         }
     }
 
@@ -73,7 +76,7 @@ impl AppError {
             AppError::SignInRequired => 401,
             AppError::NotAllowed | AppError::CrossSite => 403,
             AppError::UnknownCall(_) | AppError::MissingTable | AppError::NoCallYet => 404,
-            AppError::TooManyConnections => 429,
+            AppError::TooManyConnections | AppError::TooManyRequests(_) => 429,
             AppError::DataSourceRefused | AppError::Transport(_) => 502,
             AppError::Unavailable => 503,
         }
@@ -81,19 +84,22 @@ impl AppError {
 }
 
 /// `{"error": code, "message": words}` with the status from
-/// [`AppError::status`]; a 503 says when to retry.
+/// [`AppError::status`]; a 503 or 429 says when to retry.
 #[cfg(feature = "ssr")]
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         use axum::http::{header, HeaderValue, StatusCode};
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = match &self {
+            AppError::TooManyRequests(secs) => Some(secs.to_string()),
+            AppError::Unavailable => Some("5".to_string()),
+            _ => None,
+        };
         let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
         let mut response = (status, axum::Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }

@@ -147,7 +147,8 @@ impl CallAccess {
     /// only the allowed attributes, phone numbers masked.
     pub fn redact(&self, viewer: &Viewer, mut call: CallDetails) -> CallDetails {
         if self.masked.contains(&viewer.user.role) {
-            call.attributes.retain(|key, _| self.masked_see.contains(key));
+            call.attributes
+                .retain(|key, _| self.masked_see.contains(key));
             call.customer_phone = call.customer_phone.as_deref().map(mask_phone);
             for key in [ATTR_PHONE, ATTR_PHONE_ALT] {
                 if let Some(phone) = call.attributes.get_mut(key) {

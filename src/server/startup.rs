@@ -190,6 +190,9 @@ impl Application {
         let access = Arc::new(CallAccess::new(hub.clone(), &settings));
         let state = AppState {
             trusted_proxies: Arc::new(settings.trusted_proxies()),
+            requests: Arc::new(super::http::requests::RequestLimiter::new(
+                settings.requests_per_minute,
+            )),
             access,
             sockets: SocketLimiter::default(),
             allowed_origins,

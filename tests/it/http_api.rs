@@ -1,6 +1,6 @@
 //! The seed's REST endpoints and the server functions, over real HTTP.
 
-use crate::common::spawn_app;
+use crate::common::{plain_client, sign_in_at, spawn_app, spawn_app_with, DEMO_PASSWORD};
 use serde_json::{json, Value};
 use travoiq_monitor::error::AppError;
 use travoiq_monitor::model::{CallSnapshot, Speaker};
@@ -207,4 +207,43 @@ async fn the_page_renders_on_the_server_with_the_call_and_its_transcript_as_text
 async fn unknown_pages_are_404() {
     let app = spawn_app().await;
     assert_eq!(app.get("/no/such/page").await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_user_past_their_request_budget_is_told_when_to_come_back() {
+    let app = spawn_app_with(&[("requests_per_minute", "5")]).await;
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let res = app.get("/latest-call").await;
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            let retry: u64 = res.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=12).contains(&retry), "{retry}");
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["error"], "too_many_requests");
+        }
+    }
+    // The budget runs out, then 429s.
+    assert!(statuses[..3].iter().all(|s| *s != 429), "{statuses:?}");
+    assert!(statuses[6..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Someone else is not held up, nor is an open path.
+    let other = sign_in_at(&app.base, "agent", DEMO_PASSWORD).await.unwrap();
+    let res = app
+        .http
+        .get(format!("{}/latest-call", app.base))
+        .header("cookie", other)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status(), 429);
+    let res = plain_client()
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }

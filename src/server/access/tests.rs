@@ -39,7 +39,10 @@ async fn access() -> CallAccess {
                 "+14155550123".to_string(),
             ),
             (settings.agent_attribute.clone(), agent.to_string()),
-            ("customerNotes".to_string(), "VIP, card ending 4242".to_string()),
+            (
+                "customerNotes".to_string(),
+                "VIP, card ending 4242".to_string(),
+            ),
         ]);
         store
             .start_call(NewContact {

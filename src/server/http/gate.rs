@@ -182,6 +182,15 @@ pub async fn gate(
     };
     match found {
         Ok(viewer) => {
+            // Static files (the page's bundle) are not counted.
+            let counted = !req.uri().path().starts_with("/pkg/");
+            if let Err(wait) = counted
+                .then(|| state.requests.take(&viewer.user.username))
+                .unwrap_or(Ok(()))
+            {
+                tracing::info!(user = %viewer.user.username, "request limit reached");
+                return AppError::TooManyRequests(wait.as_secs().max(1)).into_response();
+            }
             req.extensions_mut().insert(viewer);
         }
         Err(why) => {

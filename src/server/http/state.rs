@@ -26,6 +26,8 @@ pub struct AppState {
     pub dev: Option<DevTarget>,
     /// Open sockets per client address.
     pub sockets: SocketLimiter,
+    /// Each signed-in user's request budget.
+    pub requests: Arc<super::requests::RequestLimiter>,
     /// Proxies whose forwarding headers name the client.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Origins besides the server's own that may open sockets.

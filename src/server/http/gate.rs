@@ -184,10 +184,12 @@ pub async fn gate(
         Ok(viewer) => {
             // Static files (the page's bundle) are not counted.
             let counted = !req.uri().path().starts_with("/pkg/");
-            if let Err(wait) = counted
-                .then(|| state.requests.take(&viewer.user.username))
-                .unwrap_or(Ok(()))
-            {
+            let taken = if counted {
+                state.requests.take(&viewer.user.username)
+            } else {
+                Ok(())
+            };
+            if let Err(wait) = taken {
                 tracing::info!(user = %viewer.user.username, "request limit reached");
                 return AppError::TooManyRequests(wait.as_secs().max(1)).into_response();
             }

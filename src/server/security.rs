@@ -69,11 +69,18 @@ pub fn origin_allowed(headers: &HeaderMap, extra: &[String]) -> bool {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
-    let origin_host = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .unwrap_or_default();
-    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+    // Scheme, host and port: a request that reached us over TLS accepts
+    // only an https origin (a plain-HTTP page on the same name is not us).
+    let over_tls = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let origin_host = match (origin.strip_prefix("https://"), over_tls) {
+        (Some(rest), _) => rest,
+        (None, false) => origin.strip_prefix("http://").unwrap_or_default(),
+        (None, true) => "",
+    };
+    !host.is_empty() && !origin_host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
 /// A state change from another site's page is refused. Browsers name the
@@ -182,6 +189,24 @@ mod tests {
         ));
         assert!(!origin_allowed(
             &headers(&[("host", "127.0.0.1:3000"), ("origin", "null")]),
+            &extra
+        ));
+        // Over TLS, a plain-HTTP page with our name is not us.
+        let tls = |origin: &str| {
+            headers(&[
+                ("host", "monitor.example.com"),
+                ("x-forwarded-proto", "https"),
+                ("origin", origin),
+            ])
+        };
+        assert!(origin_allowed(&tls("https://monitor.example.com"), &[]));
+        assert!(!origin_allowed(&tls("http://monitor.example.com"), &[]));
+        // Another port is another origin.
+        assert!(!origin_allowed(
+            &headers(&[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://127.0.0.1:3001")
+            ]),
             &extra
         ));
         assert!(!origin_allowed(

@@ -31,6 +31,8 @@ pub enum AppError {
     CrossSite,
     #[error("Too many live connections from this address.")]
     TooManyConnections,
+    #[error("This server does not answer for that host name.")]
+    UnknownHost,
     #[error("Too many requests; try again in {0} s.")]
     TooManyRequests(u64),
 }
@@ -65,6 +67,7 @@ impl AppError {
             AppError::CrossSite => "cross_site",
             AppError::TooManyConnections => "too_many_connections",
             AppError::TooManyRequests(_) => "too_many_requests",
+            AppError::UnknownHost => "unknown_host",
         }
     }
 
@@ -76,6 +79,7 @@ impl AppError {
             AppError::SignInRequired => 401,
             AppError::NotAllowed | AppError::CrossSite => 403,
             AppError::UnknownCall(_) | AppError::MissingTable | AppError::NoCallYet => 404,
+            AppError::UnknownHost => 421,
             AppError::TooManyConnections | AppError::TooManyRequests(_) => 429,
             AppError::DataSourceRefused | AppError::Transport(_) => 502,
             AppError::Unavailable => 503,

@@ -47,6 +47,8 @@ pub struct Settings {
     pub allowed_origins: String,
     /// Proxies whose `X-Forwarded-For` / `Forwarded` name the client.
     pub trusted_proxies: String,
+    /// The `Host` names users reach this server by (comma-separated).
+    pub allowed_hosts: String,
     /// Requests a signed-in user may make a minute (in bursts of as many).
     pub requests_per_minute: u32,
     pub feed_linger_secs: u64,

@@ -190,6 +190,10 @@ impl Application {
         let access = Arc::new(CallAccess::new(hub.clone(), &settings));
         let state = AppState {
             trusted_proxies: Arc::new(settings.trusted_proxies()),
+            hosts: Arc::new(super::http::hosts::Hosts::new(
+                listener.local_addr().unwrap_or(addr),
+                &settings.allowed_hosts,
+            )),
             requests: Arc::new(super::http::requests::RequestLimiter::new(
                 settings.requests_per_minute,
             )),

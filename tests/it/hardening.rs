@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{eventually, next_msg, spawn_app, spawn_app_with, TestApp};
+use crate::common::{eventually, next_msg, plain_client, spawn_app, spawn_app_with, TestApp};
 use tokio_tungstenite::tungstenite::Error as WsError;
 use travoiq_monitor::protocol::ServerMsg;
 
@@ -312,4 +312,27 @@ async fn a_viewer_that_falls_behind_the_feed_rereads_and_misses_nothing() {
         "the viewer never fell behind ({frames} frames): the test proves nothing"
     );
     println!("slow viewer: {frames} frames for {} writes", 2 * LINES);
+}
+
+#[tokio::test]
+async fn a_host_name_the_server_does_not_answer_for_is_refused() {
+    // A page on another name that resolves to this loopback server (DNS
+    // rebinding) gets nothing, not even the sign-in page.
+    let app = spawn_app().await;
+    for path in ["/signin", "/healthz", "/latest-call"] {
+        let res = plain_client()
+            .get(format!("{}{path}", app.base))
+            .header("host", format!("rebound.example:{}", app.port))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 421, "{path}");
+    }
+    let res = plain_client()
+        .get(format!("{}/healthz", app.base))
+        .header("host", format!("localhost:{}", app.port))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }

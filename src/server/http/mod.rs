@@ -7,6 +7,7 @@ pub mod client;
 pub mod dev_api;
 pub mod extract;
 pub mod gate;
+pub mod hosts;
 pub mod requests;
 pub mod rest;
 pub mod server_fn;

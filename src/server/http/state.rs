@@ -26,6 +26,8 @@ pub struct AppState {
     pub dev: Option<DevTarget>,
     /// Open sockets per client address.
     pub sockets: SocketLimiter,
+    /// The `Host` names this server answers for.
+    pub hosts: Arc<super::hosts::Hosts>,
     /// Each signed-in user's request budget.
     pub requests: Arc<super::requests::RequestLimiter>,
     /// Proxies whose forwarding headers name the client.

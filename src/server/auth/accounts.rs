@@ -8,6 +8,7 @@ use std::fmt;
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -53,22 +54,56 @@ pub enum AccountChange {
 
 /// The secret half of a session lives only in the browser's cookie; the
 /// store keeps its SHA-256, so a copy of the store opens no session.
+///
+/// 32 random bytes, URL-safe base64, then (when the server has a secret)
+/// `.` and a MAC of them under it: a forged token is refused without a
+/// store read.
 pub struct SessionToken(String);
 
+const RANDOM_PART: usize = 43;
+const TAG_PART: usize = 22;
+
+fn url_safe(part: &str) -> bool {
+    part.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 impl SessionToken {
-    /// 32 random bytes, URL-safe base64.
+    /// 32 random bytes, URL-safe base64, unsigned.
     pub fn generate() -> Self {
         let bytes: [u8; 32] = rand::random();
         Self(URL_SAFE_NO_PAD.encode(bytes))
     }
 
+    /// A fresh token signed with `key`.
+    pub fn generate_signed(key: &[u8]) -> Self {
+        let random = Self::generate().0;
+        let tag = tag(key, &random);
+        Self(format!("{random}.{tag}"))
+    }
+
+    /// Whether the token carries a valid MAC under `key`.
+    pub fn signed_by(&self, key: &[u8]) -> bool {
+        let Some((random, given)) = self.0.split_once('.') else {
+            return false;
+        };
+        let Ok(given) = URL_SAFE_NO_PAD.decode(given) else {
+            return false;
+        };
+        // Constant-time comparison of the truncated MAC.
+        mac_of(key, random).verify_truncated_left(&given).is_ok()
+    }
+
     /// A token as the cookie carries it; anything that cannot be one is
     /// refused before any lookup.
     pub fn from_cookie(raw: &str) -> Option<Self> {
-        let ok = raw.len() == 43
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let (random, tag) = match raw.split_once('.') {
+            Some((random, tag)) => (random, Some(tag)),
+            None => (raw, None),
+        };
+        let ok = random.len() == RANDOM_PART
+            && url_safe(random)
+            && tag.is_none_or(|t| t.len() == TAG_PART && url_safe(t));
         ok.then(|| Self(raw.to_string()))
     }
 
@@ -80,6 +115,23 @@ impl SessionToken {
         let digest = Sha256::digest(self.0.as_bytes());
         SessionKey(URL_SAFE_NO_PAD.encode(digest))
     }
+}
+
+/// HMAC-SHA256 under `key` of a token's random part.
+fn mac_of(key: &[u8], random: &str) -> Hmac<Sha256> {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    };
+    mac.update(b"travoiq session\n");
+    mac.update(random.as_bytes());
+    mac
+}
+
+/// The MAC's first 16 bytes, URL-safe base64.
+fn tag(key: &[u8], random: &str) -> String {
+    let full = mac_of(key, random).finalize().into_bytes();
+    URL_SAFE_NO_PAD.encode(&full[..16])
 }
 
 /// How a session is found in the store: the token's SHA-256.

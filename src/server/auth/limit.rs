@@ -149,6 +149,34 @@ impl SignInLimiter {
     }
 }
 
+/// Session lookups that found nothing, per address: past
+/// [`FailedLookups::PER_MINUTE`] a minute, the address's tokens are not
+/// looked up at all (a guesser can't make the store work for them).
+#[derive(Default)]
+pub struct FailedLookups {
+    addresses: Mutex<HashMap<IpAddr, Window>>,
+}
+
+impl FailedLookups {
+    pub const PER_MINUTE: usize = 300;
+
+    pub fn allowed(&self, addr: IpAddr) -> bool {
+        let now = Instant::now();
+        let mut map = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        map.get_mut(&client_group(addr))
+            .is_none_or(|w| w.count(now) < Self::PER_MINUTE)
+    }
+
+    pub fn missed(&self, addr: IpAddr) {
+        let now = Instant::now();
+        let mut map = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        sweep(&mut map, now);
+        map.entry(client_group(addr))
+            .or_default()
+            .add(now, Self::PER_MINUTE);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

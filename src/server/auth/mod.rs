@@ -62,6 +62,11 @@ pub struct Auth {
     max_age_ms: i64,
     secure_cookies: Switch,
     changes: broadcast::Sender<AccessChange>,
+    /// Signs session tokens when the server has a secret (then a forged
+    /// token is refused without a store read).
+    cookie_key: Option<Vec<u8>>,
+    /// Lookups of well-formed tokens that named no session, per address.
+    missed: limit::FailedLookups,
 }
 
 impl Auth {
@@ -74,6 +79,11 @@ impl Auth {
             max_age_ms: settings.session_max_hours.saturating_mul(3_600_000) as i64,
             secure_cookies: settings.secure_cookies,
             changes,
+            cookie_key: match settings.secret.trim() {
+                "" => None,
+                secret => Some(secret.as_bytes().to_vec()),
+            },
+            missed: limit::FailedLookups::default(),
         }
     }
 
@@ -146,7 +156,10 @@ impl Auth {
             }
         };
         self.limiter.succeeded(&shown, addr);
-        let token = SessionToken::generate();
+        let token = match &self.cookie_key {
+            Some(key) => SessionToken::generate_signed(key),
+            None => SessionToken::generate(),
+        };
         let now = now_ms();
         let record = SessionRecord {
             key: token.key(),
@@ -175,9 +188,28 @@ impl Auth {
     }
 
     /// The viewer a session token belongs to, if the session is alive and
-    /// its account enabled. Expired sessions are deleted.
-    pub async fn viewer(&self, token: &SessionToken) -> Result<Option<Viewer>, AccountStoreError> {
-        self.session(&token.key()).await
+    /// its account enabled. Expired sessions are deleted. A token that is
+    /// not signed (when the server has a secret), or one from an address
+    /// that has asked for too many sessions that don't exist, is refused
+    /// without a store read.
+    pub async fn viewer(
+        &self,
+        token: &SessionToken,
+        addr: IpAddr,
+    ) -> Result<Option<Viewer>, AccountStoreError> {
+        if let Some(key) = &self.cookie_key {
+            if !token.signed_by(key) {
+                return Ok(None);
+            }
+        }
+        if !self.missed.allowed(addr) {
+            return Ok(None);
+        }
+        let viewer = self.session(&token.key()).await?;
+        if viewer.is_none() {
+            self.missed.missed(addr);
+        }
+        Ok(viewer)
     }
 
     /// Re-checks a session (for long-lived sockets), marking it used.
@@ -236,3 +268,6 @@ impl Auth {
         Ok(made)
     }
 }
+
+#[cfg(test)]
+mod tests;

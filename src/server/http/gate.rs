@@ -179,7 +179,7 @@ pub async fn gate(
     }
     let found = match session_token(req.headers()) {
         None => Err(NoViewer::NoCookie),
-        Some(token) => match state.auth.viewer(&token).await {
+        Some(token) => match state.auth.viewer(&token, addr).await {
             Ok(Some(viewer)) => Ok(viewer),
             Ok(None) => Err(NoViewer::Ended),
             Err(e) => {

@@ -37,10 +37,21 @@ pub fn TranscriptView(#[prop(into)] live: Signal<LiveState>) -> impl IntoView {
             el.set_scroll_top(i32::MAX);
         }
     };
+    // The list may take the change in a later turn than this effect: scroll
+    // in the next frame, and once more in the one after, while following.
+    let follow_down = move || {
+        to_bottom();
+        request_animation_frame(move || {
+            if stick.try_get_untracked().unwrap_or(false) {
+                to_bottom();
+            }
+        });
+    };
     Effect::new(move |_| {
         revision.track();
+        keys.track();
         if stick.get_untracked() {
-            request_animation_frame(to_bottom);
+            request_animation_frame(follow_down);
         } else {
             unseen.set(true);
         }

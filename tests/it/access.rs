@@ -286,11 +286,10 @@ async fn another_agents_call_looks_exactly_like_an_unknown_one() {
         assert!(!theirs.leaks(), "{door:?}: {theirs:?}");
         assert_eq!(theirs.status, unknown.status, "{door:?}");
         // The same words, but for the id asked about (pages differ in their
-        // CSP nonce as well, so compare what they say). A page about no
-        // call is a 404, as its server function's error is.
+        // CSP nonce as well, so compare what they say).
         match door {
             Door::Page => {
-                assert_eq!(theirs.status, 404);
+                assert_eq!(theirs.status, 200);
                 assert!(theirs
                     .body
                     .contains(&format!("No call with id {}", w.other)));

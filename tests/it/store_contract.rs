@@ -56,16 +56,28 @@ async fn memory() -> Backend {
     }
 }
 
-async fn dynamo(format: WriterFormat) -> Backend {
-    let prefix = unique_prefix("contract");
-    let writer = writer(&prefix, format, true).await;
+/// A writer in `format` and a store reading its tables, on moto.
+async fn on_moto(
+    prefix: &str,
+    format: WriterFormat,
+) -> (
+    travoiq_monitor::server::store::dynamo::writer::DynamoWriter,
+    Arc<DynamoStore>,
+) {
+    let writer = writer(prefix, format, true).await;
     let store = DynamoStore::connect(settings(
-        tables(&prefix),
+        tables(prefix),
         moto().endpoint.clone(),
         Duration::from_secs(5),
     ))
     .await
     .unwrap();
+    (writer, store)
+}
+
+async fn dynamo(format: WriterFormat) -> Backend {
+    let prefix = unique_prefix("contract");
+    let (writer, store) = on_moto(&prefix, format).await;
     Backend {
         store,
         sink: Arc::new(writer),
@@ -484,15 +496,7 @@ async fn a_hung_endpoint_times_out_instead_of_hanging() {
 
 #[tokio::test]
 async fn asking_for_ids_that_name_no_call_caches_nothing() {
-    let prefix = unique_prefix("cache");
-    let writer = writer(&prefix, WriterFormat::ConnectRt, true).await;
-    let store = DynamoStore::connect(settings(
-        tables(&prefix),
-        moto().endpoint.clone(),
-        Duration::from_secs(5),
-    ))
-    .await
-    .unwrap();
+    let (writer, store) = on_moto(&unique_prefix("cache"), WriterFormat::ConnectRt).await;
     let (id, contact) = new_call(&format_js_date_string(time::OffsetDateTime::now_utc()));
     writer.start_call(contact).await.unwrap();
     // As someone trying random ids would.

@@ -25,9 +25,13 @@ pub fn asking(door: Door) -> Result<(AppState, Asking), AppError> {
 }
 
 /// The result, with the response's status set from [`AppError::status`]
-/// when it is an error (server functions otherwise answer 500).
+/// when it is an error and the function was called over HTTP (server
+/// functions otherwise answer 500). A page rendering on the server calls
+/// them too: it keeps its 200 and shows the error in its words.
 pub fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(e) = &result {
+    let called_over_http = use_context::<axum::http::request::Parts>()
+        .is_some_and(|parts| parts.uri.path().starts_with("/api/"));
+    if let (Err(e), true) = (&result, called_over_http) {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             if let Ok(status) = axum::http::StatusCode::from_u16(e.status()) {
                 response.set_status(status);

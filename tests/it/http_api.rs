@@ -247,3 +247,23 @@ async fn a_user_past_their_request_budget_is_told_when_to_come_back() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn answers_are_compressed_for_browsers_that_accept_it() {
+    let app = spawn_app().await;
+    let id = app.create_call("+14155550199").await;
+    for encoding in ["gzip", "br"] {
+        let res = app
+            .http
+            .get(format!("{}/calls/{id}", app.base))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-encoding"], encoding);
+    }
+    // Without it, plain.
+    let res = app.get(&format!("/calls/{id}")).await;
+    assert!(!res.headers().contains_key("content-encoding"));
+}

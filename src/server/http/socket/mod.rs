@@ -71,9 +71,14 @@ fn ctx(state: &AppState) -> Ctx {
     }
 }
 
+/// Client frames are small (at most `MAX_CLIENT_FRAME`): a small read
+/// buffer, not the socket library's 128 KiB per connection.
+const READ_BUFFER: usize = 4 * 1024;
+
 fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
+        .read_buffer_size(READ_BUFFER)
 }
 
 /// `GET /ws/{call_id}`: one call's transcript, live.

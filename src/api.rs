@@ -45,15 +45,18 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
     }
 }
 
-/// A link to one call an agent can open (once signed in) until it
-/// expires: supervisors and admins only. Returns the path and its expiry.
+/// A link to one call that one agent (`agent`, by username) can open, once
+/// signed in, until it expires: made by supervisors and admins only.
+/// Returns the path and its expiry.
 #[server(prefix = "/api", endpoint = "share")]
-pub async fn share_call(id: CallId) -> Result<(String, i64), AppError> {
+pub async fn share_call(id: CallId, agent: String) -> Result<(String, i64), AppError> {
     use crate::server::http::server_fn::{answer, asking};
     answer(
         async {
+            let agent = crate::model::Username::parse(agent.trim())
+                .map_err(|e| AppError::Invalid(format!("Agent's username: {e}")))?;
             let (state, who) = asking(crate::server::access::Door::Share)?;
-            state.access.share(&who, &id).await
+            state.access.share(&who, &id, &agent).await
         }
         .await,
     )

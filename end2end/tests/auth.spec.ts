@@ -113,6 +113,7 @@ test('a supervisor hands an agent a signed link to one call', async ({ page, bro
   const id = await callFor(writer, 'bob', 'Shared with the agent');
   const dashboard = new Dashboard(page);
   await dashboard.goto(`/calls/${id}`);
+  await page.getByTestId('share-agent').fill('agent');
   await page.getByTestId('share-call').click();
   const link = await page.getByTestId('share-url').inputValue();
   expect(link).toMatch(new RegExp(`/calls/${id}\\?grant=\\d+\\.[A-Za-z0-9_-]+$`));

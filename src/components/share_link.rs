@@ -1,5 +1,5 @@
 //! For supervisors and admins: a signed link to the call on screen, which
-//! an agent can open until it expires.
+//! the one agent it names can open until it expires.
 
 use leptos::prelude::*;
 
@@ -17,7 +17,9 @@ pub fn ShareLink(id: CallId) -> impl IntoView {
             .flatten()
             .is_some_and(|u| u.role.sees_every_call())
     };
-    let share = Action::new(move |id: &CallId| share_call(id.clone()));
+    let agent = RwSignal::new(String::new());
+    let share =
+        Action::new(move |(id, agent): &(CallId, String)| share_call(id.clone(), agent.clone()));
     let link = move || {
         share.value().get().map(|result| match result {
             Ok((path, expires_ms)) => {
@@ -25,7 +27,7 @@ pub fn ShareLink(id: CallId) -> impl IntoView {
                 let until = format_local(expires_ms);
                 view! {
                     <label class="share-output">
-                        <span>"Link for an agent, valid until " {until} ":"</span>
+                        <span>"Link for " {agent.get_untracked()} ", valid until " {until} ":"</span>
                         <input
                             type="text"
                             readonly
@@ -41,21 +43,33 @@ pub fn ShareLink(id: CallId) -> impl IntoView {
     };
     view! {
         <Show when=may_share>
-            <div class="share">
-                <button
-                    type="button"
-                    data-testid="share-call"
-                    on:click={
-                        let id = id.clone();
-                        move |_| {
-                            share.dispatch(id.clone());
-                        }
+            <form
+                class="share"
+                on:submit={
+                    let id = id.clone();
+                    move |ev: leptos::ev::SubmitEvent| {
+                        ev.prevent_default();
+                        share.dispatch((id.clone(), agent.get_untracked()));
                     }
-                >
-                    "Share with an agent"
+                }
+            >
+                <label class="share-agent">
+                    <span>"Agent's username"</span>
+                    <input
+                        type="text"
+                        name="agent"
+                        required
+                        autocomplete="off"
+                        data-testid="share-agent"
+                        prop:value=move || agent.get()
+                        on:input=move |ev| agent.set(event_target_value(&ev))
+                    />
+                </label>
+                <button type="submit" data-testid="share-call">
+                    "Share with this agent"
                 </button>
                 {link}
-            </div>
+            </form>
         </Show>
     }
 }

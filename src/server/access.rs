@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::error::AppError;
-use crate::model::{conversation_order, CallDetails, CallId, CallSnapshot, Role, Seq};
+use crate::model::{conversation_order, CallDetails, CallId, CallSnapshot, Role, Seq, Username};
 
 use super::auth::grant::Signer;
 use super::auth::{audit, Viewer};
@@ -118,10 +118,10 @@ impl CallAccess {
     /// matches nothing) or one shared with them by a link still valid.
     pub fn admits(&self, who: &Asking, call: &CallDetails) -> bool {
         self.by_right(who, call)
-            || who
-                .grant
-                .as_deref()
-                .is_some_and(|g| self.signer.verify(g, &call.call_id, now_ms()))
+            || who.grant.as_deref().is_some_and(|g| {
+                let agent = &who.viewer.user.username;
+                self.signer.verify(g, &call.call_id, agent, now_ms())
+            })
     }
 
     /// When this asker's access to the call ends by itself: the expiry of
@@ -132,7 +132,8 @@ impl CallAccess {
             return None;
         }
         let grant = who.grant.as_deref()?;
-        self.signer.valid_until(grant, &call.call_id)
+        self.signer
+            .valid_until(grant, &call.call_id, &who.viewer.user.username)
     }
 
     /// Access by role, or by the call being the viewer's own.
@@ -225,16 +226,21 @@ impl CallAccess {
         }
     }
 
-    /// A signed link to one call the asker may see, for supervisors and
-    /// admins: the path and its expiry.
-    pub async fn share(&self, who: &Asking, id: &CallId) -> Result<(String, i64), AppError> {
+    /// A signed link to one call the asker may see, for `agent` only, made
+    /// by supervisors and admins: the path and its expiry.
+    pub async fn share(
+        &self,
+        who: &Asking,
+        id: &CallId,
+        agent: &Username,
+    ) -> Result<(String, i64), AppError> {
         if !who.viewer.user.role.sees_every_call() {
             return Err(AppError::NotAllowed);
         }
         let call = self.open_id(who, id).await?;
         let expires_ms = now_ms() + self.share_for_ms;
-        let grant = self.signer.issue(&call.call_id, expires_ms);
-        tracing::info!(target: "audit", event = "call_shared", user = %who.viewer.user.username, call = %call.call_id, expires_ms);
+        let grant = self.signer.issue(&call.call_id, agent, expires_ms);
+        tracing::info!(target: "audit", event = "call_shared", user = %who.viewer.user.username, call = %call.call_id, agent = %agent, expires_ms);
         Ok((format!("/calls/{}?grant={grant}", call.call_id), expires_ms))
     }
 

@@ -378,7 +378,7 @@ async fn a_signed_link_opens_one_call_for_an_agent_until_it_expires() {
         plain_client()
             .post(format!("{}/api/share", w.app.base))
             .header("cookie", cookie.to_string())
-            .form(&[("id", id)])
+            .form(&[("id", id), ("agent", "agent")])
             .send()
     };
     // Agents cannot make links.
@@ -420,6 +420,21 @@ async fn a_signed_link_opens_one_call_for_an_agent_until_it_expires() {
     assert!(!a.leaks());
     let a = knock(&w.app, Door::RestDetails, None, &with(&grant)).await;
     assert_eq!(a.status, 401);
+    // The link names the agent it was made for: another agent holding it
+    // gets nothing.
+    let carols = call_for(&w.app, "carol", "carol's call").await;
+    let res = share(&w.app.cookie, &carols).await.unwrap();
+    let (path, _): (String, i64) = res.json().await.unwrap();
+    let grant = path.split("grant=").nth(1).unwrap().to_string();
+    let link = format!("{carols}?grant={grant}");
+    let a = knock(&w.app, Door::RestDetails, Some(&w.agent), &link).await;
+    assert_eq!(a.status, 200, "the agent it names: {a:?}");
+    let bob = sign_in_at(&w.app.base, "bob", OTHER_PASSWORD)
+        .await
+        .unwrap();
+    let a = knock(&w.app, Door::RestDetails, Some(&bob), &link).await;
+    assert_eq!(a.status, 404, "another agent: {a:?}");
+    assert!(!a.leaks());
 }
 
 #[tokio::test]
@@ -510,7 +525,10 @@ async fn cross_site_state_changes_are_refused() {
     let attempts = [
         ("/signout", vec![]),
         ("/api/call", vec![("id", w.own.as_str())]),
-        ("/api/share", vec![("id", w.own.as_str())]),
+        (
+            "/api/share",
+            vec![("id", w.own.as_str()), ("agent", "agent")],
+        ),
         (
             "/signin",
             vec![("username", "supervisor"), ("password", DEMO_PASSWORD)],

@@ -112,16 +112,29 @@ async fn a_shared_link_opens_one_call_for_an_agent() {
     let access = access().await;
     let supervisor = asking(Role::Supervisor, "");
     let other = CallId::parse(OTHER).unwrap();
-    let (path, _) = access.share(&supervisor, &other).await.unwrap();
+    let alice_name = Username::parse("alice").unwrap();
+    let (path, _) = access
+        .share(&supervisor, &other, &alice_name)
+        .await
+        .unwrap();
     let grant = path.split("grant=").nth(1).unwrap().to_string();
-    let alice = asking(Role::Agent, "alice").with_grant(Some(grant.clone()));
+    let with_grant = |name: &str| {
+        Asking::new(viewer(name, Role::Agent, name), None, Door::Rest)
+            .with_grant(Some(grant.clone()))
+    };
+    let alice = with_grant("alice");
     assert!(access.open(&alice, OTHER).await.is_ok());
-    // Not a key to any other call.
-    let carol = asking(Role::Agent, "carol").with_grant(Some(grant));
-    assert!(access.open(&carol, OWN).await.is_err());
+    // Not a key for another agent, nor to any other call.
+    let carol = with_grant("carol");
+    assert!(access.open(&carol, OTHER).await.is_err());
+    let alice_own_elsewhere = with_grant("alice");
+    assert!(access
+        .open(&alice_own_elsewhere, "11111111-2222-4333-8444-555555555555")
+        .await
+        .is_err());
     // Agents can't make links.
     assert_eq!(
-        access.share(&alice, &other).await.unwrap_err(),
+        access.share(&alice, &other, &alice_name).await.unwrap_err(),
         AppError::NotAllowed
     );
 }

@@ -100,8 +100,11 @@ const NEVER: Duration = Duration::from_secs(3600);
 async fn a_shared_link_that_expires_ends_the_stream() {
     let rig = rig_with(1, NEVER, NEVER).await;
     // A link that expires in half a second, signed as the server signs.
-    let grant = crate::server::auth::grant::Signer::new(SECRET.as_bytes())
-        .issue(&call_id(), now_ms() + 500);
+    let grant = crate::server::auth::grant::Signer::new(SECRET.as_bytes()).issue(
+        &call_id(),
+        &Username::parse("someone").unwrap(),
+        now_ms() + 500,
+    );
     let who = asking(Role::Agent, "bob").with_grant(Some(grant));
     let (conn, mut peer) = connect(&rig, who);
     tokio::spawn(conn.call(call_id(), Resume::default()));

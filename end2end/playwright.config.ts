@@ -32,6 +32,8 @@ export function backendEnv(name: string, format: string): Record<string, string>
   };
 }
 export const DEV_PORT = Number(process.env.E2E_DEV_PORT ?? 3101);
+/** The developer API's token on the test servers (header x-dev-token). */
+export const DEV_TOKEN = 'e2e-dev-token';
 export const SERVER_BIN = bin;
 /** The dev server's accounts file (embedded store), relative to the repository. */
 export const devAccountsFile = (port: number) => `target/e2e-accounts-${port}.json`;
@@ -116,7 +118,12 @@ export default defineConfig({
     },
   ],
   webServer: [
-    server(DEV_PORT, { TRAVOIQ_SIMULATOR: 'off', TRAVOIQ_DEV_API: 'on', ...backendEnv('dev', 'connect-rt') }),
+    server(DEV_PORT, {
+      TRAVOIQ_SIMULATOR: 'off',
+      TRAVOIQ_DEV_API: 'on',
+      TRAVOIQ_DEV_API_TOKEN: DEV_TOKEN,
+      ...backendEnv('dev', 'connect-rt'),
+    }),
     server(SIM_PORT, {
       TRAVOIQ_SIMULATOR: 'on',
       TRAVOIQ_SIMULATOR_PACE: '4',

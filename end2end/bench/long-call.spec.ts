@@ -1,7 +1,7 @@
 import { test, expect, CallWriter } from '../tests/fixtures';
 import type { APIRequestContext, Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { DEV_PORT } from '../playwright.config';
+import { DEV_PORT, DEV_TOKEN } from '../playwright.config';
 
 // A two-hour call: how fast the page shows it, scrolls it and updates it,
 // and what it costs the browser and the server. Prints figures; asserts
@@ -30,6 +30,7 @@ async function writeCall(request: APIRequestContext, writer: CallWriter, lines: 
       Array.from({ length: Math.min(50, lines - start) }, (_, k) => {
         const i = start + k;
         return request.post(`/api/dev/calls/${id}/segments`, {
+          headers: { 'x-dev-token': DEV_TOKEN },
           data: { speaker: i % 2 ? 'Agent' : 'Customer', startMs: i * 1400, endMs: i * 1400 + 1200, text: `${i}: ${words}` },
         });
       }),

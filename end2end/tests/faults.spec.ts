@@ -2,7 +2,7 @@ import { test, expect, Dashboard, DEMO_PASSWORD, CallWriter } from './fixtures';
 import { request as playwrightRequest, type Browser, type BrowserContext, type WebSocketRoute } from '@playwright/test';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { backendEnv, SERVER_BIN } from '../playwright.config';
+import { backendEnv, DEV_TOKEN, SERVER_BIN } from '../playwright.config';
 
 // Faults during a call. Each test ends by comparing the page's transcript
 // with what was written: the same lines, in order, none twice.
@@ -114,6 +114,7 @@ class OwnServer {
       RUST_LOG: 'warn',
       TRAVOIQ_SIMULATOR: 'off',
       TRAVOIQ_DEV_API: 'on',
+      TRAVOIQ_DEV_API_TOKEN: DEV_TOKEN,
       TRAVOIQ_DEMO_USERS: 'on',
       TRAVOIQ_DEMO_PASSWORD: DEMO_PASSWORD,
       TRAVOIQ_SIGN_IN_PER_ACCOUNT: '10000',

@@ -1,28 +1,33 @@
 import { test as base, expect, type APIRequestContext, type Locator, type Page } from '@playwright/test';
+import { DEV_TOKEN } from '../playwright.config';
+
+/** Every developer API request carries the token. */
+const headers = { 'x-dev-token': DEV_TOKEN };
 
 /** The developer API of the "dev" server: writes exact calls. */
 export class CallWriter {
   constructor(private readonly request: APIRequestContext) {}
 
   async reset(): Promise<void> {
-    expect((await this.request.post('/api/dev/reset')).status()).toBe(204);
+    expect((await this.request.post('/api/dev/reset', { headers })).status()).toBe(204);
   }
 
   async createCall(customerPhoneNumber = '+14155550123', attributes: Record<string, string> = {}): Promise<string> {
-    const res = await this.request.post('/api/dev/calls', { data: { customerPhoneNumber, attributes } });
+    const res = await this.request.post('/api/dev/calls', { headers, data: { customerPhoneNumber, attributes } });
     expect(res.status()).toBe(201);
     return (await res.json()).contactId as string;
   }
 
   async say(id: string, speaker: 'Customer' | 'Agent', startMs: number, text: string, partial = false): Promise<void> {
     const res = await this.request.post(`/api/dev/calls/${id}/segments`, {
+      headers,
       data: { speaker, startMs, endMs: startMs + 900, text, partial },
     });
     expect(res.status()).toBe(204);
   }
 
   async end(id: string): Promise<void> {
-    expect((await this.request.post(`/api/dev/calls/${id}/end`)).status()).toBe(204);
+    expect((await this.request.post(`/api/dev/calls/${id}/end`, { headers })).status()).toBe(204);
   }
 }
 

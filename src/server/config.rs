@@ -53,6 +53,8 @@ pub struct Settings {
     pub requests_per_minute: u32,
     pub feed_linger_secs: u64,
     pub dev_api: bool,
+    /// The developer API's token; empty: a random one, printed at start.
+    pub dev_api_token: String,
     pub table_prefix: String,
     pub contact_table: String,
     pub customer_table: String,

@@ -185,7 +185,13 @@ impl Application {
             }
         }
 
-        let dev = if settings.dev_api { dev } else { None };
+        let bound = listener.local_addr().unwrap_or(addr);
+        let dev = match dev {
+            Some(target) if settings.dev_api => {
+                super::http::dev_api::DevApi::new(target, &settings.dev_api_token, bound)
+            }
+            _ => None,
+        };
         let allowed_origins = Arc::new(settings.allowed_origins());
         let access = Arc::new(CallAccess::new(hub.clone(), &settings));
         let state = AppState {

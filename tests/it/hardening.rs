@@ -336,3 +336,25 @@ async fn a_host_name_the_server_does_not_answer_for_is_refused() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn the_developer_api_needs_its_token() {
+    let app = spawn_app().await;
+    for token in [None, Some("wrong")] {
+        let mut req = plain_client()
+            .post(format!("{}/api/dev/calls", app.base))
+            .json(&serde_json::json!({}));
+        if let Some(token) = token {
+            req = req.header("x-dev-token", token);
+        }
+        assert_eq!(req.send().await.unwrap().status(), 403, "{token:?}");
+    }
+    let res = plain_client()
+        .post(format!("{}/api/dev/calls", app.base))
+        .header("x-dev-token", crate::common::DEV_TOKEN)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+}

@@ -79,7 +79,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = public.merge(pages).merge(data);
     if state.dev.is_some() {
         tracing::warn!("developer API enabled at /api/dev: never in production");
-        router = router.merge(dev_api::routes());
+        router = router.merge(dev_api::routes(&state));
     }
     // Every route above may answer with call data: no cache keeps a copy.
     // Static files (the fallback) may be cached.

@@ -9,7 +9,6 @@ use tokio::sync::watch;
 use crate::server::access::CallAccess;
 use crate::server::auth::Auth;
 use crate::server::config::Settings;
-use crate::server::dev_target::DevTarget;
 use crate::server::hub::Hub;
 use crate::server::security::SocketLimiter;
 
@@ -22,8 +21,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// The one path to a call: who may see which call, and how.
     pub access: Arc<CallAccess>,
-    /// Where the developer API writes, when it is on.
-    pub dev: Option<DevTarget>,
+    /// The developer API, when it is on.
+    pub dev: Option<super::dev_api::DevApi>,
     /// Open sockets per client address.
     pub sockets: SocketLimiter,
     /// The `Host` names this server answers for.

@@ -76,6 +76,9 @@ pub fn plain_client() -> reqwest::Client {
 
 /// Signs in through the form; the session cookie, or the page the server
 /// sent the browser back to (`Err(location)`).
+/// The developer API's token in every test server.
+pub const DEV_TOKEN: &str = "test-dev-token";
+
 pub async fn sign_in_at(base: &str, user: &str, password: &str) -> Result<String, String> {
     let res = plain_client()
         .post(format!("{base}/signin"))
@@ -130,6 +133,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let mut overrides = vec![
         ("simulator", "off"),
         ("dev_api", "on"),
+        ("dev_api_token", DEV_TOKEN),
         ("heartbeat_secs", "1"),
         ("feed_linger_secs", "1"),
         ("demo_users", "on"),
@@ -229,6 +233,7 @@ impl TestApp {
         let res = self
             .http
             .post(format!("{}/api/dev/calls", self.base))
+            .header("x-dev-token", DEV_TOKEN)
             .json(&body)
             .send()
             .await
@@ -242,6 +247,7 @@ impl TestApp {
         let res = self
             .http
             .post(format!("{}/api/dev/calls/{id}/segments", self.base))
+            .header("x-dev-token", DEV_TOKEN)
             .json(&json!({ "speaker": speaker, "startMs": start_ms, "text": text, "partial": partial }))
             .send()
             .await
@@ -253,6 +259,7 @@ impl TestApp {
         let res = self
             .http
             .post(format!("{}/api/dev/calls/{id}/end", self.base))
+            .header("x-dev-token", DEV_TOKEN)
             .send()
             .await
             .expect("end");

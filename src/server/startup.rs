@@ -188,7 +188,7 @@ impl Application {
         let bound = listener.local_addr().unwrap_or(addr);
         let dev = match dev {
             Some(target) if settings.dev_api => {
-                super::http::dev_api::DevApi::new(target, &settings.dev_api_token, bound)
+                super::dev_target::DevApi::new(target, &settings.dev_api_token, bound)
             }
             _ => None,
         };

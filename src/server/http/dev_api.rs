@@ -13,21 +13,14 @@
 
 use std::collections::BTreeMap;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
 use axum::extract::{Path, Request, State};
-use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::error::AppError;
@@ -35,7 +28,6 @@ use crate::model::{CallId, Speaker};
 
 use crate::server::access::{parse_id, store_error};
 use crate::server::contact::new_contact_attributes;
-use crate::server::dev_target::DevTarget;
 use crate::server::store::{now_ms, CallSink, NewContact, SegmentWrite, StoreError};
 
 use super::state::AppState;
@@ -47,46 +39,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/dev/calls/{id}/end", post(end_call))
         .route("/api/dev/reset", post(reset))
         .route_layer(from_fn_with_state(state.clone(), require_token))
-}
-
-/// The header that carries the developer API's token.
-pub const TOKEN_HEADER: &str = "x-dev-token";
-
-/// The developer API, when it is on: where it writes, and the token every
-/// request must carry (printed at start unless configured).
-#[derive(Clone)]
-pub struct DevApi {
-    pub target: DevTarget,
-    token: Arc<str>,
-}
-
-impl DevApi {
-    /// On only when the server is bound to loopback: the API writes calls
-    /// without a session, so nothing but this machine may reach it.
-    pub fn new(target: DevTarget, configured_token: &str, bound: SocketAddr) -> Option<Self> {
-        if !bound.ip().is_loopback() {
-            tracing::error!(%bound, "developer API refused: the server is not bound to loopback");
-            return None;
-        }
-        let token: Arc<str> = match configured_token.trim() {
-            "" => {
-                let made = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>());
-                tracing::warn!("developer API token (send as {TOKEN_HEADER}): {made}");
-                made.into()
-            }
-            given => given.into(),
-        };
-        Some(Self { target, token })
-    }
-
-    fn admits(&self, headers: &HeaderMap) -> bool {
-        let given = headers
-            .get(TOKEN_HEADER)
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
-        // Compare digests: no early exit on the first differing byte.
-        Sha256::digest(given) == Sha256::digest(self.token.as_bytes())
-    }
 }
 
 async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -212,30 +164,4 @@ async fn reset(State(state): State<AppState>) -> Result<StatusCode, AppError> {
     target.reset().await.map_err(write_failed)?;
     tracing::info!("store cleared through the developer API");
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::server::store::memory::MemoryStore;
-
-    fn target() -> DevTarget {
-        DevTarget::Memory(Arc::new(MemoryStore::new(1)))
-    }
-
-    #[test]
-    fn it_is_on_only_on_loopback_and_asks_for_its_token() {
-        assert!(DevApi::new(target(), "t", "0.0.0.0:3000".parse().unwrap()).is_none());
-        assert!(DevApi::new(target(), "t", "10.1.2.3:3000".parse().unwrap()).is_none());
-        let dev = DevApi::new(target(), "the-token", "127.0.0.1:3000".parse().unwrap()).unwrap();
-        let mut headers = HeaderMap::new();
-        assert!(!dev.admits(&headers));
-        headers.insert(TOKEN_HEADER, "the-tokem".parse().unwrap());
-        assert!(!dev.admits(&headers));
-        headers.insert(TOKEN_HEADER, "the-token".parse().unwrap());
-        assert!(dev.admits(&headers));
-        // Unconfigured: a random token, not an empty one.
-        let random = DevApi::new(target(), "", "[::1]:3000".parse().unwrap()).unwrap();
-        assert!(!random.admits(&HeaderMap::new()));
-    }
 }

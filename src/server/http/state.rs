@@ -22,7 +22,7 @@ pub struct AppState {
     /// The one path to a call: who may see which call, and how.
     pub access: Arc<CallAccess>,
     /// The developer API, when it is on.
-    pub dev: Option<super::dev_api::DevApi>,
+    pub dev: Option<crate::server::dev_target::DevApi>,
     /// Open sockets per client address.
     pub sockets: SocketLimiter,
     /// The `Host` names this server answers for.

@@ -71,16 +71,20 @@ pub fn origin_allowed(headers: &HeaderMap, extra: &[String]) -> bool {
         .unwrap_or_default();
     // Scheme, host and port: a request that reached us over TLS accepts
     // only an https origin (a plain-HTTP page on the same name is not us).
-    let over_tls = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
-    let origin_host = match (origin.strip_prefix("https://"), over_tls) {
+    let origin_host = match (origin.strip_prefix("https://"), over_tls(headers)) {
         (Some(rest), _) => rest,
         (None, false) => origin.strip_prefix("http://").unwrap_or_default(),
         (None, true) => "",
     };
     !host.is_empty() && !origin_host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+/// Whether the request reached us over TLS (as the proxy in front says).
+pub fn over_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
 /// A state change from another site's page is refused. Browsers name the

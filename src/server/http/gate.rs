@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::server::auth::accounts::SessionToken;
 use crate::server::auth::audit;
 use crate::server::config::Switch;
-use crate::server::security::same_site_request;
+use crate::server::security::{over_tls, same_site_request};
 
 use super::state::AppState;
 
@@ -50,14 +50,6 @@ pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
         .filter_map(Result::ok)
         .find(|c| c.name() == SECURE_SESSION_COOKIE || c.name() == SESSION_COOKIE)
         .and_then(|c| SessionToken::from_cookie(c.value()))
-}
-
-/// Whether the request reached us over TLS (directly or via a proxy).
-fn over_tls(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
 fn cookie_header(

@@ -62,10 +62,19 @@ pub async fn share_call(id: CallId, agent: String) -> Result<(String, i64), AppE
     )
 }
 
-/// What the sign-in page may say about this server: whether demo
-/// accounts exist (their passwords are in the server's log).
+/// What the sign-in page may say about this server: demo accounts, and
+/// signing in (and out) with a company account.
 #[server(prefix = "/api", endpoint = "signin_hint")]
-pub async fn sign_in_hint() -> Result<bool, AppError> {
+pub async fn sign_in_hint() -> Result<crate::model::SignInHint, AppError> {
     let state = crate::server::http::server_fn::state()?;
-    Ok(state.settings.demo_users_enabled())
+    let sso = state.auth.sso();
+    let sso_sign_out = match sso {
+        Some(sso) => sso.end_session_url(&sso.signed_out_url()).await,
+        None => None,
+    };
+    Ok(crate::model::SignInHint {
+        demo: state.settings.demo_users_enabled(),
+        sso_label: sso.map(|s| s.label().to_string()),
+        sso_sign_out,
+    })
 }

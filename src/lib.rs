@@ -16,6 +16,7 @@ pub mod pages;
 pub mod protocol;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod url;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -12,4 +12,4 @@ pub use call::{
     ATTR_PHONE_ALT, ATTR_TIMESTAMP, MAX_CALL_ID_INPUT,
 };
 pub use segment::{conversation_order, format_offset, Segment, SegmentKey, Seq, Speaker};
-pub use user::{AccountSummary, Role, User, Username, UsernameError, MAX_USERNAME};
+pub use user::{AccountSummary, Role, SignInHint, User, Username, UsernameError, MAX_USERNAME};

@@ -123,3 +123,15 @@ pub struct AccountSummary {
     pub agent_id: String,
     pub disabled: bool,
 }
+
+/// What the sign-in page may say about this server's ways in.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInHint {
+    /// Demo accounts exist (their passwords are in the server's log).
+    pub demo: bool,
+    /// Single sign-on is on: how to name the provider.
+    pub sso_label: Option<String>,
+    /// Where to sign out at the provider too, when it offers that.
+    pub sso_sign_out: Option<String>,
+}

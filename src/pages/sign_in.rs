@@ -7,6 +7,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::sign_in_hint;
 use crate::components::top_bar::TopBar;
+use crate::url::percent_encode;
 
 fn message(
     error: Option<&str>,
@@ -23,6 +24,34 @@ fn message(
         Some("unavailable") => Some((
             "error",
             "Sign-in is unavailable right now. Try again shortly.",
+        )),
+        Some("sso-no-role") => Some((
+            "error",
+            "Your company account has no role in TravoIQ Monitor. Ask your administrator to add you to a monitor group.",
+        )),
+        Some("sso-name-taken") => Some((
+            "error",
+            "Your company account's username is already a local account here. Ask your administrator.",
+        )),
+        Some("sso-disabled") => Some((
+            "error",
+            "Your account is disabled here. Ask your administrator.",
+        )),
+        Some("sso-bad-claims") => Some((
+            "error",
+            "Your company account gives no usable username or agent id here. Ask your administrator.",
+        )),
+        Some("sso-expired") => Some((
+            "error",
+            "The company sign-in took too long or was interrupted. Try again.",
+        )),
+        Some("sso-unavailable") => Some((
+            "error",
+            "Company sign-in is unavailable right now. Try again shortly, or use a password.",
+        )),
+        Some("sso-off") => Some((
+            "error",
+            "Company sign-in is not set up on this server.",
         )),
         Some(_) => Some(("error", "Sign-in failed. Try again.")),
         None if ended => Some(("info", "Your session ended. Sign in again.")),
@@ -44,7 +73,9 @@ pub fn SignIn() -> impl IntoView {
             )
         })
     };
-    let demo = Resource::new_blocking(|| (), |_| sign_in_hint());
+    let hint = Resource::new_blocking(|| (), |_| sign_in_hint());
+    let signed_out = move || query.with(|q| q.get_str("signed_out").is_some());
+    let sso_href = move || format!("/signin/sso?next={}", percent_encode(&next()));
 
     view! {
         <main class="page signin-page">
@@ -89,7 +120,31 @@ pub fn SignIn() -> impl IntoView {
                 </button>
                 <Suspense>
                     {move || Suspend::new(async move {
-                        matches!(demo.await, Ok(true))
+                        let hint = hint.await.unwrap_or_default();
+                        let sso = hint.sso_label.clone().map(|label| {
+                            view! {
+                                <p class="or">"or"</p>
+                                <a class="button sso" href=sso_href data-testid="sso-sign-in">
+                                    "Sign in with " {label}
+                                </a>
+                            }
+                        });
+                        let sso_out = hint
+                            .sso_sign_out
+                            .clone()
+                            .filter(|_| signed_out())
+                            .map(|url| {
+                                let label = hint.sso_label.clone().unwrap_or_default();
+                                view! {
+                                    <p class="hint">
+                                        <a href=url data-testid="sso-sign-out">
+                                            "Sign out of " {label} " too"
+                                        </a>
+                                    </p>
+                                }
+                            });
+                        let demo = hint
+                            .demo
                             .then(|| {
                                 view! {
                                     <p class="hint" data-testid="demo-hint">
@@ -100,7 +155,8 @@ pub fn SignIn() -> impl IntoView {
                                         " with the password printed in the server's log."
                                     </p>
                                 }
-                            })
+                            });
+                        view! { {sso} {sso_out} {demo} }
                     })}
                 </Suspense>
             </form>

@@ -168,6 +168,15 @@ impl Application {
         let (store, sink, dev, accounts) = open_store(&settings).await?;
         let auth = Arc::new(Auth::new(accounts, &settings));
         demo_users(&auth, &settings).await?;
+        if let Some(sso) = auth.sso() {
+            tracing::info!(issuer = %sso.issuer(), "single sign-on on");
+            let auth = auth.clone();
+            tokio::spawn(async move {
+                if let Some(sso) = auth.sso() {
+                    sso.warm().await;
+                }
+            });
+        }
         let hub = Hub::start(store, Duration::from_secs(settings.feed_linger_secs));
 
         if settings.simulator {

@@ -49,6 +49,7 @@ async fn add_account(app: &TestApp, name: &str, role: Role) {
             disabled: false,
             created_ms: now_ms(),
             credentials_version: 0,
+            sso_subject: None,
         })
         .await
         .unwrap();

@@ -42,6 +42,7 @@ async fn two_instances_share_accounts_and_sessions() {
             disabled: false,
             created_ms: now_ms(),
             credentials_version: 0,
+            sso_subject: None,
         })
         .await
         .unwrap();

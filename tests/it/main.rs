@@ -18,6 +18,7 @@ mod live_socket;
 mod parsing_props;
 mod shutdown;
 mod slow_call;
+mod sso;
 mod store_contract;
 mod stream_fallback;
 mod stream_faults;

@@ -30,6 +30,10 @@ pub struct Account {
     /// version is over, on every instance.
     #[serde(default)]
     pub credentials_version: u64,
+    /// A company account's issuer and subject (single sign-on); `None`
+    /// for a local account. Such an account has no password here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_subject: Option<String>,
 }
 
 impl Account {

@@ -9,8 +9,15 @@ use crate::model::{CallId, Username};
 
 use super::Viewer;
 
-pub fn signed_in(user: &Username, addr: IpAddr) {
-    tracing::info!(target: "audit", event = "sign_in", user = %user, addr = %addr);
+/// `via`: "password" or "sso" (a company account).
+pub fn signed_in(user: &Username, addr: IpAddr, via: &str) {
+    tracing::info!(target: "audit", event = "sign_in", user = %user, addr = %addr, via);
+}
+
+/// A company sign-in refused: by the provider, by our checks of what it
+/// sent (state, nonce, signature), or by the mapping to an account here.
+pub fn sso_refused(user: Option<&Username>, reason: &str, addr: IpAddr) {
+    tracing::warn!(target: "audit", event = "sso_refused", user = ?user.map(Username::as_str), reason, addr = %addr);
 }
 
 pub fn sign_in_failed(attempted: &str, addr: IpAddr) {

@@ -67,8 +67,11 @@ fn version(item: &Item) -> u64 {
         .unwrap_or(0)
 }
 
+/// A company account's issuer and subject (absent on local accounts).
+const SSO_SUBJECT: &str = "ssoSubject";
+
 fn account_item(a: &Account) -> Item {
-    HashMap::from([
+    let mut item = HashMap::from([
         (USERNAME.to_string(), s(a.username.as_str())),
         ("role".to_string(), s(a.role.as_str())),
         ("passwordHash".to_string(), s(&a.password_hash)),
@@ -79,7 +82,11 @@ fn account_item(a: &Account) -> Item {
             CREDENTIALS_VERSION.to_string(),
             n(a.credentials_version as i64),
         ),
-    ])
+    ]);
+    if let Some(subject) = &a.sso_subject {
+        item.insert(SSO_SUBJECT.to_string(), s(subject));
+    }
+    item
 }
 
 fn account_from(item: &Item) -> Result<Account, AccountStoreError> {
@@ -103,6 +110,7 @@ fn account_from(item: &Item) -> Result<Account, AccountStoreError> {
             .unwrap_or(false),
         created_ms: get_n(item, "createdMs").unwrap_or(0),
         credentials_version: version(item),
+        sso_subject: get_s(item, SSO_SUBJECT).map(str::to_string),
     })
 }
 

@@ -11,6 +11,7 @@ pub mod grant;
 pub mod limit;
 pub mod ops;
 pub mod password;
+pub mod sso;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -46,6 +47,15 @@ pub enum AccessChange {
     Account(Username),
 }
 
+/// Why a company sign-in did not open a session here, as the user is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsoRefusal {
+    /// A local account (or another company account) has this name.
+    NameTaken,
+    Disabled,
+    Unavailable,
+}
+
 /// Why a sign-in did not succeed, as the user is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInRefusal {
@@ -67,6 +77,8 @@ pub struct Auth {
     cookie_key: Option<Vec<u8>>,
     /// Lookups of well-formed tokens that named no session, per address.
     missed: limit::FailedLookups,
+    /// Single sign-on, when configured.
+    sso: Option<sso::Sso>,
 }
 
 impl Auth {
@@ -84,7 +96,26 @@ impl Auth {
                 secret => Some(secret.as_bytes().to_vec()),
             },
             missed: limit::FailedLookups::default(),
+            sso: Self::sso_from(settings),
         }
+    }
+
+    fn sso_from(settings: &Settings) -> Option<sso::Sso> {
+        // Checked when the settings were loaded.
+        let config = settings.sso.parsed().ok().flatten()?;
+        let secret = Some(settings.secret.trim().as_bytes()).filter(|s| !s.is_empty());
+        match sso::Sso::new(config, secret) {
+            Ok(sso) => Some(sso),
+            Err(e) => {
+                tracing::error!(error = %e, "single sign-on is configured but can't start");
+                None
+            }
+        }
+    }
+
+    /// Single sign-on, when it is configured.
+    pub fn sso(&self) -> Option<&sso::Sso> {
+        self.sso.as_ref()
     }
 
     pub fn store(&self) -> &Arc<dyn AccountStore> {
@@ -136,7 +167,8 @@ impl Auth {
             Err(_) => None,
         };
         let password = password.to_string();
-        let checked = account.clone();
+        // A company account has no password here.
+        let checked = account.clone().filter(|a| a.sso_subject.is_none());
         // The same work whether or not the account exists or is disabled.
         let matches = password::capped(move || match &checked {
             Some(a) => password::verify(&password, &a.password_hash) && !a.disabled,
@@ -156,6 +188,43 @@ impl Auth {
             }
         };
         self.limiter.succeeded(&shown, addr);
+        let opened = self.open_session(&account, addr, "password").await;
+        opened.map_err(|()| SignInRefusal::Unavailable)
+    }
+
+    /// Opens a session for someone who signed in with their company
+    /// account (the provider has vouched for them; see [`sso::Sso::finish`]).
+    pub async fn sign_in_sso(
+        &self,
+        who: &sso::claims::SsoIdentity,
+        addr: IpAddr,
+    ) -> Result<(SessionToken, Viewer), SsoRefusal> {
+        let account = self
+            .ops("identity provider")
+            .company_account(who)
+            .await
+            .map_err(|e| {
+                audit::sso_refused(Some(&who.username), &e.to_string(), addr);
+                match e {
+                    ops::CompanyAccountError::NameTaken(_) => SsoRefusal::NameTaken,
+                    ops::CompanyAccountError::Disabled(_) => SsoRefusal::Disabled,
+                    ops::CompanyAccountError::Store(e) => {
+                        tracing::error!(error = %e, "single sign-on: account store unavailable");
+                        SsoRefusal::Unavailable
+                    }
+                }
+            })?;
+        let opened = self.open_session(&account, addr, "sso").await;
+        opened.map_err(|()| SsoRefusal::Unavailable)
+    }
+
+    /// A new session for `account`: its token (for the cookie) and viewer.
+    async fn open_session(
+        &self,
+        account: &Account,
+        addr: IpAddr,
+        via: &str,
+    ) -> Result<(SessionToken, Viewer), ()> {
         let token = match &self.cookie_key {
             Some(key) => SessionToken::generate_signed(key),
             None => SessionToken::generate(),
@@ -170,10 +239,9 @@ impl Auth {
         };
         self.store.create_session(&record).await.map_err(|e| {
             tracing::error!(error = %e, "sign-in: could not store the session");
-            SignInRefusal::Unavailable
         })?;
-        audit::signed_in(&account.username, addr);
-        Ok((token, self.viewer_of(&account, record.key)))
+        audit::signed_in(&account.username, addr, via);
+        Ok((token, self.viewer_of(account, record.key)))
     }
 
     fn viewer_of(&self, account: &Account, session: SessionKey) -> Viewer {

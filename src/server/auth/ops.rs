@@ -7,8 +7,20 @@ use super::accounts::{Account, AccountChange, AccountStore, AccountStoreError};
 use tokio::sync::broadcast;
 
 use super::password::{self, PasswordError};
+use super::sso::claims::SsoIdentity;
 use super::{audit, AccessChange};
 use crate::server::store::now_ms;
+
+/// Why a company account can't sign in here.
+#[derive(Debug, thiserror::Error)]
+pub enum CompanyAccountError {
+    #[error("{0} is the name of a local account (or another company account)")]
+    NameTaken(Username),
+    #[error("{0} is disabled here")]
+    Disabled(Username),
+    #[error(transparent)]
+    Store(#[from] AccountStoreError),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountOpError {
@@ -80,6 +92,7 @@ impl<'a> AccountOps<'a> {
             disabled: false,
             created_ms: now_ms(),
             credentials_version: 0,
+            sso_subject: None,
         };
         match write {
             Write::New => self.store.create(account).await?,
@@ -99,6 +112,54 @@ impl<'a> AccountOps<'a> {
         }
         self.changed(username, &format!("added as {role}"));
         Ok(chosen)
+    }
+
+    /// The account of a user signed in with their company account: made at
+    /// their first sign-in, its role and agent id kept as the provider says
+    /// (a change ends the sessions made before it, as a reset does). A
+    /// local account of the same name is never taken over.
+    pub async fn company_account(&self, who: &SsoIdentity) -> Result<Account, CompanyAccountError> {
+        let existing = self.store.account(&who.username).await?;
+        match existing {
+            Some(a) if a.sso_subject.as_deref() != Some(who.subject.as_str()) => {
+                Err(CompanyAccountError::NameTaken(who.username.clone()))
+            }
+            Some(a) if a.disabled => Err(CompanyAccountError::Disabled(who.username.clone())),
+            Some(a) if a.role == who.role && a.agent_id == who.agent_id => Ok(a),
+            Some(a) => {
+                let updated = Account {
+                    role: who.role,
+                    agent_id: who.agent_id.clone(),
+                    credentials_version: a.credentials_version + 1,
+                    ..a
+                };
+                self.store.put(updated.clone()).await?;
+                self.changed(
+                    &who.username,
+                    &format!("now {} (from the identity provider)", who.role),
+                );
+                Ok(updated)
+            }
+            None => {
+                let account = Account {
+                    username: who.username.clone(),
+                    role: who.role,
+                    // No password: this account signs in at its provider.
+                    password_hash: String::new(),
+                    agent_id: who.agent_id.clone(),
+                    disabled: false,
+                    created_ms: now_ms(),
+                    credentials_version: 0,
+                    sso_subject: Some(who.subject.clone()),
+                };
+                self.store.create(account.clone()).await?;
+                self.changed(
+                    &who.username,
+                    &format!("added as {} (from the identity provider)", who.role),
+                );
+                Ok(account)
+            }
+        }
     }
 
     /// Sets a new password (`password`, or a fresh random one); returns it.
@@ -222,5 +283,59 @@ mod tests {
         assert!(auth.session(&after.session).await.unwrap().is_some());
         replace("yet another long password").await.unwrap();
         assert!(auth.session(&after.session).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_company_account_follows_its_provider_and_never_takes_a_local_name() {
+        let settings = crate::server::config::Settings::load_with(&[]).unwrap();
+        let auth = super::super::Auth::new(std::sync::Arc::new(store()), &settings);
+        let addr = std::net::IpAddr::from([127, 0, 0, 1]);
+        let mut who = SsoIdentity {
+            username: Username::parse("sam").unwrap(),
+            role: Role::Supervisor,
+            agent_id: String::new(),
+            subject: "https://login.example.com 42".into(),
+        };
+        let (_, first) = auth.sign_in_sso(&who, addr).await.unwrap();
+        let (_, again) = auth.sign_in_sso(&who, addr).await.unwrap();
+        assert!(auth.session(&first.session).await.unwrap().is_some());
+        // Demoted at the provider: the sessions made before end.
+        who.role = Role::Agent;
+        let (_, demoted) = auth.sign_in_sso(&who, addr).await.unwrap();
+        assert_eq!(demoted.user.role, Role::Agent);
+        for old in [&first, &again] {
+            assert!(auth.session(&old.session).await.unwrap().is_none());
+        }
+        assert!(auth.session(&demoted.session).await.unwrap().is_some());
+        // Another subject with the same name, or a local account's name.
+        let mut other = who.clone();
+        other.subject = "https://login.example.com 43".into();
+        assert!(matches!(
+            auth.ops("test").company_account(&other).await,
+            Err(CompanyAccountError::NameTaken(_))
+        ));
+        auth.ops("test")
+            .add(
+                &Username::parse("kim").unwrap(),
+                Role::Agent,
+                None,
+                None,
+                Write::New,
+            )
+            .await
+            .unwrap();
+        other.username = Username::parse("kim").unwrap();
+        assert!(matches!(
+            auth.ops("test").company_account(&other).await,
+            Err(CompanyAccountError::NameTaken(_))
+        ));
+        auth.ops("test")
+            .set_disabled(&who.username, true)
+            .await
+            .unwrap();
+        assert!(matches!(
+            auth.ops("test").company_account(&who).await,
+            Err(CompanyAccountError::Disabled(_))
+        ));
     }
 }

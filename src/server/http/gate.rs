@@ -19,6 +19,7 @@ use crate::server::config::Switch;
 use crate::server::security::{over_tls, same_site_request};
 
 use super::state::AppState;
+pub use crate::url::percent_encode;
 
 pub const SESSION_COOKIE: &str = "travoiq_session";
 /// The cookie's name when it is `Secure`: browsers then refuse it unless
@@ -52,17 +53,22 @@ pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
         .and_then(|c| SessionToken::from_cookie(c.value()))
 }
 
+/// Whether cookies set in answer to this request carry `Secure`.
+pub fn secure_cookie(setting: Switch, headers: &HeaderMap) -> bool {
+    match setting {
+        Switch::On => true,
+        Switch::Off => false,
+        Switch::Auto => over_tls(headers),
+    }
+}
+
 fn cookie_header(
     value: &str,
     max_age_secs: i64,
     secure: Switch,
     headers: &HeaderMap,
 ) -> HeaderValue {
-    let secure = match secure {
-        Switch::On => true,
-        Switch::Off => false,
-        Switch::Auto => over_tls(headers),
-    };
+    let secure = secure_cookie(secure, headers);
     let name = if secure {
         SECURE_SESSION_COOKIE
     } else {
@@ -130,19 +136,6 @@ fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
         .map(|(k, v)| format!("{k}={}", percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Percent-encodes everything but unreserved characters and `/`.
-pub fn percent_encode(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 pub async fn gate(

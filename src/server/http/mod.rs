@@ -13,6 +13,7 @@ pub mod rest;
 pub mod server_fn;
 pub mod sign_in;
 pub mod socket;
+pub mod sso;
 pub mod state;
 
 use axum::http::{header, HeaderValue};
@@ -45,6 +46,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(rest::healthz))
         .route("/signin", post(sign_in::sign_in))
         .route("/signout", post(sign_in::sign_out))
+        .route("/signin/sso", get(sso::begin))
+        .route(
+            crate::server::config::sso::CALLBACK_PATH,
+            get(sso::callback),
+        )
         .leptos_routes_with_context(&state, open_pages, || {}, {
             let options = options.clone();
             move || shell(options.clone())

@@ -129,6 +129,12 @@ pub async fn spawn_dynamo_app(prefix: &str, extra: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    spawn_app_at("127.0.0.1:0", extra).await
+}
+
+/// The server at `addr` (a port chosen beforehand, when something else,
+/// such as an identity provider, must know it first).
+pub async fn spawn_app_at(addr: &str, extra: &[(&str, &str)]) -> TestApp {
     let accounts_file = temp_accounts_file();
     let mut overrides = vec![
         ("simulator", "off"),
@@ -161,7 +167,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let mut options = leptos::config::get_configuration(None)
         .expect("leptos options")
         .leptos_options;
-    options.site_addr = "127.0.0.1:0".parse().expect("addr");
+    options.site_addr = addr.parse().expect("addr");
     let app = Application::build(settings, options)
         .await
         .expect("app builds");

@@ -6,7 +6,9 @@ use serde::Deserialize;
 
 pub use super::store::dynamo::items::WriterFormat;
 
-const DEFAULTS: &str = include_str!("../../Leptos.toml");
+pub mod sso;
+
+const DEFAULTS: &str = include_str!("../../../Leptos.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -103,6 +105,10 @@ pub struct Settings {
     pub share_link_mins: u64,
     pub sign_in_per_account: u32,
     pub sign_in_per_address: u32,
+    /// Single sign-on with OpenID Connect (`oidc_*`); off unless an issuer
+    /// is set.
+    #[serde(flatten)]
+    pub sso: sso::SsoSettings,
 }
 
 /// A setting that is on, off, or decided by the rest of the configuration.
@@ -317,6 +323,7 @@ impl Settings {
                 )));
             }
         }
+        s.sso.parsed()?;
         if s.heartbeat_secs == 0 || s.session_recheck_secs == 0 {
             return Err(ConfigError::Invalid(
                 "heartbeat_secs and session_recheck_secs must be at least 1".into(),

@@ -38,6 +38,20 @@ export const SERVER_BIN = bin;
 /** The dev server's accounts file (embedded store), relative to the repository. */
 export const devAccountsFile = (port: number) => `target/e2e-accounts-${port}.json`;
 const SIM_PORT = Number(process.env.E2E_SIM_PORT ?? 3102);
+/** The test OpenID provider (oidc/provider.mjs): the dev server signs in with it too. */
+export const OIDC_PORT = Number(process.env.E2E_OIDC_PORT ?? 3109);
+export const OIDC_ISSUER = `http://127.0.0.1:${OIDC_PORT}`;
+const devBase = `http://127.0.0.1:${DEV_PORT}`;
+const oidcEnv = {
+  TRAVOIQ_OIDC_ISSUER: OIDC_ISSUER,
+  TRAVOIQ_OIDC_CLIENT_ID: 'monitor',
+  TRAVOIQ_OIDC_CLIENT_SECRET: 'monitor-secret',
+  TRAVOIQ_OIDC_REDIRECT_URL: `${devBase}/signin/sso/callback`,
+  TRAVOIQ_OIDC_SCOPES: 'profile email groups connect',
+  TRAVOIQ_OIDC_ROLES: 'monitor-agents=agent,monitor-supervisors=supervisor,monitor-admins=admin',
+  TRAVOIQ_OIDC_AGENT_CLAIM: 'connect_username',
+  TRAVOIQ_OIDC_LABEL: 'Example Corp',
+};
 export const SIM_URL = `http://127.0.0.1:${SIM_PORT}`;
 
 const launchOptions = {
@@ -118,10 +132,27 @@ export default defineConfig({
     },
   ],
   webServer: [
+    {
+      // A real OpenID provider (npm oidc-provider) for single sign-on.
+      command: 'node oidc/provider.mjs',
+      url: `${OIDC_ISSUER}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      timeout: 20_000,
+      stdout: 'ignore' as const,
+      stderr: 'ignore' as const,
+      env: {
+        OIDC_PORT: String(OIDC_PORT),
+        OIDC_CLIENT_ID: 'monitor',
+        OIDC_CLIENT_SECRET: 'monitor-secret',
+        OIDC_REDIRECT_URIS: `${devBase}/signin/sso/callback`,
+        OIDC_POST_LOGOUT_URIS: `${devBase}/signin?signed_out=1`,
+      },
+    },
     server(DEV_PORT, {
       TRAVOIQ_SIMULATOR: 'off',
       TRAVOIQ_DEV_API: 'on',
       TRAVOIQ_DEV_API_TOKEN: DEV_TOKEN,
+      ...oidcEnv,
       ...backendEnv('dev', 'connect-rt'),
     }),
     server(SIM_PORT, {

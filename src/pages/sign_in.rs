@@ -124,7 +124,7 @@ pub fn SignIn() -> impl IntoView {
                         let sso = hint.sso_label.clone().map(|label| {
                             view! {
                                 <p class="or">"or"</p>
-                                <a class="button sso" href=sso_href data-testid="sso-sign-in">
+                                <a class="button sso" href=sso_href rel="external" data-testid="sso-sign-in">
                                     "Sign in with " {label}
                                 </a>
                             }

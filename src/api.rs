@@ -74,6 +74,7 @@ pub async fn sign_in_hint() -> Result<crate::model::SignInHint, AppError> {
     };
     Ok(crate::model::SignInHint {
         demo: state.settings.demo_users_enabled(),
+        demo_password_set: !state.settings.demo_password.is_empty(),
         sso_label: sso.map(|s| s.label().to_string()),
         sso_sign_out,
     })

@@ -128,8 +128,11 @@ pub struct AccountSummary {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInHint {
-    /// Demo accounts exist (their passwords are in the server's log).
+    /// Demo accounts exist.
     pub demo: bool,
+    /// Their password was set in TRAVOIQ_DEMO_PASSWORD (so the log does
+    /// not print it).
+    pub demo_password_set: bool,
     /// Single sign-on is on: how to name the provider.
     pub sso_label: Option<String>,
     /// Where to sign out at the provider too, when it offers that.

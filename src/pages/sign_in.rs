@@ -76,6 +76,9 @@ pub fn SignIn() -> impl IntoView {
     let hint = Resource::new_blocking(|| (), |_| sign_in_hint());
     let signed_out = move || query.with(|q| q.get_str("signed_out").is_some());
     let sso_href = move || format!("/signin/sso?next={}", percent_encode(&next()));
+    // After a refusal the name typed comes back: the password gets focus.
+    let user = move || query.with(|q| q.get("user")).unwrap_or_default();
+    let has_user = move || !user().is_empty();
 
     view! {
         <main class="page signin-page">
@@ -102,6 +105,8 @@ pub fn SignIn() -> impl IntoView {
                     spellcheck="false"
                     required
                     maxlength="64"
+                    value=user
+                    autofocus=move || !has_user()
                     data-testid="username"
                 />
                 <label for="password">"Password"</label>
@@ -112,9 +117,12 @@ pub fn SignIn() -> impl IntoView {
                     autocomplete="current-password"
                     required
                     maxlength="256"
+                    autofocus=has_user
                     data-testid="password"
                 />
-                <input type="hidden" name="next" prop:value=next />
+                // In the server's HTML, so a sign-in before the script has
+                // loaded (or without it) still returns to the page asked for.
+                <input type="hidden" name="next" value=next />
                 <button type="submit" class="primary" data-testid="sign-in">
                     "Sign in"
                 </button>
@@ -143,6 +151,11 @@ pub fn SignIn() -> impl IntoView {
                                     </p>
                                 }
                             });
+                        let whence = if hint.demo_password_set {
+                            " with the password set in TRAVOIQ_DEMO_PASSWORD."
+                        } else {
+                            " with the password printed in the server's log."
+                        };
                         let demo = hint
                             .demo
                             .then(|| {
@@ -152,7 +165,7 @@ pub fn SignIn() -> impl IntoView {
                                         <code>"supervisor"</code>
                                         " or "
                                         <code>"agent"</code>
-                                        " with the password printed in the server's log."
+                                        {whence}
                                     </p>
                                 }
                             });

@@ -242,6 +242,24 @@ pub async fn require_viewer_page(
     response
 }
 
+/// `GET /signin` for someone already signed in: on to where they were
+/// going (a bookmark of the sign-in page, a second tab, Back).
+pub async fn signed_in_goes_on(req: Request, next: Next) -> Response {
+    // This router also carries the server functions: only the page.
+    let page = req.method() == axum::http::Method::GET && req.uri().path() == "/signin";
+    if !page || no_viewer(&req).is_some() {
+        return next.run(req).await;
+    }
+    #[derive(serde::Deserialize)]
+    struct Wanted {
+        next: Option<String>,
+    }
+    let target = axum::extract::Query::<Wanted>::try_from_uri(req.uri())
+        .ok()
+        .and_then(|q| q.0.next);
+    Redirect::to(&safe_next(target.as_deref())).into_response()
+}
+
 fn no_viewer(req: &Request) -> Option<NoViewer> {
     if req
         .extensions()

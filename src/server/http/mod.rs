@@ -40,6 +40,15 @@ pub fn router(state: AppState) -> Router {
         .partition(|route| OPEN_PAGES.contains(&route.path()));
     let options = state.leptos_options.clone();
 
+    // The sign-in page (and, as leptos_axum adds them here, the server
+    // functions): someone already signed in is sent on from the page.
+    let open = Router::new()
+        .leptos_routes_with_context(&state, open_pages, || {}, {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .route_layer(from_fn(gate::signed_in_goes_on));
+
     // Open to anyone: sign-in, health, and the server functions (each
     // asks for its viewer; `/api/me` answers "nobody" without one).
     let public = Router::new()
@@ -51,10 +60,7 @@ pub fn router(state: AppState) -> Router {
             crate::server::config::sso::CALLBACK_PATH,
             get(sso::callback),
         )
-        .leptos_routes_with_context(&state, open_pages, || {}, {
-            let options = options.clone();
-            move || shell(options.clone())
-        });
+        .merge(open);
 
     // Signed-in pages: a browser without a session is sent to sign in.
     let page = render_app_to_stream_with_context(

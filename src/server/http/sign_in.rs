@@ -51,9 +51,12 @@ pub async fn sign_in(
                 SignInRefusal::TooManyAttempts => "throttled",
                 SignInRefusal::Unavailable => "unavailable",
             };
+            // The name comes back so it needn't be typed again.
+            let name: String = form.username.trim().chars().take(64).collect();
             Redirect::to(&format!(
-                "/signin?error={code}&next={}",
-                percent_encode(&next)
+                "/signin?error={code}&next={}&user={}",
+                percent_encode(&next),
+                percent_encode(&name)
             ))
             .into_response()
         }

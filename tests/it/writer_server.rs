@@ -3,18 +3,20 @@
 //! serve`) writes exact calls into the tables, which a monitor then shows
 //! as it shows the upstream pipeline's. The writer server shows nothing.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use travoiq_monitor::model::Speaker;
+use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::config::{Settings, WriterFormat};
 use travoiq_monitor::server::startup::{Application, StartupError};
 use travoiq_monitor::server::writer_server::{WriterServer, WriterServerOptions};
 
 use crate::common::dynamo::{unique_prefix, writer};
 use crate::common::{
-    backlog, create_account_tables, dynamo_settings, eventually, plain_client, pump,
-    spawn_dynamo_app, spawn_writer, test_leptos_options, DEV_TOKEN,
+    create_account_tables, dynamo_settings, eventually, plain_client, pump, spawn_dynamo_app,
+    spawn_writer, test_leptos_options, until, DEV_TOKEN,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,23 +109,30 @@ async fn the_writer_server_writes_a_call_a_dynamodb_monitor_shows(format: Writer
     assert_eq!(details["customerPhoneNumber"], "+14155550199");
     assert!(details["audioFromCustomer"].is_string(), "ended: {details}");
 
+    // The call's lines, each in its latest state (the stream may bring
+    // some after the backlog).
+    let expected = vec![
+        (
+            Speaker::Customer,
+            "Hello, I need to change my flight".to_string(),
+            false,
+        ),
+        (Speaker::Agent, "Of course, which one?".to_string(), false),
+    ];
     let mut frames = pump(app.connect(&format!("/ws/{id}")).await);
-    let shown: Vec<(Speaker, String, bool)> = backlog(&mut frames)
-        .await
-        .into_iter()
-        .map(|s| (s.speaker, s.text, s.partial))
-        .collect();
-    assert_eq!(
-        shown,
-        vec![
-            (
-                Speaker::Customer,
-                "Hello, I need to change my flight".into(),
-                false
-            ),
-            (Speaker::Agent, "Of course, which one?".into(), false),
-        ]
-    );
+    let mut shown = BTreeMap::new();
+    until(
+        &mut frames,
+        "both lines, final",
+        Duration::from_secs(15),
+        |msg| {
+            if let ServerMsg::Transcript(s) = msg {
+                shown.insert(s.start_ms, (s.speaker, s.text, s.partial));
+            }
+            (shown.values().cloned().collect::<Vec<_>>() == expected).then_some(())
+        },
+    )
+    .await;
 
     // Writes only, with the token, to calls it started.
     let unknown = "0f8fad5b-d9cb-469f-a165-70867728950e";
@@ -168,4 +177,32 @@ async fn the_writer_server_writes_connect_rt_calls_a_monitor_shows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_writer_server_writes_kvs_ms_calls_a_monitor_shows() {
     the_writer_server_writes_a_call_a_dynamodb_monitor_shows(WriterFormat::KvsMs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_polling_tables_without_streams_forgets_the_calls_of_emptied_tables() {
+    let prefix = unique_prefix("writer-polled");
+    // Tables without streams: the monitor Scans contactDetails every second.
+    writer(&prefix, WriterFormat::ConnectRt, false).await;
+    let calls = spawn_writer(&prefix, WriterFormat::ConnectRt).await;
+    let app = spawn_dynamo_app(&prefix, &[("latest_poll_secs", "1")]).await;
+
+    let id = calls.create_call("+14155550142").await;
+    let latest = eventually(Duration::from_secs(10), || async {
+        let res = app.get("/latest-call").await;
+        let v = res.json::<Value>().await.ok()?;
+        (v["contactId"] == id.as_str()).then_some(())
+    })
+    .await;
+    assert!(latest.is_some(), "the new call found by a Scan");
+
+    calls.reset().await;
+    let gone = eventually(Duration::from_secs(10), || async {
+        (app.get("/latest-call").await.status() == 404).then_some(())
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "a call deleted from the table is no longer the newest"
+    );
 }

@@ -1,6 +1,7 @@
 //! `spawn_app()`: the real server on a free port, with the embedded store,
 //! no simulator and the developer API (`spawn_dynamo_app()`: on moto's
-//! DynamoDB), plus small HTTP/WebSocket helpers (among them `pump`, a
+//! DynamoDB, without it; `spawn_writer()`: the writer server that writes
+//! those tables), plus small HTTP/WebSocket helpers (among them `pump`, a
 //! socket read all the time into a channel) and `eventually`, which waits
 //! for a condition instead of a fixed time.
 

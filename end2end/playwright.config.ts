@@ -1,18 +1,24 @@
 import { defineConfig, devices } from '@playwright/test';
 
 // Two servers from the same release binary (built by `cargo leptos build --release`):
-// - "dev": simulator off, developer API on, so tests write exact calls;
+// - "dev": simulator off, so tests write exact calls through the developer API;
 // - "sim": the newcomer's default, with the simulator playing calls (faster).
 //
 // E2E_BACKEND=dynamodb runs the same suite with both servers on the DynamoDB
-// backend against E2E_DYNAMODB_ENDPOINT (scripts/test starts moto for it):
-// the dev server writes calls in the connect-rt format, the simulator server
-// in kvs-ms, each into its own tables, created by `travoiq-monitor writer`.
+// backend against E2E_DYNAMODB_ENDPOINT (scripts/test starts moto for it),
+// each on its own tables, created by `travoiq-monitor writer`. The monitor has
+// no developer API there: beside the dev server runs the writer server
+// (`travoiq-monitor writer serve`), which answers the same write requests and
+// writes the dev server's tables in the connect-rt format, as the upstream
+// pipeline would; the simulator server's own simulator writes kvs-ms (no test
+// writes exact calls to it, so it needs no writer server).
 const bin = process.env.TRAVOIQ_SERVER_BIN ?? 'target/release/travoiq-monitor';
 const backend = process.env.E2E_BACKEND ?? 'memory';
+/** Whether the servers run on the DynamoDB backend (E2E_BACKEND=dynamodb). */
+export const onDynamo = backend === 'dynamodb';
 
 export function backendEnv(name: string, format: string): Record<string, string> {
-  if (backend !== 'dynamodb') return {};
+  if (!onDynamo) return {};
   const endpoint = process.env.E2E_DYNAMODB_ENDPOINT;
   if (!endpoint) throw new Error('E2E_BACKEND=dynamodb needs E2E_DYNAMODB_ENDPOINT');
   return {
@@ -32,6 +38,12 @@ export function backendEnv(name: string, format: string): Record<string, string>
   };
 }
 export const DEV_PORT = Number(process.env.E2E_DEV_PORT ?? 3101);
+export const DEV_URL = `http://127.0.0.1:${DEV_PORT}`;
+/** The writer server beside the dev server on DynamoDB. */
+const WRITER_PORT = Number(process.env.E2E_WRITER_PORT ?? 3103);
+/** Where exact calls are written: the dev server's developer API on the
+ * embedded store; on DynamoDB, the writer server. */
+export const WRITES_URL = onDynamo ? `http://127.0.0.1:${WRITER_PORT}` : DEV_URL;
 /** The developer API's token on the test servers (header x-dev-token). */
 export const DEV_TOKEN = 'e2e-dev-token';
 export const SERVER_BIN = bin;
@@ -71,12 +83,10 @@ const launchOptions = {
 // Both servers make the demo accounts (supervisor, agent) with this password.
 const DEMO_PASSWORD = process.env.TRAVOIQ_DEMO_PASSWORD ?? 'e2e-demo-password';
 
-const server = (port: number, env: Record<string, string>) => ({
-  // On DynamoDB, create the tables (if missing) before serving.
-  command:
-    backend === 'dynamodb'
-      ? `${bin} writer --create-tables --calls 0 && ${bin} accounts create-tables && exec ${bin}`
-      : bin,
+/** A process Playwright starts before the tests and waits for: ready when
+ * its /healthz answers on `port`. */
+const webProcess = (port: number, command: string, env: Record<string, string>) => ({
+  command,
   cwd: '..',
   url: `http://127.0.0.1:${port}/healthz`,
   // Never test against a server left over from an earlier run.
@@ -84,21 +94,48 @@ const server = (port: number, env: Record<string, string>) => ({
   timeout: 30_000,
   stdout: 'ignore' as const,
   stderr: 'pipe' as const,
-  env: {
-    LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-    LEPTOS_SITE_ROOT: 'target/site',
-    LEPTOS_ENV: 'PROD',
-    RUST_LOG: 'warn,travoiq_monitor=info',
-    TRAVOIQ_DEMO_USERS: 'on',
-    TRAVOIQ_DEMO_PASSWORD: DEMO_PASSWORD,
-    TRAVOIQ_ACCOUNTS_FILE: devAccountsFile(port),
-    // Every test signs in afresh from one address, well past the
-    // production limits (the Rust tests check the limits themselves).
-    TRAVOIQ_SIGN_IN_PER_ACCOUNT: '10000',
-    TRAVOIQ_SIGN_IN_PER_ADDRESS: '10000',
-    ...env,
-  },
+  env: { RUST_LOG: 'warn,travoiq_monitor=info', ...env },
 });
+
+const server = (port: number, env: Record<string, string>) =>
+  webProcess(
+    port,
+    // On DynamoDB, create the tables (if missing) before serving.
+    onDynamo ? `${bin} writer --create-tables --calls 0 && ${bin} accounts create-tables && exec ${bin}` : bin,
+    {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: 'target/site',
+      LEPTOS_ENV: 'PROD',
+      TRAVOIQ_DEMO_USERS: 'on',
+      TRAVOIQ_DEMO_PASSWORD: DEMO_PASSWORD,
+      TRAVOIQ_ACCOUNTS_FILE: devAccountsFile(port),
+      // Every test signs in afresh from one address, well past the
+      // production limits (the Rust tests check the limits themselves).
+      TRAVOIQ_SIGN_IN_PER_ACCOUNT: '10000',
+      TRAVOIQ_SIGN_IN_PER_ADDRESS: '10000',
+      ...env,
+    },
+  );
+
+/** The arguments that start the writer server on `port`, writing in `format`. */
+export const writerServeArgs = (port: number, format: string): string[] => [
+  'writer',
+  'serve',
+  '--listen',
+  `127.0.0.1:${port}`,
+  '--format',
+  format,
+  '--create-tables',
+];
+
+/** `travoiq-monitor writer serve` beside a server on DynamoDB: writes the
+ * tables of `backendEnv(name, format)`, for the requests the developer API
+ * answers on the embedded store. */
+const writerServer = (port: number, name: string, format: string) =>
+  webProcess(port, [bin, ...writerServeArgs(port, format)].join(' '), {
+    TRAVOIQ_DEV_API_TOKEN: DEV_TOKEN,
+    ...backendEnv(name, format),
+  });
 
 export default defineConfig({
   testDir: './tests',
@@ -110,7 +147,7 @@ export default defineConfig({
   expect: { timeout: 8_000 },
   reporter: [['list']],
   use: {
-    baseURL: `http://127.0.0.1:${DEV_PORT}`,
+    baseURL: DEV_URL,
     trace: 'retain-on-failure',
     launchOptions,
   },
@@ -150,11 +187,12 @@ export default defineConfig({
     },
     server(DEV_PORT, {
       TRAVOIQ_SIMULATOR: 'off',
-      TRAVOIQ_DEV_API: 'on',
-      TRAVOIQ_DEV_API_TOKEN: DEV_TOKEN,
+      // The developer API exists only on the embedded store.
+      ...(onDynamo ? {} : { TRAVOIQ_DEV_API: 'on', TRAVOIQ_DEV_API_TOKEN: DEV_TOKEN }),
       ...oidcEnv,
       ...backendEnv('dev', 'connect-rt'),
     }),
+    ...(onDynamo ? [writerServer(WRITER_PORT, 'dev', 'connect-rt')] : []),
     server(SIM_PORT, {
       TRAVOIQ_SIMULATOR: 'on',
       TRAVOIQ_SIMULATOR_PACE: '4',

@@ -7,6 +7,7 @@ use travoiq_monitor::server::config::{Settings, WriterFormat};
 use travoiq_monitor::server::startup::{self, Application};
 use travoiq_monitor::server::store::dynamo;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
+use travoiq_monitor::server::writer_server::{WriterServer, WriterServerOptions};
 use travoiq_monitor::server::{simulator, telemetry};
 
 /// TravoIQ Monitor: live call monitoring for Amazon Connect.
@@ -28,29 +29,13 @@ enum Command {
     /// pipeline writes them, for local work against a DynamoDB-compatible
     /// server (AWS_ENDPOINT_URL_DYNAMODB). Pace and frequency come from
     /// TRAVOIQ_SIMULATOR_PACE and TRAVOIQ_SIMULATOR_CALL_EVERY_SECS.
+    /// `writer serve` writes exact calls sent over HTTP instead.
+    #[command(args_conflicts_with_subcommands = true)]
     Writer {
-        /// The upstream writer to imitate.
-        #[arg(long, value_enum, default_value = "connect-rt")]
-        format: WriterFormat,
-        /// Create the three tables (with streams) if they do not exist.
-        #[arg(long)]
-        create_tables: bool,
-        /// Stop after this many calls (default: until Ctrl-C).
-        #[arg(long)]
-        calls: Option<usize>,
-        /// As the real writer does when Amazon Transcribe fails: restart
-        /// the transcription session before line N (later lines' times
-        /// start again near zero).
-        #[arg(long, value_name = "N")]
-        restart_session_after: Option<usize>,
-        /// Drop every K-th line's final write (a throttled write given up
-        /// on): the line stays partial.
-        #[arg(long, value_name = "K")]
-        drop_final_every: Option<usize>,
-        /// Write each contact item without callTimestamp first and complete
-        /// it a second later.
-        #[arg(long)]
-        late_timestamp: bool,
+        #[command(subcommand)]
+        serve: Option<WriterCommand>,
+        #[command(flatten)]
+        play: PlayArgs,
     },
     /// Work on the three Amazon Connect tables.
     Tables {
@@ -62,6 +47,43 @@ enum Command {
         #[command(subcommand)]
         action: AccountsCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct PlayArgs {
+    /// The upstream writer to imitate.
+    #[arg(long, value_enum, default_value = "connect-rt")]
+    format: WriterFormat,
+    /// Create the three tables (with streams) if they do not exist.
+    #[arg(long)]
+    create_tables: bool,
+    /// Stop after this many calls (default: until Ctrl-C).
+    #[arg(long)]
+    calls: Option<usize>,
+    /// As the real writer does when Amazon Transcribe fails: restart
+    /// the transcription session before line N (later lines' times
+    /// start again near zero).
+    #[arg(long, value_name = "N")]
+    restart_session_after: Option<usize>,
+    /// Drop every K-th line's final write (a throttled write given up
+    /// on): the line stays partial.
+    #[arg(long, value_name = "K")]
+    drop_final_every: Option<usize>,
+    /// Write each contact item without callTimestamp first and complete
+    /// it a second later.
+    #[arg(long)]
+    late_timestamp: bool,
+}
+
+#[derive(Subcommand)]
+enum WriterCommand {
+    /// Write exact calls sent over HTTP (the developer API's write
+    /// requests, /api/dev/...) into the DynamoDB tables, as the upstream
+    /// pipeline writes them: what tests against a monitor on DynamoDB
+    /// write through. Loopback only; every request carries the token
+    /// (x-dev-token: TRAVOIQ_DEV_API_TOKEN, or a random one printed at
+    /// start). It writes calls and shows none.
+    Serve(WriterServerOptions),
 }
 
 #[derive(Subcommand)]
@@ -105,19 +127,23 @@ async fn main() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Writer {
-            format,
-            create_tables,
-            calls,
-            restart_session_after,
-            drop_final_every,
-            late_timestamp,
-        } => {
+            serve: Some(WriterCommand::Serve(options)),
+            ..
+        } => serve_writes(settings, options).await,
+        Command::Writer { serve: None, play } => {
             let faults = simulator::UpstreamFaults {
-                restart_after: restart_session_after,
-                drop_final_every,
-                late_timestamp,
+                restart_after: play.restart_session_after,
+                drop_final_every: play.drop_final_every,
+                late_timestamp: play.late_timestamp,
             };
-            write_calls(settings, format, create_tables, calls, faults).await
+            write_calls(
+                settings,
+                play.format,
+                play.create_tables,
+                play.calls,
+                faults,
+            )
+            .await
         }
         Command::Tables {
             action: TablesCommand::EnableStreams,
@@ -144,6 +170,21 @@ async fn serve(settings: Settings) -> Result<(), String> {
         tracing::info!("TravoIQ Monitor listening on http://{addr}");
     }
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn serve_writes(settings: Settings, options: WriterServerOptions) -> Result<(), String> {
+    let server = WriterServer::build(&settings, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(addr) = server.local_addr() {
+        tracing::info!("TravoIQ writer server listening on http://{addr}");
+    }
+    server
+        .run_until_stopped()
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
 }

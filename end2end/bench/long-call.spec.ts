@@ -1,7 +1,7 @@
 import { test, expect, CallWriter } from '../tests/fixtures';
-import type { APIRequestContext, Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { DEV_PORT, DEV_TOKEN } from '../playwright.config';
+import { DEV_PORT } from '../playwright.config';
 
 // A two-hour call: how fast the page shows it, scrolls it and updates it,
 // and what it costs the browser and the server. Prints figures; asserts
@@ -21,7 +21,7 @@ function serverRssKb(): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
 }
 
-async function writeCall(request: APIRequestContext, writer: CallWriter, lines: number): Promise<string> {
+async function writeCall(writer: CallWriter, lines: number): Promise<string> {
   const id = await writer.createCall();
   // About 1.4 s a line: 5,000 lines make a two-hour call.
   const words = 'so I was wondering whether the later flight still has a window seat available';
@@ -29,10 +29,7 @@ async function writeCall(request: APIRequestContext, writer: CallWriter, lines: 
     await Promise.all(
       Array.from({ length: Math.min(50, lines - start) }, (_, k) => {
         const i = start + k;
-        return request.post(`/api/dev/calls/${id}/segments`, {
-          headers: { 'x-dev-token': DEV_TOKEN },
-          data: { speaker: i % 2 ? 'Agent' : 'Customer', startMs: i * 1400, endMs: i * 1400 + 1200, text: `${i}: ${words}` },
-        });
+        return writer.say(id, i % 2 ? 'Agent' : 'Customer', i * 1400, `${i}: ${words}`, false, 1200);
       }),
     );
   }
@@ -92,7 +89,7 @@ async function scrollFrames(page: Page): Promise<number[]> {
   });
 }
 
-test('a two-hour call with 5,000 lines', async ({ page, request, writer }) => {
+test('a two-hour call with 5,000 lines', async ({ page, writer }) => {
   const results: Record<string, number | string>[] = [];
   for (const lines of SIZES) {
     // No page open while writing: it would follow the new call and render
@@ -101,7 +98,7 @@ test('a two-hour call with 5,000 lines', async ({ page, request, writer }) => {
     await writer.reset();
     const rssBefore = serverRssKb();
     const t0 = Date.now();
-    const id = await writeCall(request, writer, lines);
+    const id = await writeCall(writer, lines);
     const writeMs = Date.now() - t0;
     const rssAfter = serverRssKb();
 

@@ -2,7 +2,7 @@ import { test, expect, Dashboard, DEMO_PASSWORD, CallWriter } from './fixtures';
 import { request as playwrightRequest, type Browser, type BrowserContext, type WebSocketRoute } from '@playwright/test';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { backendEnv, DEV_TOKEN, SERVER_BIN } from '../playwright.config';
+import { backendEnv, DEV_TOKEN, SERVER_BIN, writerServeArgs } from '../playwright.config';
 
 // Faults during a call. Each test ends by comparing the page's transcript
 // with what was written: the same lines, in order, none twice.
@@ -93,7 +93,8 @@ async function waitHealthy(base: string, timeoutMs = 30_000): Promise<void> {
 }
 
 /** A server process of our own, on the DynamoDB backend, that a test may
- * kill and start again on the same port. */
+ * kill and start again on the same port: a monitor, or with `args` of
+ * `writerServeArgs` the writer server. */
 class OwnServer {
   private child?: ChildProcess;
   readonly base: string;
@@ -101,8 +102,14 @@ class OwnServer {
   constructor(
     readonly port: number,
     private readonly env: Record<string, string>,
+    private readonly args: string[] = [],
   ) {
     this.base = `http://127.0.0.1:${port}`;
+  }
+
+  /** The writer server on `port`, writing the tables `env` names. */
+  static writer(port: number, env: Record<string, string>): OwnServer {
+    return new OwnServer(port, env, writerServeArgs(port, 'connect-rt'));
   }
 
   static env(name: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -113,7 +120,7 @@ class OwnServer {
       LEPTOS_ENV: 'PROD',
       RUST_LOG: 'warn',
       TRAVOIQ_SIMULATOR: 'off',
-      TRAVOIQ_DEV_API: 'on',
+      // For the writer server (a monitor on DynamoDB has no developer API).
       TRAVOIQ_DEV_API_TOKEN: DEV_TOKEN,
       TRAVOIQ_DEMO_USERS: 'on',
       TRAVOIQ_DEMO_PASSWORD: DEMO_PASSWORD,
@@ -135,7 +142,7 @@ class OwnServer {
   }
 
   async start(): Promise<void> {
-    this.child = spawn(SERVER_BIN, [], {
+    this.child = spawn(SERVER_BIN, this.args, {
       cwd: '..',
       env: { ...this.env, LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}` },
       stdio: 'ignore',
@@ -164,20 +171,20 @@ async function signedInPage(context: BrowserContext, base: string) {
   return page;
 }
 
-/** Two servers of our own on one set of tables: `viewed`, whose page the
- * test watches, and another that writes (as the pipeline keeps writing
- * whatever happens to the monitor). Runs `body` with a supervisor's page on
- * `viewed`, then stops both. */
+/** Two servers of our own on one set of tables: `viewed`, a monitor whose
+ * page the test watches, and the writer server, which writes (as the
+ * pipeline keeps writing whatever happens to the monitor). Runs `body` with
+ * a supervisor's page on `viewed`, then stops both. */
 async function withTwoServers(
   browser: Browser,
   viewedEnv: Record<string, string>,
-  otherEnv: Record<string, string>,
+  writerEnv: Record<string, string>,
   body: (s: { viewed: OwnServer; dashboard: Dashboard; writer: CallWriter }) => Promise<void>,
 ): Promise<void> {
   const viewed = new OwnServer(await freePort(), viewedEnv);
-  const other = new OwnServer(await freePort(), otherEnv);
-  await Promise.all([viewed.start(), other.start()]);
-  const api = await playwrightRequest.newContext({ baseURL: other.base });
+  const writing = OwnServer.writer(await freePort(), writerEnv);
+  await Promise.all([viewed.start(), writing.start()]);
+  const api = await playwrightRequest.newContext({ baseURL: writing.base });
   const context = await browser.newContext();
   try {
     const page = await signedInPage(context, viewed.base);
@@ -186,7 +193,7 @@ async function withTwoServers(
     await context.close();
     await api.dispose();
     await viewed.kill();
-    await other.kill();
+    await writing.kill();
   }
 }
 

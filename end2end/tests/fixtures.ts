@@ -1,10 +1,13 @@
-import { test as base, expect, type APIRequestContext, type Locator, type Page } from '@playwright/test';
-import { DEV_TOKEN } from '../playwright.config';
+import { test as base, expect, type APIRequest, type APIRequestContext, type Locator, type Page } from '@playwright/test';
+import { DEV_TOKEN, DEV_URL, onDynamo, WRITES_URL } from '../playwright.config';
 
 /** Every developer API request carries the token. */
 const headers = { 'x-dev-token': DEV_TOKEN };
 
-/** The developer API of the "dev" server: writes exact calls. */
+/** Writes exact calls through the developer API's requests: to the "dev"
+ * server on the embedded store; on DynamoDB to the writer server beside it
+ * (`travoiq-monitor writer serve`), which writes its tables as the upstream
+ * pipeline does. `request`'s base URL is the one it writes to. */
 export class CallWriter {
   constructor(private readonly request: APIRequestContext) {}
 
@@ -18,10 +21,17 @@ export class CallWriter {
     return (await res.json()).contactId as string;
   }
 
-  async say(id: string, speaker: 'Customer' | 'Agent', startMs: number, text: string, partial = false): Promise<void> {
+  async say(
+    id: string,
+    speaker: 'Customer' | 'Agent',
+    startMs: number,
+    text: string,
+    partial = false,
+    lengthMs = 900,
+  ): Promise<void> {
     const res = await this.request.post(`/api/dev/calls/${id}/segments`, {
       headers,
-      data: { speaker, startMs, endMs: startMs + 900, text, partial },
+      data: { speaker, startMs, endMs: startMs + lengthMs, text, partial },
     });
     expect(res.status()).toBe(204);
   }
@@ -105,6 +115,28 @@ export async function signIn(page: Page, username: string, password = DEMO_PASSW
   expect(res.headers()['location'], `signed in as ${username}`).toBe('/');
 }
 
+/** On DynamoDB the dev server hears that the writer emptied its tables as
+ * it hears of any change (on their streams): waits until it has no call, so
+ * no test sees the one before's. */
+async function untilTheMonitorHasNoCall(request: APIRequest): Promise<void> {
+  const monitor = await request.newContext({ baseURL: DEV_URL });
+  try {
+    const res = await monitor.post('/signin', {
+      form: { username: 'supervisor', password: DEMO_PASSWORD, next: '/' },
+      maxRedirects: 0,
+    });
+    expect(res.status(), 'the supervisor signs in').toBe(303);
+    await expect
+      .poll(async () => (await monitor.get('/latest-call')).status(), {
+        message: 'the monitor forgets the calls of the emptied tables',
+        timeout: 15_000,
+      })
+      .toBe(404);
+  } finally {
+    await monitor.dispose();
+  }
+}
+
 type Fixtures = {
   writer: CallWriter;
   dashboard: Dashboard;
@@ -117,10 +149,13 @@ type Fixtures = {
 };
 
 export const test = base.extend<Fixtures>({
-  writer: async ({ request }, use) => {
-    const writer = new CallWriter(request);
+  writer: async ({ playwright }, use) => {
+    const api = await playwright.request.newContext({ baseURL: WRITES_URL });
+    const writer = new CallWriter(api);
     await writer.reset();
+    if (onDynamo) await untilTheMonitorHasNoCall(playwright.request);
     await use(writer);
+    await api.dispose();
   },
   dashboard: async ({ page }, use) => {
     await use(new Dashboard(page));

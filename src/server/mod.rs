@@ -13,3 +13,4 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod timestamp;
+pub mod writer_server;

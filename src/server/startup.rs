@@ -16,7 +16,7 @@ use super::auth::dynamo_store::DynamoAccounts;
 use super::auth::file_store::FileAccounts;
 use super::auth::Auth;
 use super::config::{Settings, StoreKind};
-use super::dev_target::DevTarget;
+use super::dev_target::{DevApi, DevTarget};
 use super::http::state::AppState;
 use super::hub::Hub;
 use super::security::SocketLimiter;
@@ -39,17 +39,29 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("accounts: {0}")]
     Accounts(String),
+    /// The developer API writes without a session; on DynamoDB that would
+    /// be the monitor writing the real tables, so it exists only with the
+    /// embedded store. Tests on DynamoDB write through the writer server.
+    #[error(
+        "the developer API (TRAVOIQ_DEV_API=on) works only with the embedded store \
+         (TRAVOIQ_STORE=memory); on DynamoDB, write calls with \
+         `travoiq-monitor writer serve` instead"
+    )]
+    DevApiNeedsEmbeddedStore,
+    #[error("{0}")]
+    DevApi(#[from] super::dev_target::NotLoopback),
 }
 
 type Opened = (
     Arc<dyn CallStore>,
     Option<Arc<dyn CallSink>>,
-    Option<DevTarget>,
+    Option<Arc<dyn DevTarget>>,
     Arc<dyn AccountStore>,
 );
 
-/// Opens the configured backend, and what writes into it (the simulator's
-/// and the developer API's sink), if anything may.
+/// Opens the configured backend, and what writes into it: the simulator's
+/// sink, if it may write, and on the embedded store the developer API's
+/// target (on DynamoDB the monitor only reads calls).
 async fn open_store(settings: &Settings) -> Result<Opened, StartupError> {
     Ok(match settings.store {
         StoreKind::Memory => {
@@ -61,7 +73,7 @@ async fn open_store(settings: &Settings) -> Result<Opened, StartupError> {
             (
                 memory.clone(),
                 Some(memory.clone()),
-                Some(DevTarget::Memory(memory)),
+                Some(memory as Arc<dyn DevTarget>),
                 Arc::new(FileAccounts::new(&settings.accounts_file)),
             )
         }
@@ -81,9 +93,9 @@ async fn open_store(settings: &Settings) -> Result<Opened, StartupError> {
                 ))
             })?;
             (
-                store.clone(),
-                writer.clone().map(|w| w as Arc<dyn CallSink>),
-                writer.map(|w| DevTarget::Dynamo(w, store)),
+                store,
+                writer.map(|w| w as Arc<dyn CallSink>),
+                None,
                 Arc::new(accounts),
             )
         }
@@ -159,6 +171,9 @@ impl Application {
         settings: Settings,
         leptos_options: LeptosOptions,
     ) -> Result<Self, StartupError> {
+        if settings.dev_api && settings.store == StoreKind::Dynamodb {
+            return Err(StartupError::DevApiNeedsEmbeddedStore);
+        }
         let addr = leptos_options.site_addr;
         let listener = TcpListener::bind(addr)
             .await
@@ -197,7 +212,13 @@ impl Application {
         let bound = listener.local_addr().unwrap_or(addr);
         let dev = match dev {
             Some(target) if settings.dev_api => {
-                super::dev_target::DevApi::new(target, &settings.dev_api_token, bound)
+                match DevApi::new(target, &settings.dev_api_token, bound) {
+                    Ok(dev) => Some(dev),
+                    Err(e) => {
+                        tracing::error!("developer API refused: {e}");
+                        None
+                    }
+                }
             }
             _ => None,
         };
@@ -301,7 +322,8 @@ impl Application {
 /// How long requests in flight may take once shutdown has begun.
 pub const GRACE: Duration = Duration::from_secs(10);
 
-async fn stop_signal() {
+/// Ctrl-C or SIGTERM.
+pub async fn stop_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");

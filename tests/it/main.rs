@@ -23,3 +23,4 @@ mod store_contract;
 mod stream_fallback;
 mod stream_faults;
 mod upstream_faults;
+mod writer_server;

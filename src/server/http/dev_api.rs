@@ -1,15 +1,22 @@
-//! Developer endpoints that write calls, so tests (and people) can play
-//! exact conversations: `TRAVOIQ_DEV_API=on` only. On the embedded store
-//! they write into it; on DynamoDB they write the real tables through the
-//! writer, in the configured upstream format.
+//! The developer API: endpoints that write calls, so tests (and people)
+//! can play exact conversations. It writes calls and shows none. One set
+//! of routes, mounted by two processes:
+//!
+//! - the monitor on the embedded store (`TRAVOIQ_DEV_API=on`), writing into
+//!   that store; a monitor on DynamoDB refuses to start with it on;
+//! - the writer server (`travoiq-monitor writer serve`), writing the real
+//!   DynamoDB tables in an upstream format, which a monitor then reads as
+//!   it reads the pipeline's writes.
+//!
+//! Its requests:
 //!
 //! - `POST /api/dev/calls` `{"contactId"?, "customerPhoneNumber"?, "attributes"?}`
 //! - `POST /api/dev/calls/{id}/segments` `{"speaker", "startMs", "endMs"?, "text", "partial"?, "segmentId"?}`
 //! - `POST /api/dev/calls/{id}/end`
 //! - `POST /api/dev/reset` forgets every call
 //!
-//! Only when the server is bound to loopback, and every request carries the
-//! token (`x-dev-token`) configured or printed at start.
+//! Only on a server bound to loopback, and every request carries the token
+//! (`x-dev-token`) configured or printed at start.
 
 use std::collections::BTreeMap;
 
@@ -28,26 +35,30 @@ use crate::model::{CallId, Speaker};
 
 use crate::server::access::{parse_id, store_error};
 use crate::server::contact::new_contact_attributes;
-use crate::server::store::{now_ms, CallSink, NewContact, SegmentWrite, StoreError};
+use crate::server::dev_target::DevApi;
+use crate::server::store::{now_ms, NewContact, SegmentWrite, StoreError};
 
-use super::state::AppState;
-
-pub fn routes(state: &AppState) -> Router<AppState> {
+/// The API's routes, behind its token; they carry their own state, so any
+/// server can merge them.
+pub fn routes<S>(dev: DevApi) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     Router::new()
         .route("/api/dev/calls", post(create_call))
         .route("/api/dev/calls/{id}/segments", post(write_segment))
         .route("/api/dev/calls/{id}/end", post(end_call))
         .route("/api/dev/reset", post(reset))
-        .route_layer(from_fn_with_state(state.clone(), require_token))
+        .route_layer(from_fn_with_state(dev.clone(), require_token))
+        .with_state(dev)
 }
 
-async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match &state.dev {
-        Some(dev) if dev.admits(req.headers()) => next.run(req).await,
-        _ => {
-            tracing::warn!("developer API request without its token refused");
-            AppError::NotAllowed.into_response()
-        }
+async fn require_token(State(dev): State<DevApi>, req: Request, next: Next) -> Response {
+    if dev.admits(req.headers()) {
+        next.run(req).await
+    } else {
+        tracing::warn!("developer API request without its token refused");
+        AppError::NotAllowed.into_response()
     }
 }
 
@@ -72,21 +83,13 @@ struct WriteSegment {
     segment_id: Option<String>,
 }
 
-fn sink(state: &AppState) -> Result<&dyn CallSink, AppError> {
-    state
-        .dev
-        .as_ref()
-        .map(|dev| dev.target.sink())
-        .ok_or(AppError::Unavailable)
-}
-
 fn write_failed(e: StoreError) -> AppError {
     tracing::warn!(error = %e, "developer write failed");
     AppError::Unavailable
 }
 
 async fn create_call(
-    State(state): State<AppState>,
+    State(dev): State<DevApi>,
     Json(body): Json<CreateCall>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
     let id = match body.contact_id.as_deref() {
@@ -100,7 +103,8 @@ async fn create_call(
         body.customer_phone_number,
         body.attributes,
     );
-    sink(&state)?
+    dev.target
+        .sink()
         .start_call(NewContact {
             call_id: id.clone(),
             attributes,
@@ -110,25 +114,27 @@ async fn create_call(
     Ok((StatusCode::CREATED, Json(json!({ "contactId": id }))))
 }
 
-/// The id of a call that exists (400 for a malformed id, 404 for an
-/// unknown one, the store's own error if it cannot tell). Unchecked by
+/// The id of a call the target knows (on the embedded store, any call in
+/// it; on the writer server, one it started): 400 for a malformed id, 404
+/// for any other, the target's own error if it cannot tell. Unchecked by
 /// [`crate::server::access`]: this API writes calls and shows none.
-async fn existing_call(state: &AppState, raw: &str) -> Result<CallId, AppError> {
+async fn started_call(dev: &DevApi, raw: &str) -> Result<CallId, AppError> {
     let id = parse_id(raw)?;
-    match state.hub.store().call_details(&id).await {
-        Ok(Some(_)) => Ok(id),
-        Ok(None) => Err(AppError::UnknownCall(id)),
+    match dev.target.has_call(&id).await {
+        Ok(true) => Ok(id),
+        Ok(false) => Err(AppError::UnknownCall(id)),
         Err(e) => Err(store_error(e)),
     }
 }
 
 async fn write_segment(
-    State(state): State<AppState>,
+    State(dev): State<DevApi>,
     Path(raw): Path<String>,
     Json(body): Json<WriteSegment>,
 ) -> Result<StatusCode, AppError> {
-    let id = existing_call(&state, &raw).await?;
-    sink(&state)?
+    let id = started_call(&dev, &raw).await?;
+    dev.target
+        .sink()
         .write_segment(
             &id,
             SegmentWrite {
@@ -148,20 +154,20 @@ async fn write_segment(
 }
 
 async fn end_call(
-    State(state): State<AppState>,
+    State(dev): State<DevApi>,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let id = existing_call(&state, &raw).await?;
-    sink(&state)?
+    let id = started_call(&dev, &raw).await?;
+    dev.target
+        .sink()
         .end_call(&id, now_ms())
         .await
         .map_err(write_failed)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn reset(State(state): State<AppState>) -> Result<StatusCode, AppError> {
-    let target = &state.dev.as_ref().ok_or(AppError::Unavailable)?.target;
-    target.reset().await.map_err(write_failed)?;
-    tracing::info!("store cleared through the developer API");
+async fn reset(State(dev): State<DevApi>) -> Result<StatusCode, AppError> {
+    dev.target.reset().await.map_err(write_failed)?;
+    tracing::info!("every call forgotten through the developer API");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -144,13 +144,8 @@ pub async fn gate(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok());
-    if !state.hosts.allows(host) {
-        tracing::warn!(host = ?host, "request for a host name this server does not answer for");
-        return AppError::UnknownHost.into_response();
+    if let Err(e) = state.hosts.check(req.headers()) {
+        return e.into_response();
     }
     let addr = super::client::client_address(peer.ip(), req.headers(), &state.trusted_proxies);
     req.extensions_mut().insert(ClientAddr(addr));

@@ -5,6 +5,10 @@
 
 use std::net::SocketAddr;
 
+use axum::http::{header, HeaderMap};
+
+use crate::error::AppError;
+
 #[derive(Clone, Debug)]
 pub struct Hosts {
     /// `None`: any name.
@@ -38,6 +42,18 @@ impl Hosts {
         }
         Self {
             allowed: Some(allowed),
+        }
+    }
+
+    /// A request's `Host` checked: `UnknownHost` (421) for a name this
+    /// server does not answer for.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), AppError> {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if self.allows(host) {
+            Ok(())
+        } else {
+            tracing::warn!(host = ?host, "request for a host name this server does not answer for");
+            Err(AppError::UnknownHost)
         }
     }
 

@@ -89,9 +89,9 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn(gate::require_viewer));
 
     let mut router = public.merge(pages).merge(data);
-    if state.dev.is_some() {
+    if let Some(dev) = &state.dev {
         tracing::warn!("developer API enabled at /api/dev: never in production");
-        router = router.merge(dev_api::routes(&state));
+        router = router.merge(dev_api::routes(dev.clone()));
     }
     // Every route above may answer with call data: no cache keeps a copy.
     // Static files (the fallback) may be cached.

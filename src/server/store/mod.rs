@@ -1,7 +1,7 @@
 //! The store interface every backend implements (the embedded `memory`
 //! store and the `dynamo` one), and the write interface calls are played
 //! into (by the simulator, also behind the `writer` command, and by the
-//! developer API).
+//! developer API, on DynamoDB only in the writer server).
 
 pub mod dynamo;
 pub mod log;

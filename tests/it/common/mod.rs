@@ -1,6 +1,7 @@
 //! `spawn_app()`: the real server on a free port, with the embedded store,
 //! no simulator and the developer API (`spawn_dynamo_app()`: on moto's
-//! DynamoDB), plus small HTTP/WebSocket helpers (among them `pump`, a
+//! DynamoDB, without it; `spawn_writer()`: the writer server that writes
+//! those tables), plus small HTTP/WebSocket helpers (among them `pump`, a
 //! socket read all the time into a channel) and `eventually`, which waits
 //! for a condition instead of a fixed time.
 
@@ -21,10 +22,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use travoiq_monitor::model::{CallId, Segment};
 use travoiq_monitor::protocol::ServerMsg;
 use travoiq_monitor::server::auth::Auth;
-use travoiq_monitor::server::config::{Settings, StoreKind};
+use travoiq_monitor::server::config::{Settings, StoreKind, WriterFormat};
 use travoiq_monitor::server::hub::Hub;
 use travoiq_monitor::server::security::SocketLimiter;
 use travoiq_monitor::server::startup::Application;
+use travoiq_monitor::server::writer_server::{WriterServer, WriterServerOptions};
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -74,11 +76,11 @@ pub fn plain_client() -> reqwest::Client {
         .expect("client")
 }
 
-/// Signs in through the form; the session cookie, or the page the server
-/// sent the browser back to (`Err(location)`).
 /// The developer API's token in every test server.
 pub const DEV_TOKEN: &str = "test-dev-token";
 
+/// Signs in through the form; the session cookie, or the page the server
+/// sent the browser back to (`Err(location)`).
 pub async fn sign_in_at(base: &str, user: &str, password: &str) -> Result<String, String> {
     let res = plain_client()
         .post(format!("{base}/signin"))
@@ -118,14 +120,126 @@ pub async fn spawn_app() -> TestApp {
 
 /// The server on the DynamoDB backend: its tables under `prefix` on moto
 /// (`extra` may send it elsewhere, through a proxy: later settings win).
+/// Without the developer API (it exists only on the embedded store): tests
+/// write through a `DynamoWriter` or the writer server.
 pub async fn spawn_dynamo_app(prefix: &str, extra: &[(&str, &str)]) -> TestApp {
-    let mut settings = vec![
+    let mut settings = dynamo_settings(prefix);
+    settings.push(("dev_api", "off"));
+    settings.extend_from_slice(extra);
+    spawn_app_with(&settings).await
+}
+
+/// The settings that put a server's tables under `prefix` on moto.
+pub fn dynamo_settings(prefix: &str) -> Vec<(&str, &str)> {
+    vec![
         ("store", "dynamodb"),
         ("table_prefix", prefix),
         ("dynamodb_endpoint", dynamo::moto().endpoint.as_str()),
-    ];
-    settings.extend_from_slice(extra);
-    spawn_app_with(&settings).await
+    ]
+}
+
+/// The writer server (`travoiq-monitor writer serve`) on a free loopback
+/// port, writing the tables under `prefix` on moto in `format` (creating
+/// them), with the test token. Runs until the test's runtime ends.
+pub async fn spawn_writer(prefix: &str, format: WriterFormat) -> DevWriter {
+    let mut overrides = dynamo_settings(prefix);
+    overrides.push(("dev_api_token", DEV_TOKEN));
+    let settings = Settings::load_with(&overrides).expect("settings");
+    let server = WriterServer::build(
+        &settings,
+        WriterServerOptions {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            format,
+            create_tables: true,
+        },
+    )
+    .await
+    .expect("the writer server builds");
+    let base = format!("http://127.0.0.1:{}", server.port());
+    tokio::spawn(server.run_until(std::future::pending()));
+    DevWriter {
+        base,
+        http: plain_client(),
+    }
+}
+
+/// A developer API client: the monitor's on the embedded store, or the
+/// writer server's. Every request carries the test token.
+pub struct DevWriter {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl DevWriter {
+    pub async fn create_call(&self, phone: &str) -> String {
+        self.create_call_with(json!({ "customerPhoneNumber": phone }))
+            .await
+    }
+
+    pub async fn create_call_with(&self, body: Value) -> String {
+        let res = self.post("/api/dev/calls", Some(body)).await;
+        assert_eq!(res.status(), 201, "{:?}", res.text().await);
+        let v: Value = res.json().await.expect("json");
+        v["contactId"].as_str().expect("id").to_string()
+    }
+
+    pub async fn say(&self, id: &str, speaker: &str, start_ms: i64, text: &str, partial: bool) {
+        let body =
+            json!({ "speaker": speaker, "startMs": start_ms, "text": text, "partial": partial });
+        let res = self
+            .post(&format!("/api/dev/calls/{id}/segments"), Some(body))
+            .await;
+        assert_eq!(res.status(), 204);
+    }
+
+    pub async fn end(&self, id: &str) {
+        let res = self.post(&format!("/api/dev/calls/{id}/end"), None).await;
+        assert_eq!(res.status(), 204);
+    }
+
+    pub async fn reset(&self) {
+        let res = self.post("/api/dev/reset", None).await;
+        assert_eq!(res.status(), 204);
+    }
+
+    /// A POST to the API with the token, and a JSON body if given.
+    pub async fn post(&self, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("x-dev-token", DEV_TOKEN);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("developer API request")
+    }
+}
+
+/// The accounts and sessions tables a DynamoDB server's settings name.
+pub async fn create_account_tables(settings: &Settings) {
+    let endpoint = Some(settings.dynamodb_endpoint.clone()).filter(|e| !e.is_empty());
+    let sdk = travoiq_monitor::server::store::dynamo::sdk_config(
+        Duration::from_secs(5),
+        endpoint.as_deref(),
+    )
+    .await
+    .expect("sdk");
+    travoiq_monitor::server::auth::dynamo_store::DynamoAccounts::from_settings(
+        settings,
+        aws_sdk_dynamodb::Client::new(&sdk),
+    )
+    .create_tables()
+    .await
+    .expect("account tables");
+}
+
+/// Leptos's options with the server on a free loopback port.
+pub fn test_leptos_options() -> leptos::config::LeptosOptions {
+    let mut options = leptos::config::get_configuration(None)
+        .expect("leptos options")
+        .leptos_options;
+    options.site_addr = "127.0.0.1:0".parse().expect("addr");
+    options
 }
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
@@ -149,24 +263,9 @@ pub async fn spawn_app_at(addr: &str, extra: &[(&str, &str)]) -> TestApp {
     overrides.extend_from_slice(extra);
     let settings = Settings::load_with(&overrides).expect("settings");
     if settings.store == StoreKind::Dynamodb {
-        let endpoint = Some(settings.dynamodb_endpoint.clone()).filter(|e| !e.is_empty());
-        let sdk = travoiq_monitor::server::store::dynamo::sdk_config(
-            Duration::from_secs(5),
-            endpoint.as_deref(),
-        )
-        .await
-        .expect("sdk");
-        travoiq_monitor::server::auth::dynamo_store::DynamoAccounts::from_settings(
-            &settings,
-            aws_sdk_dynamodb::Client::new(&sdk),
-        )
-        .create_tables()
-        .await
-        .expect("account tables");
+        create_account_tables(&settings).await;
     }
-    let mut options = leptos::config::get_configuration(None)
-        .expect("leptos options")
-        .leptos_options;
+    let mut options = test_leptos_options();
     options.site_addr = addr.parse().expect("addr");
     let app = Application::build(settings, options)
         .await
@@ -230,46 +329,29 @@ impl TestApp {
             .expect("request")
     }
 
+    /// The developer API of this server (embedded store); its requests
+    /// carry the supervisor's cookie too, which the API ignores.
+    pub fn dev(&self) -> DevWriter {
+        DevWriter {
+            base: self.base.clone(),
+            http: self.http.clone(),
+        }
+    }
+
     pub async fn create_call(&self, phone: &str) -> String {
-        self.create_call_with(json!({ "customerPhoneNumber": phone }))
-            .await
+        self.dev().create_call(phone).await
     }
 
     pub async fn create_call_with(&self, body: Value) -> String {
-        let res = self
-            .http
-            .post(format!("{}/api/dev/calls", self.base))
-            .header("x-dev-token", DEV_TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("create call");
-        assert_eq!(res.status(), 201, "{:?}", res.text().await);
-        let v: Value = res.json().await.expect("json");
-        v["contactId"].as_str().expect("id").to_string()
+        self.dev().create_call_with(body).await
     }
 
     pub async fn say(&self, id: &str, speaker: &str, start_ms: i64, text: &str, partial: bool) {
-        let res = self
-            .http
-            .post(format!("{}/api/dev/calls/{id}/segments", self.base))
-            .header("x-dev-token", DEV_TOKEN)
-            .json(&json!({ "speaker": speaker, "startMs": start_ms, "text": text, "partial": partial }))
-            .send()
-            .await
-            .expect("write");
-        assert_eq!(res.status(), 204);
+        self.dev().say(id, speaker, start_ms, text, partial).await
     }
 
     pub async fn end(&self, id: &str) {
-        let res = self
-            .http
-            .post(format!("{}/api/dev/calls/{id}/end", self.base))
-            .header("x-dev-token", DEV_TOKEN)
-            .send()
-            .await
-            .expect("end");
-        assert_eq!(res.status(), 204);
+        self.dev().end(id).await
     }
 
     /// A socket as the signed-in supervisor.

@@ -36,7 +36,9 @@ pub const LOGGED_ON: &str = "LoggedOn";
 pub const EXPIRES_AFTER: &str = "ExpiresAfter";
 
 /// The two upstream writers' formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum WriterFormat {
     /// amazon-connect-realtime-transcription: seconds, `SegmentId`.

@@ -39,6 +39,27 @@ impl Newest {
         }
         newer
     }
+
+    /// What a Scan `found`, with what was known before it. While the table
+    /// is followed on its stream, a newer call seen there stays (the Scan,
+    /// eventually consistent, may have missed it; a deleted one comes off
+    /// the stream as such). Polled, the Scan is all there is to go by: a
+    /// call no longer in the table (deleted) goes.
+    fn after_scan(&self, found: Newest, streamed: bool, owner_attribute: &str) -> Newest {
+        let mut merged = found;
+        if !streamed {
+            return merged;
+        }
+        if let Some(current) = self.details.clone() {
+            merged.take(current, owner_attribute, false);
+        }
+        for (owner, current) in &self.by_owner {
+            if is_newer(current, merged.by_owner.get(owner), false) {
+                merged.by_owner.insert(owner.clone(), current.clone());
+            }
+        }
+        merged
+    }
 }
 
 /// Whether `candidate` replaces `current` as the newest: the same call (a
@@ -128,12 +149,14 @@ impl LatestTracker {
         }
     }
 
-    /// Scans the table and merges what it found: a call seen on the stream
-    /// meanwhile that is newer stays. The newest call, if it changed.
+    /// Scans the table and takes what it found in (see
+    /// [`Newest::after_scan`]; `streamed`: the table is followed on its
+    /// stream). The newest call, if it changed.
     pub async fn scan(
         &self,
         client: &Client,
         table: &str,
+        streamed: bool,
         page_limit: Option<i32>,
         audio_stream_prefix: Option<&str>,
         on_page: impl Fn(),
@@ -169,15 +192,7 @@ impl LatestTracker {
         }
         let mut newest = self.newest();
         let before = newest.details.as_ref().map(|d| d.call_id.clone());
-        let mut merged = found;
-        if let Some(current) = newest.details.clone() {
-            merged.take(current, &self.owner_attribute, false);
-        }
-        for (owner, current) in &newest.by_owner {
-            if is_newer(current, merged.by_owner.get(owner), false) {
-                merged.by_owner.insert(owner.clone(), current.clone());
-            }
-        }
+        let merged = newest.after_scan(found, streamed, &self.owner_attribute);
         let after = merged.details.as_ref().map(|d| d.call_id.clone());
         *newest = merged;
         drop(newest);
@@ -193,6 +208,7 @@ impl DynamoStore {
             .scan(
                 &self.client,
                 &self.settings.tables.contact,
+                self.sources.is_streamed(TableRole::Contact),
                 self.settings.page_limit,
                 self.settings.audio_stream_prefix.as_deref(),
                 || Counters::count(&self.counters.scan),
@@ -279,6 +295,26 @@ mod tests {
         c.attributes.insert("agentUsername".into(), String::new());
         t.on_change(c);
         assert!(t.of("").is_none());
+    }
+
+    #[test]
+    fn a_scan_keeps_a_streamed_call_it_missed_and_drops_a_deleted_one_when_polled() {
+        let owner = "agentUsername";
+        let mut known = Newest::default();
+        known.take(call(2, 2_000, "amy"), owner, true);
+        let mut found = Newest::default();
+        found.take(call(1, 1_000, "amy"), owner, false);
+        let id = |n| call(n, 0, "").call_id;
+
+        let streamed = known.after_scan(found.clone(), true, owner);
+        assert_eq!(streamed.details.map(|d| d.call_id), Some(id(2)));
+        assert_eq!(streamed.by_owner["amy"].call_id, id(2));
+
+        let polled = known.after_scan(found, false, owner);
+        assert_eq!(polled.details.map(|d| d.call_id), Some(id(1)));
+        assert_eq!(polled.by_owner["amy"].call_id, id(1));
+        let emptied = known.after_scan(Newest::default(), false, owner);
+        assert!(emptied.details.is_none() && emptied.by_owner.is_empty());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Writing calls into the real tables, as the upstream pipeline does: for
 //! local work against a DynamoDB-compatible server (`travoiq-monitor
-//! writer`), for the simulator on the DynamoDB backend, and for tests.
+//! writer`), for the simulator on the DynamoDB backend, for the writer
+//! server (`writer serve`, the developer API's writes on DynamoDB), and
+//! for tests.
 
 use std::collections::HashMap;
 
@@ -52,7 +54,7 @@ impl DynamoWriter {
         Ok(())
     }
 
-    /// Deletes every item of the three tables (developer API reset).
+    /// Deletes every item of the three tables (the writer server's reset).
     pub async fn clear(&self) -> Result<(), StoreError> {
         let transcript_keys = [items::TRANSCRIPT_CONTACT_ID, items::START_TIME];
         for (table, keys) in [

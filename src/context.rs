@@ -13,7 +13,9 @@ use crate::model::{CallId, User};
 pub struct Me(pub Resource<Result<Option<User>, AppError>>);
 
 /// Whether the dashboard switches to each new call by itself. App-wide, so
-/// the switch keeps its position from one call to the next.
+/// the switch keeps its position from one call to the next. On only for a
+/// dashboard opened at `/` (as the browser last left the switch there): a
+/// page opened on a call's address stays on that call.
 #[derive(Clone, Copy)]
 pub struct Follow(pub RwSignal<bool>);
 
@@ -36,7 +38,7 @@ pub struct Newest(pub RwSignal<Option<CallId>>);
 /// Provides [`Me`], [`Follow`] and [`Clock`]; returns the clock's setter,
 /// for the app to tick in the browser.
 pub fn provide_app_contexts() -> WriteSignal<Option<i64>> {
-    provide_context(Follow(RwSignal::new(true)));
+    provide_context(Follow(RwSignal::new(false)));
     let (now, set_now) = signal(None::<i64>);
     provide_context(Clock(now));
     provide_context(Me(Resource::new_blocking(|| (), |_| current_user())));

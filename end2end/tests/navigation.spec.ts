@@ -35,9 +35,11 @@ test.describe('choosing and following calls', () => {
   test('with follow on, a new call replaces the shown one without a reload @instant-discovery', async ({ writer, dashboard, page }) => {
     const first = await writer.createCall('+10000000001');
     await writer.say(first, 'Agent', 0, 'Hello from the first call');
-    await dashboard.goto(`/calls/${first}`);
+    await dashboard.goto('/');
+    await expect(page).toHaveURL(`/calls/${first}`);
     await expect(dashboard.status).toHaveAttribute('data-state', 'live');
     await page.evaluate(() => ((window as any).__sameDocument = true));
+    const entries = await page.evaluate(() => history.length);
 
     const second = await writer.createCall('+10000000002');
     await expect(page).toHaveURL(`/calls/${second}`);
@@ -46,6 +48,8 @@ test.describe('choosing and following calls', () => {
     await writer.say(second, 'Customer', 0, 'Hello from the second call');
     await expect(dashboard.bubble('Customer', 0)).toContainText('Hello from the second call');
     expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+    // Following replaced the history entry rather than adding one.
+    expect(await page.evaluate(() => history.length)).toBe(entries);
   });
 
   test('a burst of new calls while lines stream ends on the newest, without errors @instant-discovery', async ({
@@ -54,7 +58,8 @@ test.describe('choosing and following calls', () => {
     page,
   }) => {
     const first = await writer.createCall('+10000000000');
-    await dashboard.goto(`/calls/${first}`);
+    await dashboard.goto('/');
+    await expect(page).toHaveURL(`/calls/${first}`);
     await expect(dashboard.status).toHaveAttribute('data-state', 'live');
     let last = first;
     for (let i = 1; i <= 6; i++) {
@@ -70,6 +75,45 @@ test.describe('choosing and following calls', () => {
     await expect(dashboard.callId).toHaveText(last);
     await expect(dashboard.bubble('Agent', 0)).toContainText('hello from call 6');
     await expect(dashboard.status).toHaveAttribute('data-state', 'live');
+  });
+
+  test('a page opened on a call stays on it, reloaded too; following is for the home page @instant-discovery', async ({
+    writer,
+    dashboard,
+    page,
+  }) => {
+    const chosen = await writer.createCall('+10000000001');
+    await dashboard.goto(`/calls/${chosen}`);
+    await expect(dashboard.followSwitch).not.toBeChecked();
+    await expect(dashboard.status).toHaveAttribute('data-state', 'live');
+    const newer = await writer.createCall('+10000000002');
+    await expect(dashboard.newCallNotice).toBeVisible();
+    await page.reload();
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    await expect(dashboard.followSwitch).not.toBeChecked();
+    await expect(dashboard.callId).toHaveText(chosen);
+    await writer.createCall('+10000000003');
+    await expect(dashboard.newCallNotice).toBeVisible();
+    await expect(page).toHaveURL(`/calls/${chosen}`);
+
+    // Turning following on goes to the newest call at once.
+    await dashboard.setFollow(true);
+    const newest = await writer.createCall('+10000000004');
+    await expect(page).toHaveURL(`/calls/${newest}`);
+    expect(newer).not.toBe(newest);
+
+    // Turned off at home, it stays off the next time home is opened here.
+    await dashboard.goto('/');
+    await expect(dashboard.followSwitch).toBeChecked();
+    await dashboard.setFollow(false);
+    await dashboard.goto('/');
+    await expect(dashboard.followSwitch).not.toBeChecked();
+    await expect(page).toHaveURL(`/calls/${newest}`);
+    const later = await writer.createCall('+10000000005');
+    await expect(dashboard.newCallNotice).toContainText('+10000000005');
+    await expect(page).toHaveURL(`/calls/${newest}`);
+    await dashboard.setFollow(true);
+    await expect(page).toHaveURL(`/calls/${later}`);
   });
 
   test('with follow off, a new call is announced and can be opened @instant-discovery', async ({ writer, dashboard, page }) => {

@@ -19,7 +19,6 @@ test('signing in with scripts off still returns to the call asked for', async ({
   await expect(page).toHaveURL(new RegExp(`/calls/${id}$`));
   // Signed in: the call's page, not the form again.
   await expect(page.getByTestId('sign-in-form')).toHaveCount(0);
-  await expect(page.getByTestId('user-name')).toHaveText('supervisor');
   await context.close();
 });
 

@@ -4,7 +4,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
-use crate::context::Follow;
+use crate::context::{Follow, Newest, Shown};
 use crate::error::AppError;
 use crate::model::CallId;
 
@@ -34,6 +34,24 @@ pub fn Controls() -> impl IntoView {
         }
     };
 
+    // Turned on: to the newest call heard of, at once (none heard of: the
+    // one shown is the newest). Either way, remembered for the next time
+    // this browser opens the dashboard at `/`.
+    let to_newest = use_navigate();
+    let newest = use_context::<Newest>().map(|n| n.0);
+    let shown = use_context::<Shown>().map(|s| s.0);
+    let switch_follow = move |ev: leptos::ev::Event| {
+        let on = event_target_checked(&ev);
+        follow.set(on);
+        #[cfg(feature = "hydrate")]
+        crate::client::prefs::remember_follow(on);
+        let newest = newest.and_then(|n| n.get_untracked());
+        let shown = shown.and_then(|s| s.get_untracked());
+        if let Some(id) = newest.filter(|id| on && Some(id) != shown.as_ref()) {
+            to_newest(&call_path(&id), Default::default());
+        }
+    };
+
     view! {
         <form class="controls" on:submit=submit novalidate>
             <div class="field">
@@ -55,7 +73,14 @@ pub fn Controls() -> impl IntoView {
                 "Start Monitoring"
             </button>
             <label class="switch">
-                <input type="checkbox" role="switch" data-testid="follow-switch" bind:checked=follow />
+                <input
+                    type="checkbox"
+                    role="switch"
+                    data-testid="follow-switch"
+                    checked=move || follow.get()
+                    prop:checked=move || follow.get()
+                    on:change=switch_follow
+                />
                 <span class="track" aria-hidden="true"></span>
                 <span>"Follow new calls"</span>
             </label>

@@ -41,7 +41,15 @@ pub fn use_live(initial: LiveState) -> RwSignal<LiveState> {
             newest.try_set(Some(id));
         }
         if let Some(id) = then.open {
-            navigate(&call_path(&id), NavigateOptions::default());
+            // Following replaces the history entry: Back leaves the
+            // dashboard instead of stepping through every call followed.
+            navigate(
+                &call_path(&id),
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
         }
         then.flow
     };

@@ -9,7 +9,7 @@ use crate::components::call_view::CallView;
 use crate::components::controls::Controls;
 use crate::components::lobby::{Lobby, SignedOut};
 use crate::components::top_bar::TopBar;
-use crate::context::{Newest, Shown};
+use crate::context::{Follow, Newest, Shown};
 use crate::error::AppError;
 use crate::live::state::LobbyReason;
 use crate::model::CallId;
@@ -27,6 +27,7 @@ pub fn Dashboard() -> impl IntoView {
     // home page names the call it shows), there is nothing to load again.
     let shown = RwSignal::new(None::<CallId>);
     provide_context(Shown(shown));
+    follow_only_at_home(location.pathname.get_untracked() == "/");
     provide_context(Newest(RwSignal::new(None)));
     let wanted = Memo::new(move |previous: Option<&Option<String>>| {
         let requested = requested.get();
@@ -80,4 +81,19 @@ pub fn Dashboard() -> impl IntoView {
             </Transition>
         </main>
     }
+}
+
+/// Following is on only when the dashboard was opened at `/`, and there as
+/// this browser last left the switch; a page opened on a call's address (a
+/// bookmark, a pasted or shared link, a reload) stays on that call.
+fn follow_only_at_home(at_home: bool) {
+    let follow = expect_context::<Follow>().0;
+    // The server renders the switch as most browsers will have it.
+    follow.set(at_home);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if at_home {
+            follow.set(crate::client::prefs::follows_new_calls());
+        }
+    });
 }

@@ -180,4 +180,40 @@ test.describe('choosing and following calls', () => {
     await expect(dashboard.emptyState).toContainText('is not a valid call id');
     await expect(dashboard.status).toHaveAttribute('data-state', 'invalid');
   });
+
+  test('a pasted call link opens its call; the box is empty again after; the tab names the call', async ({
+    writer,
+    dashboard,
+    page,
+    baseURL,
+  }) => {
+    const first = await writer.createCall('+10000000001');
+    const second = await writer.createCall('+10000000002');
+    await dashboard.goto(`/calls/${first}`);
+    await expect(page).toHaveTitle(`Call ${first.split('-')[0]} · TravoIQ Monitor`);
+    await dashboard.monitor(`${baseURL}/calls/${second}`);
+    await expect(page).toHaveURL(`/calls/${second}`);
+    await expect(dashboard.callId).toHaveText(second);
+    await expect(page).toHaveTitle(`Call ${second.split('-')[0]} · TravoIQ Monitor`);
+    await expect(dashboard.callIdInput).toHaveValue('');
+    await page.goBack();
+    await expect(page).toHaveURL(`/calls/${first}`);
+    await expect(dashboard.callId).toHaveText(first);
+    await expect(dashboard.callIdInput).toHaveValue('');
+  });
+
+  test("an unknown address gets the app's own page; a malformed id says what a call id looks like once", async ({
+    dashboard,
+    page,
+  }) => {
+    // (Fetched, not opened: a 404 document is a console error in a browser.)
+    const missing = await page.request.get('/no/such/page');
+    expect(missing.status()).toBe(404);
+    const html = await missing.text();
+    expect(html).toContain('data-testid="not-found"');
+    expect(html).toContain('<span class="brand">TravoIQ</span>');
+    await dashboard.goto('/calls/not-a-call');
+    await expect(dashboard.emptyState).toContainText('is not a valid call id');
+    await expect(dashboard.emptyState.getByText('0f8fad5b-d9cb-469f-a165-70867728950e')).toHaveCount(1);
+  });
 });

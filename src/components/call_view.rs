@@ -2,6 +2,7 @@
 //! the share link around them.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 
@@ -34,7 +35,15 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
     });
     let status = Memo::new(move |_| live.with(LiveState::status));
 
+    // The tab names the call (its id's first group, enough to tell tabs
+    // apart).
+    let tab = format!(
+        "Call {} · TravoIQ Monitor",
+        id.to_string().split('-').next().unwrap_or_default()
+    );
+
     view! {
+        <Title text=tab />
         <StatusBadge status />
         <NewCallNotice live />
         <CallCard call />

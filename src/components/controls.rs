@@ -13,6 +13,26 @@ pub fn call_path(id: &CallId) -> String {
     format!("/calls/{id}")
 }
 
+/// What was typed or pasted in the call id box: a call id, or a whole
+/// link to a call (`…/calls/{id}`, with a shared link's grant kept).
+fn typed_call(raw: &str) -> (&str, Option<&str>) {
+    let raw = raw.trim();
+    let Some((_, after)) = raw.rsplit_once("/calls/") else {
+        return (raw, None);
+    };
+    let (id, query) = match after.split_once('?') {
+        Some((id, query)) => (id, Some(query)),
+        None => (after, None),
+    };
+    let id = id.split(['#', '/']).next().unwrap_or_default();
+    let grant = query.and_then(|q| {
+        q.split(['&', '#'])
+            .find_map(|pair| pair.strip_prefix("grant="))
+            .filter(|g| crate::protocol::is_grant_shaped(g))
+    });
+    (id, grant)
+}
+
 #[component]
 pub fn Controls() -> impl IntoView {
     let follow = expect_context::<Follow>().0;
@@ -23,12 +43,20 @@ pub fn Controls() -> impl IntoView {
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let raw = input.get_untracked();
-        match CallId::parse(&raw) {
+        let (typed, grant) = typed_call(&raw);
+        match CallId::parse(typed) {
             Ok(id) => {
                 error.set(None);
+                // The box is for the next call to open: it never holds a
+                // stale id (after Back, say).
+                input.set(String::new());
                 // Watching a chosen call: stop jumping to new ones.
                 follow.set(false);
-                navigate(&call_path(&id), Default::default());
+                let path = match grant {
+                    Some(grant) => format!("{}?grant={grant}", call_path(&id)),
+                    None => call_path(&id),
+                };
+                navigate(&path, Default::default());
             }
             Err(reason) => error.set(Some(AppError::invalid_call_id(&raw, reason).to_string())),
         }
@@ -90,5 +118,33 @@ pub fn Controls() -> impl IntoView {
                 </p>
             </Show>
         </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typed_call;
+
+    #[test]
+    fn a_pasted_link_opens_its_call_and_keeps_its_grant() {
+        let id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        assert_eq!(typed_call(&format!("  {id} ")), (id, None));
+        assert_eq!(
+            typed_call(&format!("https://monitor.example.com/calls/{id}")),
+            (id, None)
+        );
+        assert_eq!(
+            typed_call(&format!(
+                "http://127.0.0.1:3000/calls/{id}?grant=1700000000000.abc_-9#x"
+            )),
+            (id, Some("1700000000000.abc_-9"))
+        );
+        assert_eq!(typed_call(&format!("/calls/{id}/")), (id, None));
+        // A grant of the wrong shape is dropped; the id is still checked.
+        assert_eq!(
+            typed_call(&format!("/calls/{id}?grant=<script>")),
+            (id, None)
+        );
+        assert_eq!(typed_call("not a link"), ("not a link", None));
     }
 }

@@ -21,9 +21,10 @@ pub fn Lobby(reason: LobbyReason) -> impl IntoView {
             format!("No call with id {id}"),
             "Check the id, or wait: new calls appear here when they start.".to_string(),
         ),
+        // The message already says what a call id looks like.
         LobbyReason::Invalid(message) => (
             message.clone(),
-            "A call id looks like 0f8fad5b-d9cb-469f-a165-70867728950e.".to_string(),
+            "Check the address, or type the call id above.".to_string(),
         ),
         LobbyReason::Failed(message) => {
             (message.clone(), "Reload the page to try again.".to_string())

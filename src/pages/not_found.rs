@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::top_bar::TopBar;
+
 #[component]
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -10,8 +12,11 @@ pub fn NotFound() -> impl IntoView {
     }
     view! {
         <main class="page">
-            <h1>"Page not found"</h1>
-            <p><a href="/">"Back to the dashboard"</a></p>
+            <TopBar links_home=true />
+            <section class="empty-state" data-testid="not-found">
+                <h2>"Page not found"</h2>
+                <p><a href="/">"Back to the dashboard"</a></p>
+            </section>
         </main>
     }
 }

@@ -217,3 +217,19 @@ test.describe('choosing and following calls', () => {
     await expect(dashboard.emptyState.getByText('0f8fad5b-d9cb-469f-a165-70867728950e')).toHaveCount(1);
   });
 });
+
+test.describe('times', () => {
+  test.use({ timezoneId: 'Asia/Kolkata', locale: 'en-US' });
+
+  test("the start time is shown in the viewer's zone, naming it, and is machine-readable", async ({
+    writer,
+    dashboard,
+  }) => {
+    const id = await writer.createCall('+10000000001');
+    await dashboard.goto(`/calls/${id}`);
+    await expect(dashboard.start).toContainText('GMT+5:30');
+    const iso = await dashboard.start.getAttribute('datetime');
+    expect(iso).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    expect(Number.isNaN(Date.parse(iso!))).toBe(false);
+  });
+});

@@ -19,11 +19,28 @@ pub fn format_utc(ms: i64) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// A start time in the viewer's own time zone and locale.
+/// A time as `<time datetime>` wants it: RFC 3339, UTC.
+pub fn format_rfc3339(ms: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// A time in the viewer's own time zone and locale, naming the zone
+/// ("30/11/2026, 10:04:05 CET").
 #[cfg(feature = "hydrate")]
 pub fn format_local(ms: i64) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-    String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+    use wasm_bindgen::JsValue;
+    let date = js_sys::Date::new(&JsValue::from_f64(ms as f64));
+    let options = js_sys::Object::new();
+    // Setting a property on a fresh plain object cannot fail.
+    let _ = js_sys::Reflect::set(
+        &options,
+        &JsValue::from_str("timeZoneName"),
+        &JsValue::from_str("short"),
+    );
+    String::from(date.to_locale_string("default", &options))
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -55,7 +72,7 @@ pub fn CallCard(#[prop(into)] call: Signal<CallDetails>) -> impl IntoView {
         .unwrap_or_else(|| "—".into())
     };
     let ended = move || call.with(|c| c.status() == CallStatus::Ended);
-    let start_iso = move || call.with(|c| c.started_at_ms.map(format_utc));
+    let start_iso = move || call.with(|c| c.started_at_ms.and_then(format_rfc3339));
     let extras = move || {
         call.with(|c| {
             c.extra_attributes()
@@ -123,5 +140,20 @@ pub fn CallCard(#[prop(into)] call: Signal<CallDetails>) -> impl IntoView {
                 </details>
             </Show>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn machine_times_are_rfc3339_and_shown_ones_name_their_zone() {
+        assert_eq!(
+            super::format_rfc3339(1_764_496_800_000).as_deref(),
+            Some("2025-11-30T10:00:00Z")
+        );
+        assert_eq!(
+            super::format_utc(1_764_496_800_000),
+            "2025-11-30 10:00:00 UTC"
+        );
     }
 }

@@ -52,6 +52,9 @@ pub enum AccountChange {
     /// A new password: also raises the credentials version, ending every
     /// session made before.
     PasswordHash(String),
+    /// A new role: also raises the credentials version (the sessions made
+    /// under the old role end).
+    Role(Role),
 }
 
 /// The secret half of a session lives only in the browser's cookie; the

@@ -213,14 +213,25 @@ impl AccountStore for DynamoAccounts {
         change: AccountChange,
     ) -> Result<Account, AccountStoreError> {
         let table = &self.tables.accounts;
-        let (expression, values) = match change {
+        let (expression, values, names) = match change {
             AccountChange::Disabled(d) => (
                 "SET disabled = :v",
                 HashMap::from([(":v".to_string(), AttributeValue::Bool(d))]),
+                None,
             ),
             AccountChange::PasswordHash(h) => (
                 "SET passwordHash = :v ADD credentialsVersion :one",
                 HashMap::from([(":v".to_string(), s(&h)), (":one".to_string(), n(1))]),
+                None,
+            ),
+            // `role` is a reserved word in DynamoDB expressions.
+            AccountChange::Role(role) => (
+                "SET #role = :v ADD credentialsVersion :one",
+                HashMap::from([
+                    (":v".to_string(), s(role.as_str())),
+                    (":one".to_string(), n(1)),
+                ]),
+                Some(HashMap::from([("#role".to_string(), "role".to_string())])),
             ),
         };
         let out = self
@@ -230,6 +241,7 @@ impl AccountStore for DynamoAccounts {
             .key(USERNAME, s(name.as_str()))
             .update_expression(expression)
             .set_expression_attribute_values(Some(values))
+            .set_expression_attribute_names(names)
             .condition_expression("attribute_exists(username)")
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()

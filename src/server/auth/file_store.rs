@@ -195,6 +195,10 @@ impl AccountStore for FileAccounts {
                     account.password_hash = hash;
                     account.credentials_version += 1;
                 }
+                AccountChange::Role(role) => {
+                    account.role = role;
+                    account.credentials_version += 1;
+                }
             }
             Ok(account.clone())
         })

@@ -177,6 +177,32 @@ async fn a_link_revoked_elsewhere_is_caught_by_the_recheck() {
 }
 
 #[tokio::test]
+async fn a_role_change_decides_again_at_once() {
+    let rig = rig_with(1, NEVER, NEVER).await;
+    // Bob, a supervisor, watches alice's call by his role.
+    let who = signed_in(&rig, "bob", Role::Supervisor, "bob").await;
+    let username = who.viewer.user.username.clone();
+    let (conn, mut peer) = connect(&rig, who);
+    tokio::spawn(conn.call(call_id(), Resume::default()));
+    until_caught_up(&mut peer).await;
+    rig.ctx
+        .auth
+        .ops("admin")
+        .set_role(&username, Role::Agent)
+        .await
+        .unwrap();
+    // His session was made under the old role: it is over.
+    assert!(matches!(
+        tokio::time::timeout(Duration::from_secs(2), peer.frame()).await,
+        Ok(ServerMsg::Error {
+            code: ErrorCode::SignedOut,
+            ..
+        })
+    ));
+    assert_eq!(peer.closed().await, close::SIGNED_OUT);
+}
+
+#[tokio::test]
 async fn a_disabled_account_loses_its_sockets_at_once() {
     let rig = rig_with(1, NEVER, NEVER).await;
     let who = signed_in(&rig, "alice", Role::Agent, "alice").await;

@@ -54,7 +54,7 @@ impl From<LinkId> for String {
 
 /// Where a link stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "state")]
+#[serde(rename_all = "camelCase", tag = "kind")]
 pub enum LinkState {
     Active,
     Expired,

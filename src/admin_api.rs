@@ -29,6 +29,10 @@ mod admin {
         Username::parse(raw).map_err(|e| AppError::Invalid(e.to_string()))
     }
 
+    pub fn role(raw: &str) -> Result<Role, AppError> {
+        Role::parse(raw).ok_or_else(|| AppError::Invalid("Pick a role.".into()))
+    }
+
     pub fn ops<'a>(state: &'a AppState, by: &'a str) -> AccountOps<'a> {
         state.auth.ops(by)
     }
@@ -84,8 +88,7 @@ pub async fn add_account(
             use crate::server::auth::ops::Write;
             let (state, by) = admin::admin()?;
             let username = admin::username(&username)?;
-            let role = crate::model::Role::parse(&role)
-                .ok_or_else(|| AppError::Invalid("Pick a role.".into()))?;
+            let role = admin::role(&role)?;
             admin::ops(&state, &by)
                 .add(&username, role, Some(&agent_id), None, Write::New)
                 .await
@@ -139,8 +142,7 @@ pub async fn set_account_role(username: String, role: String) -> Result<(), AppE
         async move {
             let (state, by) = admin::admin()?;
             let username = admin::username(&username)?;
-            let role = crate::model::Role::parse(&role)
-                .ok_or_else(|| AppError::Invalid("Pick a role.".into()))?;
+            let role = admin::role(&role)?;
             admin::ops(&state, &by)
                 .set_role(&username, role)
                 .await

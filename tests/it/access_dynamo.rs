@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use travoiq_monitor::protocol::close;
+use travoiq_monitor::protocol::{ErrorCode, ServerMsg};
 
+use crate::access::{add_account, OTHER_PASSWORD};
 use crate::common::dynamo::{moto_client, start_call, unique_prefix, writer};
 use crate::common::{
-    close_code, next_json, plain_client, sign_in_at, spawn_dynamo_app, TestApp, DEMO_PASSWORD,
+    next_json, plain_client, pump, sign_in_at, spawn_dynamo_app, until, TestApp, DEMO_PASSWORD,
 };
 use crate::links::{call_fn, share};
 use travoiq_monitor::model::{Role, Username};
@@ -118,6 +118,14 @@ async fn two_instances_share_accounts_and_sessions() {
     assert!(!format!("{:?}", sessions.items()).contains(raw));
 }
 
+/// Keeps an error frame with this code (the socket closes right after).
+fn told(code: ErrorCode) -> impl FnMut(ServerMsg) -> Option<()> {
+    move |msg| match msg {
+        ServerMsg::Error { code: c, .. } if c == code => Some(()),
+        _ => None,
+    }
+}
+
 /// Two instances on the same tables, signing with the same secret,
 /// re-checking sessions (and shared links) every second.
 async fn two_instances(prefix: &str) -> (TestApp, TestApp) {
@@ -147,6 +155,8 @@ async fn a_link_revoked_on_one_instance_closes_its_socket_on_the_other() {
         .await
         .unwrap();
     assert_eq!(next_json(&mut ws).await["type"], "hello");
+    // Read all the time from here on, so the socket answers heartbeats.
+    let mut frames = pump(ws);
     let (status, body) = call_fn(&b, Some(&b.cookie), "links", &[("id", &call)]).await;
     assert_eq!(status, 200, "{body}");
     let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -161,11 +171,14 @@ async fn a_link_revoked_on_one_instance_closes_its_socket_on_the_other() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    // B's socket closes at its next re-check (1 s), and B refuses the grant.
-    let code = tokio::time::timeout(Duration::from_secs(4), close_code(&mut ws))
-        .await
-        .expect("closed within the re-check");
-    assert_eq!(code, Some(CloseCode::from(close::UNKNOWN_CALL)));
+    // B's socket ends at its next re-check (1 s), and B refuses the grant.
+    until(
+        &mut frames,
+        "unknown_call",
+        Duration::from_secs(4),
+        told(ErrorCode::UnknownCall),
+    )
+    .await;
     let res = reqwest::Client::new()
         .get(format!("{}/details/{with}", b.base))
         .header("cookie", agent.clone())
@@ -180,28 +193,15 @@ async fn a_role_change_ends_old_sessions_on_both_instances() {
     let prefix = unique_prefix("roles");
     writer(&prefix, WriterFormat::ConnectRt, true).await;
     let (a, b) = two_instances(&prefix).await;
-    a.auth
-        .store()
-        .create(Account {
-            username: Username::parse("root").unwrap(),
-            role: Role::Admin,
-            password_hash: password::hash("root-password-1").unwrap(),
-            agent_id: "root".into(),
-            disabled: false,
-            created_ms: now_ms(),
-            credentials_version: 0,
-        })
-        .await
-        .unwrap();
-    let root = sign_in_at(&a.base, "root", "root-password-1")
-        .await
-        .unwrap();
+    add_account(&a, "root", Role::Admin).await;
+    let root = sign_in_at(&a.base, "root", OTHER_PASSWORD).await.unwrap();
     let supervisor = sign_in_at(&b.base, "supervisor", DEMO_PASSWORD)
         .await
         .unwrap();
     assert_eq!(status(&a, &supervisor).await, 404);
     let mut lobby = b.connect_as("/ws/calls", Some(&supervisor)).await.unwrap();
     next_json(&mut lobby).await;
+    let mut lobby = pump(lobby);
 
     // Only an admin changes roles: the supervisor is refused.
     let role = |cookie: String, name: &'static str, role: &'static str| {
@@ -224,10 +224,13 @@ async fn a_role_change_ends_old_sessions_on_both_instances() {
     // at its next re-check.
     assert_eq!(status(&a, &supervisor).await, 401);
     assert_eq!(status(&b, &supervisor).await, 401);
-    let closed = tokio::time::timeout(Duration::from_secs(4), close_code(&mut lobby))
-        .await
-        .expect("closed within the re-check");
-    assert_eq!(closed, Some(CloseCode::from(close::SIGNED_OUT)));
+    until(
+        &mut lobby,
+        "signed_out",
+        Duration::from_secs(4),
+        told(ErrorCode::SignedOut),
+    )
+    .await;
     // Signed in again, the account has its new role everywhere.
     let again = sign_in_at(&b.base, "supervisor", DEMO_PASSWORD)
         .await

@@ -7,14 +7,13 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use travoiq_monitor::model::Role;
-use travoiq_monitor::protocol::close;
+use travoiq_monitor::protocol::{ErrorCode, ServerMsg};
 
 use crate::access::{
     add_account, call_for, knock, world, Door, World, OTHER_PASSWORD, PHONE_DIGITS,
 };
-use crate::common::{close_code, next_json, plain_client, sign_in_at, TestApp};
+use crate::common::{next_json, plain_client, pump, recv_within, sign_in_at, until, TestApp};
 
 /// A server function's answer: its status and body.
 pub(crate) async fn call_fn(
@@ -89,6 +88,8 @@ async fn a_link_opens_for_its_agent_only_until_its_maker_or_an_admin_revokes_it(
         .await
         .unwrap();
     assert_eq!(next_json(&mut ws).await["type"], "hello");
+    // Read all the time from here on, so the socket answers heartbeats.
+    let mut frames = pump(ws);
 
     // Listed for its maker (who may revoke it), and for another supervisor
     // (who may not); never with its grant.
@@ -127,10 +128,25 @@ async fn a_link_opens_for_its_agent_only_until_its_maker_or_an_admin_revokes_it(
     // 5 s session re-check), and the grant opens nothing at any door.
     let (status, body) = revoke(&w.app, Some(&w.admin), &call, &link).await;
     assert_eq!(status, 200, "{body}");
-    let code = tokio::time::timeout(Duration::from_secs(2), close_code(&mut ws))
-        .await
-        .expect("closed at once");
-    assert_eq!(code, Some(CloseCode::from(close::UNKNOWN_CALL)));
+    until(
+        &mut frames,
+        "unknown_call at once",
+        Duration::from_secs(2),
+        |msg| match msg {
+            ServerMsg::Error {
+                code: ErrorCode::UnknownCall,
+                ..
+            } => Some(()),
+            _ => None,
+        },
+    )
+    .await;
+    assert!(
+        recv_within(&mut frames, Duration::from_secs(2))
+            .await
+            .is_none(),
+        "then closed"
+    );
     for door in [Door::RestDetails, Door::FnCall, Door::Socket] {
         let a = knock(&w.app, door, Some(&w.agent), &with).await;
         assert!(!a.leaks(), "{door:?}: {a:?}");

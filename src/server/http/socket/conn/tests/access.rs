@@ -118,6 +118,24 @@ async fn link_for(rig: &Rig, agent: &str, for_ms: i64) -> (LinkRecord, String) {
     (link, grant)
 }
 
+/// Opens the rig's call as `who` and reads until caught up.
+async fn watching(rig: &Rig, who: Asking) -> Peer {
+    let (conn, mut peer) = connect(rig, who);
+    tokio::spawn(conn.call(call_id(), Resume::default()));
+    until_caught_up(&mut peer).await;
+    peer
+}
+
+/// The socket says `code` within two seconds (no heartbeat or re-check is
+/// due by then), then closes with `close_code`.
+async fn told_then_closed(peer: &mut Peer, code: ErrorCode, close_code: u16) {
+    match tokio::time::timeout(Duration::from_secs(2), peer.frame()).await {
+        Ok(ServerMsg::Error { code: told, .. }) => assert_eq!(told, code),
+        other => panic!("expected a {code:?} error at once, got {other:?}"),
+    }
+    assert_eq!(peer.closed().await, close_code);
+}
+
 #[tokio::test]
 async fn a_shared_link_that_expires_ends_the_stream() {
     let rig = rig_with(1, NEVER, NEVER).await;
@@ -135,10 +153,7 @@ async fn a_shared_link_that_expires_ends_the_stream() {
 async fn a_revoked_link_closes_its_socket_at_once() {
     let rig = rig_with(1, NEVER, NEVER).await;
     let (link, grant) = link_for(&rig, "someone", 3_600_000).await;
-    let who = asking(Role::Agent, "bob").with_grant(Some(grant));
-    let (conn, mut peer) = connect(&rig, who);
-    tokio::spawn(conn.call(call_id(), Resume::default()));
-    until_caught_up(&mut peer).await;
+    let mut peer = watching(&rig, asking(Role::Agent, "bob").with_grant(Some(grant))).await;
     // Revoked through the one access path, by its maker: announced here.
     let mut sam = asking(Role::Supervisor, "");
     sam.viewer.user.username = Username::parse("sam").unwrap();
@@ -147,14 +162,7 @@ async fn a_revoked_link_closes_its_socket_at_once() {
         .revoke(&sam, &link.call, &link.id)
         .await
         .unwrap();
-    assert!(matches!(
-        tokio::time::timeout(Duration::from_secs(2), peer.frame()).await,
-        Ok(ServerMsg::Error {
-            code: ErrorCode::UnknownCall,
-            ..
-        })
-    ));
-    assert_eq!(peer.closed().await, close::UNKNOWN_CALL);
+    told_then_closed(&mut peer, ErrorCode::UnknownCall, close::UNKNOWN_CALL).await;
 }
 
 #[tokio::test]
@@ -162,9 +170,7 @@ async fn a_link_revoked_elsewhere_is_caught_by_the_recheck() {
     let rig = rig_with(1, NEVER, Duration::from_millis(200)).await;
     let (link, grant) = link_for(&rig, "someone", 3_600_000).await;
     let who = signed_in(&rig, "someone", Role::Agent, "someone").await;
-    let (conn, mut peer) = connect(&rig, who.with_grant(Some(grant)));
-    tokio::spawn(conn.call(call_id(), Resume::default()));
-    until_caught_up(&mut peer).await;
+    let mut peer = watching(&rig, who.with_grant(Some(grant))).await;
     // As another instance would: the record changes, nothing is announced.
     let sam = Username::parse("sam").unwrap();
     rig.ctx
@@ -182,9 +188,7 @@ async fn a_role_change_decides_again_at_once() {
     // Bob, a supervisor, watches alice's call by his role.
     let who = signed_in(&rig, "bob", Role::Supervisor, "bob").await;
     let username = who.viewer.user.username.clone();
-    let (conn, mut peer) = connect(&rig, who);
-    tokio::spawn(conn.call(call_id(), Resume::default()));
-    until_caught_up(&mut peer).await;
+    let mut peer = watching(&rig, who).await;
     rig.ctx
         .auth
         .ops("admin")
@@ -192,14 +196,7 @@ async fn a_role_change_decides_again_at_once() {
         .await
         .unwrap();
     // His session was made under the old role: it is over.
-    assert!(matches!(
-        tokio::time::timeout(Duration::from_secs(2), peer.frame()).await,
-        Ok(ServerMsg::Error {
-            code: ErrorCode::SignedOut,
-            ..
-        })
-    ));
-    assert_eq!(peer.closed().await, close::SIGNED_OUT);
+    told_then_closed(&mut peer, ErrorCode::SignedOut, close::SIGNED_OUT).await;
 }
 
 #[tokio::test]
@@ -207,23 +204,14 @@ async fn a_disabled_account_loses_its_sockets_at_once() {
     let rig = rig_with(1, NEVER, NEVER).await;
     let who = signed_in(&rig, "alice", Role::Agent, "alice").await;
     let username = who.viewer.user.username.clone();
-    let (conn, mut peer) = connect(&rig, who);
-    tokio::spawn(conn.call(call_id(), Resume::default()));
-    until_caught_up(&mut peer).await;
+    let mut peer = watching(&rig, who).await;
     rig.ctx
         .auth
         .ops("admin")
         .set_disabled(&username, true)
         .await
         .unwrap();
-    assert!(matches!(
-        peer.frame().await,
-        ServerMsg::Error {
-            code: ErrorCode::SignedOut,
-            ..
-        }
-    ));
-    assert_eq!(peer.closed().await, close::SIGNED_OUT);
+    told_then_closed(&mut peer, ErrorCode::SignedOut, close::SIGNED_OUT).await;
 }
 
 #[tokio::test]

@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use travoiq_monitor::protocol::{ErrorCode, ServerMsg};
+use travoiq_monitor::protocol::ErrorCode;
 
 use crate::access::{add_account, OTHER_PASSWORD};
 use crate::common::dynamo::{moto_client, start_call, unique_prefix, writer};
 use crate::common::{
     next_json, plain_client, pump, sign_in_at, spawn_dynamo_app, until, TestApp, DEMO_PASSWORD,
 };
-use crate::links::{call_fn, share};
+use crate::links::{call_fn, share, told};
 use travoiq_monitor::model::{Role, Username};
 use travoiq_monitor::server::auth::accounts::{Account, AccountChange};
 use travoiq_monitor::server::auth::password;
@@ -116,14 +116,6 @@ async fn two_instances_share_accounts_and_sessions() {
     let raw = a.cookie.trim_start_matches("travoiq_session=");
     assert!(sessions.count() > 0);
     assert!(!format!("{:?}", sessions.items()).contains(raw));
-}
-
-/// Keeps an error frame with this code (the socket closes right after).
-fn told(code: ErrorCode) -> impl FnMut(ServerMsg) -> Option<()> {
-    move |msg| match msg {
-        ServerMsg::Error { code: c, .. } if c == code => Some(()),
-        _ => None,
-    }
 }
 
 /// Two instances on the same tables, signing with the same secret,

@@ -32,6 +32,14 @@ pub(crate) async fn call_fn(
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
+/// Keeps an error frame with this code (the socket closes right after).
+pub(crate) fn told(code: ErrorCode) -> impl FnMut(ServerMsg) -> Option<()> {
+    move |msg| match msg {
+        ServerMsg::Error { code: c, .. } if c == code => Some(()),
+        _ => None,
+    }
+}
+
 /// Shares `call` with `agent` as `cookie`'s user; the grant.
 pub(crate) async fn share(app: &TestApp, cookie: &str, call: &str, agent: &str) -> String {
     let (status, body) = call_fn(
@@ -132,13 +140,7 @@ async fn a_link_opens_for_its_agent_only_until_its_maker_or_an_admin_revokes_it(
         &mut frames,
         "unknown_call at once",
         Duration::from_secs(2),
-        |msg| match msg {
-            ServerMsg::Error {
-                code: ErrorCode::UnknownCall,
-                ..
-            } => Some(()),
-            _ => None,
-        },
+        told(ErrorCode::UnknownCall),
     )
     .await;
     assert!(

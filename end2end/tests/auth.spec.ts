@@ -221,7 +221,10 @@ test('an admin adds an account on the Accounts page; changing its role, then dis
   await expect(theirPage.getByTestId('admin-refused')).toBeVisible();
 
   // A role change ends their session; signed in again, they have the new role.
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const changed = page.waitForResponse((r) => r.url().endsWith('/api/accounts/role') && r.ok());
   await row.getByTestId('account-role').selectOption('supervisor');
+  await changed;
   await expect(row.getByTestId('account-role')).toHaveValue('supervisor');
   await theirPage.goto('/');
   await expect(theirPage).toHaveURL(/\/signin\?next=\/&ended=1$/);

@@ -167,7 +167,7 @@ async fn a_link_opens_for_its_agent_only_until_its_maker_or_an_admin_revokes_it(
 }
 
 #[tokio::test]
-async fn the_link_doors_answer_each_role() {
+async fn the_link_and_role_doors_answer_each_role() {
     let w = world().await;
     let grant = share(&w.app, &w.app.cookie, &w.other, "agent").await;
     let link = links(&w.app, &w.app.cookie, &w.other).await[0]["id"]
@@ -185,10 +185,20 @@ async fn the_link_doors_answer_each_role() {
                 vec![("id", w.other.as_str()), ("link", link.as_str())],
             ),
             ("share", vec![("id", w.other.as_str()), ("agent", "agent")]),
+            (
+                "accounts/role",
+                vec![("username", "bob"), ("role", "admin")],
+            ),
         ] {
             let (status, body) = call_fn(&w.app, cookie, path, &form).await;
             assert_eq!(status, 401, "{path} {cookie:?}: {body}");
         }
+    }
+    // The role door: admins only.
+    for (cookie, want) in [(&w.agent, 403), (&w.app.cookie, 403), (&w.admin, 200)] {
+        let form = [("username", "bob"), ("role", "agent")];
+        let (status, body) = call_fn(&w.app, Some(cookie), "accounts/role", &form).await;
+        assert_eq!(status, want, "{body}");
     }
     // Agents: refused for their role.
     let (status, _) = call_fn(

@@ -1,5 +1,5 @@
-//! Server functions behind the admin page: list, add, disable and reset
-//! accounts. Admins only; every change goes to the audit log.
+//! Server functions behind the admin page: list, add, disable, reset and
+//! change the role of accounts. Admins only; every change goes to the audit log.
 
 use leptos::prelude::*;
 
@@ -29,6 +29,10 @@ mod admin {
         Username::parse(raw).map_err(|e| AppError::Invalid(e.to_string()))
     }
 
+    pub fn role(raw: &str) -> Result<Role, AppError> {
+        Role::parse(raw).ok_or_else(|| AppError::Invalid("Pick a role.".into()))
+    }
+
     pub fn ops<'a>(state: &'a AppState, by: &'a str) -> AccountOps<'a> {
         state.auth.ops(by)
     }
@@ -37,6 +41,7 @@ mod admin {
         match e {
             AccountOpError::Store(e) => store_error(e),
             AccountOpError::Password(e) => AppError::Invalid(e.to_string()),
+            e @ AccountOpError::LastAdmin(_) => AppError::Invalid(e.to_string()),
         }
     }
 
@@ -83,8 +88,7 @@ pub async fn add_account(
             use crate::server::auth::ops::Write;
             let (state, by) = admin::admin()?;
             let username = admin::username(&username)?;
-            let role = crate::model::Role::parse(&role)
-                .ok_or_else(|| AppError::Invalid("Pick a role.".into()))?;
+            let role = admin::role(&role)?;
             admin::ops(&state, &by)
                 .add(&username, role, Some(&agent_id), None, Write::New)
                 .await
@@ -123,6 +127,24 @@ pub async fn reset_password(username: String) -> Result<String, AppError> {
             let username = admin::username(&username)?;
             admin::ops(&state, &by)
                 .reset_password(&username, None)
+                .await
+                .map_err(admin::op_error)
+        }
+        .await,
+    )
+}
+
+/// Gives an account another role; its sessions end (on every instance).
+/// The last enabled admin keeps their role.
+#[server(prefix = "/api", endpoint = "accounts/role")]
+pub async fn set_account_role(username: String, role: String) -> Result<(), AppError> {
+    crate::server::http::server_fn::answer(
+        async move {
+            let (state, by) = admin::admin()?;
+            let username = admin::username(&username)?;
+            let role = admin::role(&role)?;
+            admin::ops(&state, &by)
+                .set_role(&username, role)
                 .await
                 .map_err(admin::op_error)
         }

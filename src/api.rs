@@ -1,11 +1,11 @@
 //! Server functions: how the page gets a call and its transcript so far,
-//! who is signed in, and a shared link. The bodies run on the server and
+//! who is signed in, and shared links (made, listed, revoked). The bodies run on the server and
 //! ask [`crate::server::access`] for the call, as every door does.
 
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{CallId, CallSnapshot, User};
+use crate::model::{CallId, CallSnapshot, LinkId, LinkSummary, User};
 
 /// A call by id (as typed or as in the address bar), with a shared link's
 /// grant if the page was opened from one.
@@ -57,6 +57,32 @@ pub async fn share_call(id: CallId, agent: String) -> Result<(String, i64), AppE
                 .map_err(|e| AppError::Invalid(format!("Agent's username: {e}")))?;
             let (state, who) = asking(crate::server::access::Door::Share)?;
             state.access.share(&who, &id, &agent).await
+        }
+        .await,
+    )
+}
+
+/// The links to a call, for supervisors and admins (agents are refused).
+#[server(prefix = "/api", endpoint = "links")]
+pub async fn call_links(id: CallId) -> Result<Vec<LinkSummary>, AppError> {
+    use crate::server::http::server_fn::{answer, asking};
+    answer(
+        async {
+            let (state, who) = asking(crate::server::access::Door::Share)?;
+            state.access.links(&who, &id).await
+        }
+        .await,
+    )
+}
+
+/// Revokes a link to a call: by the supervisor who made it, or an admin.
+#[server(prefix = "/api", endpoint = "links/revoke")]
+pub async fn revoke_link(id: CallId, link: LinkId) -> Result<(), AppError> {
+    use crate::server::http::server_fn::{answer, asking};
+    answer(
+        async {
+            let (state, who) = asking(crate::server::access::Door::Share)?;
+            state.access.revoke(&who, &id, &link).await
         }
         .await,
     )

@@ -11,6 +11,8 @@ pub enum AppError {
     InvalidCallId { input: String, reason: CallIdError },
     #[error("No call with id {0}")]
     UnknownCall(CallId),
+    #[error("No such link.")]
+    UnknownLink,
     #[error("The data source is unavailable; retrying.")]
     Unavailable,
     #[error("The data source is missing a table; see the server log.")]
@@ -56,6 +58,7 @@ impl AppError {
         match self {
             AppError::InvalidCallId { .. } => "malformed_call_id",
             AppError::UnknownCall(_) => "unknown_call",
+            AppError::UnknownLink => "unknown_link",
             AppError::Unavailable => "unavailable",
             AppError::MissingTable => "missing_table",
             AppError::DataSourceRefused => "data_source_refused",
@@ -78,7 +81,10 @@ impl AppError {
             AppError::InvalidCallId { .. } | AppError::Invalid(_) => 400,
             AppError::SignInRequired => 401,
             AppError::NotAllowed | AppError::CrossSite => 403,
-            AppError::UnknownCall(_) | AppError::MissingTable | AppError::NoCallYet => 404,
+            AppError::UnknownCall(_)
+            | AppError::UnknownLink
+            | AppError::MissingTable
+            | AppError::NoCallYet => 404,
             AppError::UnknownHost => 421,
             AppError::TooManyConnections | AppError::TooManyRequests(_) => 429,
             AppError::DataSourceRefused | AppError::Transport(_) => 502,
@@ -141,6 +147,7 @@ mod tests {
         for (e, status) in [
             (AppError::UnknownCall(id), 404),
             (AppError::NoCallYet, 404),
+            (AppError::UnknownLink, 404),
             (AppError::SignInRequired, 401),
             (AppError::NotAllowed, 403),
             (AppError::CrossSite, 403),

@@ -1,6 +1,7 @@
 //! What the server logs: the audit trail (a JSON line for every sign-in,
-//! failed attempt, sign-out and call opened or refused: who, which call,
-//! from where), and nothing secret in the request log. A binary of its
+//! failed attempt, sign-out, call opened or refused, and shared link made,
+//! used or revoked: who, which call, from where), and nothing secret in
+//! the request log. A binary of its
 //! own: tracing's callsite cache is process-wide, so these tests share a
 //! process only with tests that capture logs too (see `tests/it/main.rs`).
 
@@ -69,6 +70,41 @@ async fn sign_ins_sign_outs_and_opened_calls_are_audited() {
     };
     assert_eq!(get(&app.cookie).await.unwrap().status(), 200);
     assert_eq!(get(&agent).await.unwrap().status(), 404);
+    // A link made, used and revoked: each audited with the link's id,
+    // never its grant.
+    let post = |cookie: &str, path: &str, form: &[(&str, &str)]| {
+        client
+            .post(format!("{}/api/{path}", app.base))
+            .header("cookie", cookie.to_string())
+            .form(form)
+            .send()
+    };
+    let res = post(
+        &app.cookie,
+        "share",
+        &[("id", id.as_str()), ("agent", "agent")],
+    )
+    .await
+    .unwrap();
+    let (path, _): (String, i64) = res.json().await.unwrap();
+    let grant = path.split("grant=").nth(1).unwrap().to_string();
+    let (link, _) = grant.split_once('.').unwrap();
+    let (_, mac) = grant.rsplit_once('.').unwrap();
+    let with_grant = client
+        .get(format!("{}/details/{id}?grant={grant}", app.base))
+        .header("cookie", agent.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_grant.status(), 200);
+    let res = post(
+        &app.cookie,
+        "links/revoke",
+        &[("id", id.as_str()), ("link", link)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
     client
         .post(format!("{}/signout", app.base))
         .header("cookie", agent.clone())
@@ -117,9 +153,33 @@ async fn sign_ins_sign_outs_and_opened_calls_are_audited() {
             ("user", "agent"),
             ("addr", "127.0.0.1"),
         ],
+        &[
+            ("event", "link_made"),
+            ("user", "supervisor"),
+            ("call", call),
+            ("link", link),
+            ("agent", "agent"),
+        ],
+        &[
+            ("event", "link_used"),
+            ("user", "agent"),
+            ("call", call),
+            ("link", link),
+            ("via", "rest"),
+        ],
+        &[
+            ("event", "link_revoked"),
+            ("user", "supervisor"),
+            ("call", call),
+            ("link", link),
+        ],
     ] {
         assert!(find(expected), "{expected:?} not in {events:#?}");
     }
+    assert!(
+        !captured.lines().iter().any(|l| l.contains(mac)),
+        "a grant's MAC reached the audit log"
+    );
     assert!(
         events
             .iter()
@@ -140,7 +200,17 @@ async fn a_shared_links_grant_never_reaches_the_log() {
         .set_default();
     let app = spawn_app().await;
     let id = app.create_call("+14155550199").await;
-    let grant = "4102444800000.not-a-real-but-secret-looking-grant";
+    // A real grant, made for the agent: its MAC must appear nowhere.
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/share", app.base))
+        .header("cookie", app.cookie.clone())
+        .form(&[("id", id.as_str()), ("agent", "agent")])
+        .send()
+        .await
+        .unwrap();
+    let (path, _): (String, i64) = res.json().await.unwrap();
+    let grant = path.split("grant=").nth(1).unwrap().to_string();
+    let (_, mac) = grant.rsplit_once('.').unwrap();
     let agent = sign_in_at(&app.base, "agent", DEMO_PASSWORD).await.unwrap();
     for path in [
         format!("/calls/{id}?grant={grant}"),
@@ -158,9 +228,6 @@ async fn a_shared_links_grant_never_reaches_the_log() {
         lines.iter().any(|l| l.contains(&format!("/details/{id}"))),
         "requests are logged with their path"
     );
-    let leaked: Vec<_> = lines
-        .iter()
-        .filter(|l| l.contains("secret-looking"))
-        .collect();
+    let leaked: Vec<_> = lines.iter().filter(|l| l.contains(mac)).collect();
     assert!(leaked.is_empty(), "the grant was logged: {leaked:?}");
 }

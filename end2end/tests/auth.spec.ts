@@ -1,5 +1,5 @@
 import { test, expect, Dashboard, DEMO_PASSWORD, signIn, type CallWriter } from './fixtures';
-import type { Page } from '@playwright/test';
+import type { Browser, BrowserContext, Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { backendEnv, DEV_PORT, devAccountsFile, SERVER_BIN } from '../playwright.config';
 
@@ -32,6 +32,26 @@ async function callFor(writer: CallWriter, agent: string, words: string): Promis
   const id = await writer.createCall('+14155550177', { agentUsername: agent });
   await writer.say(id, 'Customer', 0, words);
   return id;
+}
+
+/** As a supervisor on a call's page: shares it with `agent`; the link. */
+async function shareWith(page: Page, agent: string): Promise<string> {
+  await page.getByTestId('share-agent').fill(agent);
+  await page.getByTestId('share-call').click();
+  return page.getByTestId('share-url').inputValue();
+}
+
+/** The agent, in a browser of their own, opens `link` and signs in. */
+async function openAsAgent(
+  browser: Browser,
+  baseURL: string | undefined,
+  link: string,
+): Promise<{ agentContext: BrowserContext; agentPage: Page }> {
+  const agentContext = await browser.newContext({ baseURL });
+  const agentPage = await agentContext.newPage();
+  await agentPage.goto(link);
+  await signInWithForm(agentPage, 'agent');
+  return { agentContext, agentPage };
 }
 
 test('nothing opens without signing in; a supervisor signs in and lands where they were going', async ({
@@ -113,15 +133,11 @@ test('a supervisor hands an agent a signed link to one call', async ({ page, bro
   const id = await callFor(writer, 'bob', 'Shared with the agent');
   const dashboard = new Dashboard(page);
   await dashboard.goto(`/calls/${id}`);
-  await page.getByTestId('share-agent').fill('agent');
-  await page.getByTestId('share-call').click();
-  const link = await page.getByTestId('share-url').inputValue();
-  expect(link).toMatch(new RegExp(`/calls/${id}\\?grant=\\d+\\.[A-Za-z0-9_-]+$`));
+  const link = await shareWith(page, 'agent');
+  // The grant: the link's id, its expiry, its MAC.
+  expect(link).toMatch(new RegExp(`/calls/${id}\\?grant=[A-Za-z0-9_-]{22}\\.\\d+\\.[A-Za-z0-9_-]+$`));
 
-  const agentContext = await browser.newContext({ baseURL });
-  const agentPage = await agentContext.newPage();
-  await agentPage.goto(link);
-  await signInWithForm(agentPage, 'agent');
+  const { agentContext, agentPage } = await openAsAgent(browser, baseURL, link);
   await expect(agentPage).toHaveURL(link);
   await expect(agentPage.getByTestId('bubble-text')).toHaveText(['Shared with the agent']);
   await expect(agentPage.getByTestId('share-call')).toHaveCount(0);
@@ -132,7 +148,46 @@ test('a supervisor hands an agent a signed link to one call', async ({ page, bro
   await agentContext.close();
 });
 
-test('an admin adds an account on the Accounts page, and disabling it ends its session', async ({
+test("a supervisor lists the links to a call and revokes one: the agent's stream stops", async ({
+  page,
+  browser,
+  writer,
+  baseURL,
+}) => {
+  await signIn(page, 'supervisor');
+  const id = await callFor(writer, 'bob', 'Shared, then taken back');
+  const dashboard = new Dashboard(page);
+  await dashboard.goto(`/calls/${id}`);
+  const link = await shareWith(page, 'agent');
+  const row = page.getByTestId('link-row');
+  await expect(row).toHaveCount(1);
+  await expect(row).toHaveAttribute('data-agent', 'agent');
+  await expect(row.getByTestId('link-state')).toHaveText('active');
+  await expect(row).toContainText('supervisor');
+
+  const { agentContext, agentPage } = await openAsAgent(browser, baseURL, link);
+  await expect(agentPage.getByTestId('bubble-text')).toHaveText(['Shared, then taken back']);
+  const agentView = new Dashboard(agentPage);
+  await expect(agentView.status).toHaveAttribute('data-state', 'live');
+  // Agents never see the list.
+  await expect(agentPage.getByTestId('link-row')).toHaveCount(0);
+
+  await row.getByTestId('link-revoke').click();
+  await expect(row.getByTestId('link-state')).toHaveText('revoked');
+  await expect(row.getByTestId('link-revoke')).toHaveCount(0);
+
+  // The agent's stream stops at once and says so: nothing said after it arrives.
+  await expect(agentView.status).toHaveAttribute('data-state', 'access-ended');
+  await writer.say(id, 'Agent', 2000, 'After the revocation');
+  await agentPage.waitForTimeout(1500);
+  await expect(agentPage.getByTestId('bubble-text')).toHaveText(['Shared, then taken back']);
+  // Opening the link again: the same answer as a call that does not exist.
+  await agentView.goto(link);
+  await expect(agentView.emptyState).toContainText(`No call with id ${id}`);
+  await agentContext.close();
+});
+
+test('an admin adds an account on the Accounts page; changing its role, then disabling it, ends its session', async ({
   page,
   browser,
   baseURL,
@@ -164,6 +219,17 @@ test('an admin adds an account on the Accounts page, and disabling it ends its s
   // Not an admin: the Accounts page refuses.
   await theirPage.goto('/admin');
   await expect(theirPage.getByTestId('admin-refused')).toBeVisible();
+
+  // A role change ends their session; signed in again, they have the new role.
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const changed = page.waitForResponse((r) => r.url().endsWith('/api/accounts/role') && r.ok());
+  await row.getByTestId('account-role').selectOption('supervisor');
+  await changed;
+  await expect(row.getByTestId('account-role')).toHaveValue('supervisor');
+  await theirPage.goto('/');
+  await expect(theirPage).toHaveURL(/\/signin\?next=\/&ended=1$/);
+  await signInWithForm(theirPage, newcomer, password);
+  await expect(theirPage.getByTestId('user-role')).toHaveText('supervisor');
 
   await row.getByRole('button', { name: 'Disable' }).click();
   await expect(row).toContainText('disabled');

@@ -104,7 +104,13 @@ async fn session(
             Some(Ok(Message::Bytes(_))) => {}
             Some(Err(WebSocketError::ConnectionClose(ev))) => {
                 return match ev.code {
-                    close::UNKNOWN_CALL | close::MALFORMED_CALL_ID => Outcome::Stop,
+                    // Access to the call ended (even if its error frame was
+                    // lost on the way).
+                    close::UNKNOWN_CALL => {
+                        set_link(Link::AccessEnded);
+                        Outcome::Stop
+                    }
+                    close::MALFORMED_CALL_ID => Outcome::Stop,
                     close::SIGNED_OUT => {
                         set_link(Link::SignedOut);
                         Outcome::Stop

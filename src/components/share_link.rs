@@ -1,10 +1,12 @@
 //! For supervisors and admins: a signed link to the call on screen, which
-//! the one agent it names can open until it expires.
+//! the one agent it names can open until it expires or is revoked; the
+//! call's links are listed below the form.
 
 use leptos::prelude::*;
 
 use crate::api::share_call;
 use crate::components::call_card::format_local;
+use crate::components::link_list::LinkList;
 use crate::context::Me;
 use crate::model::CallId;
 
@@ -70,6 +72,7 @@ pub fn ShareLink(id: CallId) -> impl IntoView {
                 </button>
                 {link}
             </form>
+            <LinkList id=id.clone() made=share.version() />
         </Show>
     }
 }

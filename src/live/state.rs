@@ -161,6 +161,19 @@ impl LiveState {
                 then.redraw = self.set_link(Link::SignedOut);
                 then.flow = Flow::Stop;
             }
+            // Access to the call ended: the transcript so far stays, the
+            // stream is over.
+            (
+                ServerMsg::Error {
+                    code: ErrorCode::UnknownCall,
+                    message,
+                },
+                Showing::Call(_),
+            ) => {
+                then.redraw = self.set_link(Link::AccessEnded);
+                then.warn = Some(message);
+                then.flow = Flow::Stop;
+            }
             (ServerMsg::Error { message, .. }, Showing::Call(_)) => {
                 then.warn = Some(message);
             }

@@ -18,6 +18,9 @@ pub enum Link {
     Unavailable,
     /// The session ended: nothing more will come until the user signs in.
     SignedOut,
+    /// Access to the call ended (a shared link expired or was revoked, the
+    /// call moved to another agent): nothing more will come.
+    AccessEnded,
 }
 
 impl From<Link> for Status {
@@ -28,6 +31,7 @@ impl From<Link> for Status {
             Link::Reconnecting => Status::Reconnecting,
             Link::Unavailable => Status::Unavailable,
             Link::SignedOut => Status::SignedOut,
+            Link::AccessEnded => Status::AccessEnded,
         }
     }
 }
@@ -42,6 +46,7 @@ pub enum Status {
     /// The server is up but its data source is not.
     Unavailable,
     SignedOut,
+    AccessEnded,
     Ended,
     Waiting,
     UnknownCall,
@@ -57,6 +62,7 @@ impl Status {
             Status::Reconnecting => "Connection lost, reconnecting…".into(),
             Status::Unavailable => "Data source unavailable, retrying…".into(),
             Status::SignedOut => "Signed out".into(),
+            Status::AccessEnded => "Access to this call ended".into(),
             Status::Ended => "Call ended".into(),
             Status::Waiting => "Waiting for the first call".into(),
             Status::UnknownCall => "Unknown call".into(),
@@ -73,6 +79,7 @@ impl Status {
             Status::Reconnecting => "reconnecting",
             Status::Unavailable => "unavailable",
             Status::SignedOut => "signed-out",
+            Status::AccessEnded => "access-ended",
             Status::Ended => "ended",
             Status::Waiting => "waiting",
             Status::UnknownCall => "unknown",

@@ -1,9 +1,12 @@
-//! The admin page: every account, adding one, disabling, enabling and
-//! resetting passwords. New passwords are random and shown once.
+//! The admin page: every account, adding one, disabling, enabling,
+//! resetting passwords and changing roles (which ends the account's
+//! sessions). New passwords are random and shown once.
 
 use leptos::prelude::*;
 
-use crate::admin_api::{list_accounts, AddAccount, ResetPassword, SetAccountDisabled};
+use crate::admin_api::{
+    list_accounts, AddAccount, ResetPassword, SetAccountDisabled, SetAccountRole,
+};
 use crate::components::top_bar::TopBar;
 use crate::error::AppError;
 use crate::model::{AccountSummary, Role};
@@ -13,12 +16,14 @@ pub fn Admin() -> impl IntoView {
     let add = ServerAction::<AddAccount>::new();
     let disable = ServerAction::<SetAccountDisabled>::new();
     let reset = ServerAction::<ResetPassword>::new();
+    let role = ServerAction::<SetAccountRole>::new();
     let accounts = Resource::new(
         move || {
             (
                 add.version().get(),
                 disable.version().get(),
                 reset.version().get(),
+                role.version().get(),
             )
         },
         |_| list_accounts(),
@@ -53,6 +58,15 @@ pub fn Admin() -> impl IntoView {
             .and_then(Result::err)
             .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
     };
+    let role_error = move || {
+        role.value().get().and_then(Result::err).map(|e| {
+            view! {
+                <p class="form-error" role="alert" data-testid="role-error">
+                    {e.to_string()}
+                </p>
+            }
+        })
+    };
 
     view! {
         <main class="page admin-page">
@@ -61,7 +75,7 @@ pub fn Admin() -> impl IntoView {
             <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match accounts.await {
-                        Ok(list) => view! { <AccountTable list disable reset /> }.into_any(),
+                        Ok(list) => view! { <AccountTable list disable reset role /> }.into_any(),
                         Err(AppError::NotAllowed) => view! {
                             <p class="empty" data-testid="admin-refused">"Only an admin can manage accounts."</p>
                         }
@@ -71,6 +85,7 @@ pub fn Admin() -> impl IntoView {
                 })}
             </Transition>
             {disable_error}
+            {role_error}
             {was_reset}
             <ActionForm action=add attr:class="add-account" attr:data-testid="add-account">
                 <h3>"Add an account"</h3>
@@ -97,6 +112,7 @@ fn AccountTable(
     list: Vec<AccountSummary>,
     disable: ServerAction<SetAccountDisabled>,
     reset: ServerAction<ResetPassword>,
+    role: ServerAction<SetAccountRole>,
 ) -> impl IntoView {
     view! {
         <table class="accounts" data-testid="accounts">
@@ -116,11 +132,36 @@ fn AccountTable(
                         let name = a.username.to_string();
                         let (toggle_name, reset_name, row_name) =
                             (name.clone(), name.clone(), name.clone());
+                        let role_name = name.clone();
+                        let role_label = format!("Role of {name}");
+                        let current = a.role;
                         let disabled = a.disabled;
                         view! {
                             <tr data-testid="account-row" data-username=row_name>
                                 <td>{name}</td>
-                                <td>{a.role.as_str()}</td>
+                                <td>
+                                    <select
+                                        data-testid="account-role"
+                                        aria-label=role_label
+                                        on:change=move |ev| {
+                                            role.dispatch(SetAccountRole {
+                                                username: role_name.clone(),
+                                                role: event_target_value(&ev),
+                                            });
+                                        }
+                                    >
+                                        {Role::ALL
+                                            .iter()
+                                            .map(|r| {
+                                                view! {
+                                                    <option value=r.as_str() selected=*r == current>
+                                                        {r.as_str()}
+                                                    </option>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </select>
+                                </td>
                                 <td>{a.agent_id}</td>
                                 <td>{if disabled { "disabled" } else { "active" }}</td>
                                 <td class="row-actions">

@@ -3,8 +3,10 @@
 //! later) asks [`CallAccess`]: it parses the id, loads the call, decides
 //! whether this viewer may see it, writes the audit line, and redacts the
 //! call for the viewer. A live socket asks [`CallAccess::admits`] again
-//! whenever access may have changed (the call's details changed, a
-//! heartbeat passed and a shared link may have expired).
+//! whenever access may have changed (the call's details changed, its
+//! account changed, a shared link expired or was revoked, and at each
+//! session re-check). Shared links are made, listed and revoked here too
+//! ([`links`]).
 //!
 //! A call the viewer may not see is answered exactly as a call that does
 //! not exist, so ids can't be probed.
@@ -13,10 +15,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::error::AppError;
-use crate::model::{conversation_order, CallDetails, CallId, CallSnapshot, Role, Seq, Username};
+use crate::model::{conversation_order, CallDetails, CallId, CallSnapshot, Role, Seq};
 
-use super::auth::grant::Signer;
-use super::auth::{audit, Viewer};
+use super::auth::grant::{Granted, Signer};
+use super::auth::{audit, Auth, Viewer};
 use super::config::Settings;
 use super::contact::{ATTR_PHONE, ATTR_PHONE_ALT};
 use super::hub::{Hub, PAGE};
@@ -33,7 +35,7 @@ pub enum Door {
     Socket,
     /// The lobby socket (new calls).
     Lobby,
-    /// Making a shared link.
+    /// Making, listing or revoking shared links.
     Share,
 }
 
@@ -78,6 +80,9 @@ impl Asking {
 /// Decides, loads and redacts; see the module documentation.
 pub struct CallAccess {
     hub: Arc<Hub>,
+    /// Where shared links' records are kept, and where revocations are
+    /// announced.
+    auth: Arc<Auth>,
     signer: Signer,
     agent_attribute: String,
     masked: Vec<Role>,
@@ -87,7 +92,7 @@ pub struct CallAccess {
 }
 
 impl CallAccess {
-    pub fn new(hub: Arc<Hub>, settings: &Settings) -> Self {
+    pub fn new(hub: Arc<Hub>, auth: Arc<Auth>, settings: &Settings) -> Self {
         let signer = match settings.secret.trim() {
             "" => {
                 tracing::warn!("no TRAVOIQ_SECRET: shared call links last only until this server stops, and work on this instance only");
@@ -97,6 +102,7 @@ impl CallAccess {
         };
         Self {
             hub,
+            auth,
             signer,
             agent_attribute: settings.agent_attribute.clone(),
             masked: settings.masked_roles(),
@@ -115,13 +121,39 @@ impl CallAccess {
 
     /// Whether this asker may see this call: supervisors and admins every
     /// call; an agent their own (by the agent attribute; an empty agent id
-    /// matches nothing) or one shared with them by a link still valid.
-    pub fn admits(&self, who: &Asking, call: &CallDetails) -> bool {
-        self.by_right(who, call)
-            || who.grant.as_deref().is_some_and(|g| {
-                let agent = &who.viewer.user.username;
-                self.signer.verify(g, &call.call_id, agent, now_ms())
-            })
+    /// matches nothing) or one shared with them by a link still valid: its
+    /// grant genuine and not expired, its record there and not revoked
+    /// (one read of the account store).
+    pub async fn admits(&self, who: &Asking, call: &CallDetails) -> Result<bool, AppError> {
+        if self.by_right(who, call) {
+            return Ok(true);
+        }
+        let Some(granted) = self.granted(who, call) else {
+            return Ok(false);
+        };
+        let record = self
+            .auth
+            .store()
+            .link(&call.call_id, &granted.link)
+            .await
+            .map_err(links::account_store_error)?;
+        Ok(record.is_some_and(|r| r.opens(&call.call_id, &who.viewer.user.username, now_ms())))
+    }
+
+    /// What the asker's grant says, if it is genuine for this call and
+    /// this viewer and not expired (its record not yet read).
+    fn granted(&self, who: &Asking, call: &CallDetails) -> Option<Granted> {
+        let grant = who.grant.as_deref()?;
+        self.signer
+            .verify(grant, &call.call_id, &who.viewer.user.username, now_ms())
+    }
+
+    /// The shared link this asker's access to the call rests on, if any.
+    pub fn link_of(&self, who: &Asking, call: &CallDetails) -> Option<crate::model::LinkId> {
+        (!self.by_right(who, call))
+            .then(|| self.granted(who, call))
+            .flatten()
+            .map(|g| g.link)
     }
 
     /// When this asker's access to the call ends by itself: the expiry of
@@ -133,7 +165,8 @@ impl CallAccess {
         }
         let grant = who.grant.as_deref()?;
         self.signer
-            .valid_until(grant, &call.call_id, &who.viewer.user.username)
+            .check(grant, &call.call_id, &who.viewer.user.username)
+            .map(|g| g.expires_ms)
     }
 
     /// Access by role, or by the call being the viewer's own.
@@ -161,16 +194,20 @@ impl CallAccess {
     }
 
     /// The call redacted for this asker, or `None` if they may not see it
-    /// (for announcements of new calls: not audited, never told).
+    /// by right (for announcements of new calls: not audited, never told;
+    /// a shared link opens only its own call, through [`Self::open`]).
     pub fn visible(&self, who: &Asking, call: CallDetails) -> Option<CallDetails> {
-        self.admits(who, &call)
+        self.by_right(who, &call)
             .then(|| self.redact(&who.viewer, call))
     }
 
     /// Decides on a loaded call, writes the audit line and redacts.
-    fn admit(&self, who: &Asking, call: CallDetails) -> Result<CallDetails, AppError> {
+    async fn admit(&self, who: &Asking, call: CallDetails) -> Result<CallDetails, AppError> {
         let door = who.door.as_str();
-        if self.admits(who, &call) {
+        if self.admits(who, &call).await? {
+            if let Some(link) = self.link_of(who, &call) {
+                audit::link_used(&who.viewer, &call.call_id, &link, who.addr, door);
+            }
             audit::call_opened(&who.viewer, &call.call_id, who.addr, door);
             Ok(self.redact(&who.viewer, call))
         } else {
@@ -192,7 +229,7 @@ impl CallAccess {
             .await
             .map_err(store_error)?
             .ok_or_else(|| AppError::UnknownCall(id.clone()))?;
-        self.admit(who, call)
+        self.admit(who, call).await
     }
 
     /// The newest call this asker may see (not audited: nothing is opened).
@@ -224,24 +261,6 @@ impl CallAccess {
             }
             None => Ok(None),
         }
-    }
-
-    /// A signed link to one call the asker may see, for `agent` only, made
-    /// by supervisors and admins: the path and its expiry.
-    pub async fn share(
-        &self,
-        who: &Asking,
-        id: &CallId,
-        agent: &Username,
-    ) -> Result<(String, i64), AppError> {
-        if !who.viewer.user.role.sees_every_call() {
-            return Err(AppError::NotAllowed);
-        }
-        let call = self.open_id(who, id).await?;
-        let expires_ms = now_ms() + self.share_for_ms;
-        let grant = self.signer.issue(&call.call_id, agent, expires_ms);
-        tracing::info!(target: "audit", event = "call_shared", user = %who.viewer.user.username, call = %call.call_id, agent = %agent, expires_ms);
-        Ok((format!("/calls/{}?grant={grant}", call.call_id), expires_ms))
     }
 
     /// A call's details (already admitted) and whole transcript so far, in
@@ -307,5 +326,6 @@ pub fn mask_phone(phone: &str) -> String {
         .collect()
 }
 
+mod links;
 #[cfg(test)]
 mod tests;

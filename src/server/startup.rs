@@ -223,7 +223,7 @@ impl Application {
             _ => None,
         };
         let allowed_origins = Arc::new(settings.allowed_origins());
-        let access = Arc::new(CallAccess::new(hub.clone(), &settings));
+        let access = Arc::new(CallAccess::new(hub.clone(), auth.clone(), &settings));
         let state = AppState {
             trusted_proxies: Arc::new(settings.trusted_proxies()),
             hosts: Arc::new(super::http::hosts::Hosts::new(

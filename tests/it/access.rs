@@ -18,27 +18,27 @@ use travoiq_monitor::server::auth::accounts::{
 use travoiq_monitor::server::auth::password;
 use travoiq_monitor::server::store::now_ms;
 
-const SECRET: &str = "SECRET-WORDS-7731";
+pub(crate) const SECRET: &str = "SECRET-WORDS-7731";
 const PHONE: &str = "+14155550199";
-const PHONE_DIGITS: &str = "4155550199";
-const OTHER_PASSWORD: &str = "another-password-1";
+pub(crate) const PHONE_DIGITS: &str = "4155550199";
+pub(crate) const OTHER_PASSWORD: &str = "another-password-1";
 const UNKNOWN: &str = "00000000-0000-4000-8000-00000000beef";
 
-struct World {
-    app: TestApp,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
     /// The demo agent's call.
-    own: String,
+    pub(crate) own: String,
     /// Bob's call (started after `own`: the newest overall).
-    other: String,
-    agent: String,
-    bob: String,
-    admin: String,
-    expired: String,
-    forged: String,
-    disabled: String,
+    pub(crate) other: String,
+    pub(crate) agent: String,
+    pub(crate) bob: String,
+    pub(crate) admin: String,
+    pub(crate) expired: String,
+    pub(crate) forged: String,
+    pub(crate) disabled: String,
 }
 
-async fn add_account(app: &TestApp, name: &str, role: Role) {
+pub(crate) async fn add_account(app: &TestApp, name: &str, role: Role) {
     app.auth
         .store()
         .create(Account {
@@ -55,7 +55,7 @@ async fn add_account(app: &TestApp, name: &str, role: Role) {
         .unwrap();
 }
 
-async fn call_for(app: &TestApp, agent: &str, words: &str) -> String {
+pub(crate) async fn call_for(app: &TestApp, agent: &str, words: &str) -> String {
     let id = app
         .create_call_with(json!({
             "customerPhoneNumber": PHONE,
@@ -118,26 +118,26 @@ async fn world_with(extra: &[(&str, &str)]) -> World {
     }
 }
 
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     world_with(&[]).await
 }
 
 /// One answer from a door: its status (101 for an accepted socket) and
 /// everything it sent.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: String,
 }
 
 impl Answer {
-    fn leaks(&self) -> bool {
+    pub(crate) fn leaks(&self) -> bool {
         self.body.contains(SECRET) || self.body.contains(PHONE_DIGITS)
     }
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Door {
+pub(crate) enum Door {
     RestDetails,
     RestLatest,
     FnCall,
@@ -157,7 +157,7 @@ const DOORS: [Door; 7] = [
     Door::Lobby,
 ];
 
-async fn knock(app: &TestApp, door: Door, cookie: Option<&str>, call: &str) -> Answer {
+pub(crate) async fn knock(app: &TestApp, door: Door, cookie: Option<&str>, call: &str) -> Answer {
     let client = plain_client();
     let with_cookie = |rb: reqwest::RequestBuilder| match cookie {
         Some(c) => rb.header("cookie", c),

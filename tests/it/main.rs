@@ -14,6 +14,7 @@ mod access_dynamo;
 mod dynamo_app;
 mod hardening;
 mod http_api;
+mod links;
 mod live_socket;
 mod parsing_props;
 mod shutdown;

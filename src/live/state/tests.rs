@@ -223,6 +223,19 @@ fn a_signed_out_error_stops_listening() {
 }
 
 #[test]
+fn a_call_whose_access_ended_keeps_its_transcript_and_says_so() {
+    let mut s = watching();
+    s.set_link(Link::Live);
+    let before = s.call_details().cloned();
+    let r = s.apply(error(ErrorCode::UnknownCall), true);
+    assert_eq!(r.flow, Flow::Stop);
+    assert!(r.redraw);
+    assert_eq!(s.status(), Status::AccessEnded);
+    assert_eq!(s.status().key(), "access-ended");
+    assert_eq!(s.call_details().cloned(), before, "still shown");
+}
+
+#[test]
 fn other_errors_are_logged_on_a_call_and_change_nothing() {
     let mut s = watching();
     let before = s.clone();

@@ -52,7 +52,16 @@ async fn access() -> CallAccess {
             .await
             .unwrap();
     }
-    CallAccess::new(Hub::start(store, Duration::from_secs(1)), &settings)
+    let accounts = std::env::temp_dir().join(format!(
+        "travoiq-access-test-{}-{}.json",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let auth = Arc::new(Auth::new(
+        Arc::new(crate::server::auth::file_store::FileAccounts::new(accounts)),
+        &settings,
+    ));
+    CallAccess::new(Hub::start(store, Duration::from_secs(1)), auth, &settings)
 }
 
 #[tokio::test]
@@ -144,9 +153,9 @@ async fn a_call_moved_to_another_agent_is_no_longer_admitted() {
     let access = access().await;
     let alice = asking(Role::Agent, "alice");
     let mut call = access.open(&alice, OWN).await.unwrap();
-    assert!(access.admits(&alice, &call));
+    assert!(access.admits(&alice, &call).await.unwrap());
     call.attributes.insert("agentUsername".into(), "bob".into());
-    assert!(!access.admits(&alice, &call));
+    assert!(!access.admits(&alice, &call).await.unwrap());
     assert!(access.visible(&alice, call).is_none());
 }
 
@@ -164,4 +173,63 @@ fn phones_keep_only_their_last_four_digits() {
     assert_eq!(mask_phone("+447700900123"), "+••••••••0123");
     assert_eq!(mask_phone("123"), "123");
     assert_eq!(mask_phone(""), "");
+}
+
+fn named(name: &str, role: Role) -> Asking {
+    Asking::new(viewer(name, role, ""), None, Door::Share)
+}
+
+#[tokio::test]
+async fn a_revoked_link_opens_nothing_and_only_its_maker_or_an_admin_revokes_it() {
+    let access = access().await;
+    let other = CallId::parse(OTHER).unwrap();
+    let sam = named("sam", Role::Supervisor);
+    let (path, _) = access
+        .share(&sam, &other, &Username::parse("alice").unwrap())
+        .await
+        .unwrap();
+    let grant = path.split("grant=").nth(1).unwrap().to_string();
+    let alice = Asking::new(viewer("alice", Role::Agent, "alice"), None, Door::Rest)
+        .with_grant(Some(grant));
+    assert!(access.open(&alice, OTHER).await.is_ok());
+    let links = access.links(&sam, &other).await.unwrap();
+    assert_eq!(links.len(), 1);
+    let link = links[0].id.clone();
+    assert_eq!(links[0].state, crate::model::LinkState::Active);
+    assert!(links[0].may_revoke, "its maker may revoke it");
+    // Another supervisor sees it but may not revoke it: told it does not
+    // exist, as an unknown link is.
+    let tess = named("tess", Role::Supervisor);
+    assert!(!access.links(&tess, &other).await.unwrap()[0].may_revoke);
+    assert_eq!(
+        access.revoke(&tess, &other, &link).await.unwrap_err(),
+        AppError::UnknownLink
+    );
+    let unknown = crate::model::LinkId::parse(&"x".repeat(22)).unwrap();
+    assert_eq!(
+        access.revoke(&sam, &other, &unknown).await.unwrap_err(),
+        AppError::UnknownLink
+    );
+    // Agents neither list nor revoke.
+    assert_eq!(
+        access.links(&alice, &other).await.unwrap_err(),
+        AppError::NotAllowed
+    );
+    assert_eq!(
+        access.revoke(&alice, &other, &link).await.unwrap_err(),
+        AppError::NotAllowed
+    );
+    assert!(access.open(&alice, OTHER).await.is_ok(), "still open");
+    // An admin may revoke any link; then the grant opens nothing.
+    access
+        .revoke(&named("ada", Role::Admin), &other, &link)
+        .await
+        .unwrap();
+    assert!(matches!(
+        access.open(&alice, OTHER).await,
+        Err(AppError::UnknownCall(_))
+    ));
+    let links = access.links(&sam, &other).await.unwrap();
+    assert_eq!(links[0].state.as_str(), "revoked");
+    assert!(!links[0].may_revoke, "nothing left to revoke");
 }

@@ -12,7 +12,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::{AccountSummary, Role, Username};
+use crate::model::{AccountSummary, CallId, LinkId, Role, Username};
+
+use super::links::LinkRecord;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -54,6 +56,9 @@ pub enum AccountChange {
     /// A new password: also raises the credentials version, ending every
     /// session made before.
     PasswordHash(String),
+    /// A new role: also raises the credentials version (the sessions made
+    /// under the old role end).
+    Role(Role),
 }
 
 /// The secret half of a session lives only in the browser's cookie; the
@@ -193,6 +198,26 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, AccountStoreError>;
     async fn touch_session(&self, key: &SessionKey, now_ms: i64) -> Result<(), AccountStoreError>;
     async fn delete_session(&self, key: &SessionKey) -> Result<(), AccountStoreError>;
+
+    /// Keeps a new shared link's record.
+    async fn create_link(&self, link: &LinkRecord) -> Result<(), AccountStoreError>;
+    /// A link's record (the call is part of its key).
+    async fn link(
+        &self,
+        call: &CallId,
+        id: &LinkId,
+    ) -> Result<Option<LinkRecord>, AccountStoreError>;
+    /// Every link to a call still kept, oldest first.
+    async fn links_of(&self, call: &CallId) -> Result<Vec<LinkRecord>, AccountStoreError>;
+    /// Marks a link revoked (a second revocation keeps the first's who and
+    /// when); the record as it now is, or `None` if there is no such link.
+    async fn revoke_link(
+        &self,
+        call: &CallId,
+        id: &LinkId,
+        by: &Username,
+        at_ms: i64,
+    ) -> Result<Option<LinkRecord>, AccountStoreError>;
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! The audit trail: one log line (target `audit`) for every sign-in,
 //! failed or throttled attempt, sign-out, expiry, and every call opened or
 //! refused: who, which call, when (the log's timestamp), from where.
+//! Shared links: made, used, revoked (never their grant).
 //! Route it with `RUST_LOG=audit=info` (on by default).
 
 use std::net::IpAddr;
 
-use crate::model::{CallId, Username};
+use crate::model::{CallId, LinkId, Username};
 
 use super::Viewer;
 
@@ -50,4 +51,20 @@ pub fn cross_site_refused(path: &str, origin: Option<&str>, addr: IpAddr) {
 
 pub fn account_changed(by: &str, user: &Username, change: &str) {
     tracing::info!(target: "audit", event = "account_changed", by, user = %user, change);
+}
+
+pub fn link_made(by: &Username, call: &CallId, link: &LinkId, agent: &Username, expires_ms: i64) {
+    tracing::info!(target: "audit", event = "link_made", user = %by, call = %call, link = %link, agent = %agent, expires_ms);
+}
+
+pub fn link_used(viewer: &Viewer, call: &CallId, link: &LinkId, addr: Option<IpAddr>, via: &str) {
+    tracing::info!(target: "audit", event = "link_used", user = %viewer.user.username, call = %call, link = %link, addr = ?addr, via);
+}
+
+pub fn link_revoked(by: &Username, call: &CallId, link: &LinkId) {
+    tracing::info!(target: "audit", event = "link_revoked", user = %by, call = %call, link = %link);
+}
+
+pub fn link_revoke_refused(by: &Username, call: &CallId, link: &LinkId) {
+    tracing::warn!(target: "audit", event = "link_revoke_refused", user = %by, call = %call, link = %link);
 }

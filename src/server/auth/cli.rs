@@ -1,5 +1,5 @@
-//! `travoiq-monitor accounts ...`: add, list, disable, enable and reset
-//! accounts in the configured store (the accounts file on the embedded
+//! `travoiq-monitor accounts ...`: add, list, disable, enable, reset and
+//! change the role of accounts in the configured store (the accounts file on the embedded
 //! backend, the DynamoDB tables otherwise), and create those tables.
 
 use std::io::BufRead;
@@ -46,7 +46,11 @@ pub enum AccountsCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Create the DynamoDB tables for accounts and sessions (DynamoDB only).
+    /// Give an account another role (supervisor, agent or admin); its
+    /// sessions end. The last enabled admin keeps their role.
+    Role { username: String, role: String },
+    /// Create the DynamoDB tables for accounts, sessions and shared links
+    /// (DynamoDB only).
     CreateTables,
 }
 
@@ -88,6 +92,10 @@ fn username(raw: &str) -> Result<Username, String> {
     Username::parse(raw).map_err(|e| format!("{raw:?}: {e}"))
 }
 
+fn parse_role(raw: &str) -> Result<Role, String> {
+    Role::parse(raw).ok_or_else(|| format!("{raw:?} is not a role: supervisor, agent or admin"))
+}
+
 pub async fn run(settings: &Settings, command: AccountsCommand) -> Result<(), String> {
     if let AccountsCommand::CreateTables = command {
         if settings.store != StoreKind::Dynamodb {
@@ -109,8 +117,7 @@ pub async fn run(settings: &Settings, command: AccountsCommand) -> Result<(), St
             password_stdin,
         } => {
             let name = username(&raw)?;
-            let role = Role::parse(&role)
-                .ok_or_else(|| format!("{role:?} is not a role: supervisor, agent or admin"))?;
+            let role = parse_role(&role)?;
             let given = given_password(password_stdin)?;
             let print = given.is_none();
             let chosen = ops
@@ -149,6 +156,15 @@ pub async fn run(settings: &Settings, command: AccountsCommand) -> Result<(), St
             if print {
                 println!("password: {chosen}");
             }
+        }
+        AccountsCommand::Role {
+            username: raw,
+            role,
+        } => {
+            let name = username(&raw)?;
+            let role = parse_role(&role)?;
+            ops.set_role(&name, role).await.map_err(|e| e.to_string())?;
+            println!("{name} is now {role}");
         }
         AccountsCommand::CreateTables => {}
     }

@@ -1,17 +1,17 @@
 //! Accounts and sessions in two DynamoDB tables, so every server instance
-//! sees the same accounts and a sign-out on one ends the session on all.
-//! Sessions carry `expiresAt` (epoch seconds) for DynamoDB's TTL sweep.
+//! sees the same accounts and a sign-out on one ends the session on all;
+//! shared links' records in a third ([`super::dynamo_links`]). Sessions
+//! carry `expiresAt` (epoch seconds) for DynamoDB's TTL sweep.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType, TimeToLiveSpecification};
+use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use aws_sdk_dynamodb::Client;
 
-use crate::model::{Role, Username};
+use crate::model::{CallId, LinkId, Role, Username};
 use crate::server::config::AuthTables;
 use crate::server::store::dynamo::errors::classify;
 use crate::server::store::dynamo::tables::create_if_missing;
@@ -19,42 +19,21 @@ use crate::server::store::dynamo::tables::create_if_missing;
 use super::accounts::{
     Account, AccountChange, AccountStore, AccountStoreError, SessionKey, SessionRecord,
 };
+use super::dynamo_items::{
+    condition_failed, get_n, get_s, n, s, turn_on_ttl, unavailable, Item, EXPIRES_AT,
+};
+use super::dynamo_links::DynamoLinks;
+use super::links::LinkRecord;
 
 const USERNAME: &str = "username";
 const SESSION_KEY: &str = "sessionKey";
-const EXPIRES_AT: &str = "expiresAt";
-
-type Item = HashMap<String, AttributeValue>;
 
 pub struct DynamoAccounts {
     client: Client,
     tables: AuthTables,
+    links: DynamoLinks,
     /// Sessions older than this are gone (the TTL attribute).
     max_age_secs: i64,
-}
-
-fn unavailable(e: impl std::fmt::Display) -> AccountStoreError {
-    AccountStoreError::Unavailable(e.to_string())
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn get_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
-    item.get(key)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-}
-
-fn get_n(item: &Item, key: &str) -> Option<i64> {
-    item.get(key)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
 }
 
 /// The account's credentials version, on account and session items
@@ -126,13 +105,15 @@ impl DynamoAccounts {
 
     pub fn new(client: Client, tables: AuthTables, max_age_secs: i64) -> Self {
         Self {
+            links: DynamoLinks::new(client.clone(), tables.links.clone()),
             client,
             tables,
             max_age_secs,
         }
     }
 
-    /// Creates the two tables if missing, and turns on TTL for sessions.
+    /// Creates the three tables if missing, and turns on TTL for sessions
+    /// and links.
     pub async fn create_tables(&self) -> Result<(), AccountStoreError> {
         for (table, key) in [
             (&self.tables.accounts, USERNAME),
@@ -148,30 +129,17 @@ impl DynamoAccounts {
             .await
             .map_err(unavailable)?;
         }
-        let ttl = self
-            .client
-            .update_time_to_live()
-            .table_name(&self.tables.sessions)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name(EXPIRES_AT)
-                    .build()
-                    .map_err(unavailable)?,
-            )
-            .send()
-            .await;
-        if let Err(e) = ttl {
-            // Already on, or not supported by a local server: sessions are
-            // checked for expiry on every read anyway.
-            tracing::info!(error = %classify("UpdateTimeToLive", &self.tables.sessions, e), "session TTL not changed");
-        }
-        Ok(())
+        turn_on_ttl(&self.client, &self.tables.sessions).await?;
+        self.links.create_table().await
     }
 
-    /// Checks both tables exist, naming what is missing.
+    /// Checks the tables exist, naming what is missing.
     pub async fn check_tables(&self) -> Result<(), AccountStoreError> {
-        for table in [&self.tables.accounts, &self.tables.sessions] {
+        for table in [
+            &self.tables.accounts,
+            &self.tables.sessions,
+            &self.tables.links,
+        ] {
             self.client
                 .describe_table()
                 .table_name(table)
@@ -253,14 +221,25 @@ impl AccountStore for DynamoAccounts {
         change: AccountChange,
     ) -> Result<Account, AccountStoreError> {
         let table = &self.tables.accounts;
-        let (expression, values) = match change {
+        let (expression, values, names) = match change {
             AccountChange::Disabled(d) => (
                 "SET disabled = :v",
                 HashMap::from([(":v".to_string(), AttributeValue::Bool(d))]),
+                None,
             ),
             AccountChange::PasswordHash(h) => (
                 "SET passwordHash = :v ADD credentialsVersion :one",
                 HashMap::from([(":v".to_string(), s(&h)), (":one".to_string(), n(1))]),
+                None,
+            ),
+            // `role` is a reserved word in DynamoDB expressions.
+            AccountChange::Role(role) => (
+                "SET #role = :v ADD credentialsVersion :one",
+                HashMap::from([
+                    (":v".to_string(), s(role.as_str())),
+                    (":one".to_string(), n(1)),
+                ]),
+                Some(HashMap::from([("#role".to_string(), "role".to_string())])),
             ),
         };
         let out = self
@@ -270,6 +249,7 @@ impl AccountStore for DynamoAccounts {
             .key(USERNAME, s(name.as_str()))
             .update_expression(expression)
             .set_expression_attribute_values(Some(values))
+            .set_expression_attribute_names(names)
             .condition_expression("attribute_exists(username)")
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
@@ -382,10 +362,30 @@ impl AccountStore for DynamoAccounts {
             .map_err(|e| unavailable(classify("DeleteItem", table, e)))?;
         Ok(())
     }
-}
 
-/// Whether a conditional write was refused by its condition (the item
-/// exists, or doesn't), rather than failed.
-fn condition_failed<E, R>(e: &SdkError<E, R>, refused: impl Fn(&E) -> bool) -> bool {
-    e.as_service_error().is_some_and(refused)
+    async fn create_link(&self, link: &LinkRecord) -> Result<(), AccountStoreError> {
+        self.links.create(link).await
+    }
+
+    async fn link(
+        &self,
+        call: &CallId,
+        id: &LinkId,
+    ) -> Result<Option<LinkRecord>, AccountStoreError> {
+        self.links.get(call, id).await
+    }
+
+    async fn links_of(&self, call: &CallId) -> Result<Vec<LinkRecord>, AccountStoreError> {
+        self.links.of_call(call).await
+    }
+
+    async fn revoke_link(
+        &self,
+        call: &CallId,
+        id: &LinkId,
+        by: &Username,
+        at_ms: i64,
+    ) -> Result<Option<LinkRecord>, AccountStoreError> {
+        self.links.revoke(call, id, by, at_ms).await
+    }
 }

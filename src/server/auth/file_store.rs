@@ -2,7 +2,10 @@
 //! the embedded backend (one server instance). The file is re-read when it
 //! changes, so `travoiq-monitor accounts ...` run beside a live server
 //! takes effect at once (a disabled account's sessions end on their next
-//! request). Writes replace the file atomically (write, then rename).
+//! request). Shared links' records are kept in the same file (a link made
+//! before a restart still opens, and a revoked one stays revoked); a day
+//! after a link expires its record is dropped at the next write. Writes
+//! replace the file atomically (write, then rename).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -12,20 +15,25 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::model::Username;
+use crate::model::{CallId, LinkId, Username};
+use crate::server::store::now_ms;
 
 use super::accounts::{
     Account, AccountChange, AccountStore, AccountStoreError, SessionKey, SessionRecord,
 };
+use super::links::{LinkRecord, Revoked};
 
 #[derive(Default, Serialize, Deserialize)]
 struct AccountsFile {
     accounts: Vec<Account>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    links: Vec<LinkRecord>,
 }
 
 #[derive(Default)]
 struct Cached {
     accounts: BTreeMap<Username, Account>,
+    links: BTreeMap<LinkId, LinkRecord>,
     modified: Option<SystemTime>,
 }
 
@@ -60,6 +68,7 @@ impl FileAccounts {
             Ok(meta) => meta.modified().ok(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 cache.accounts.clear();
+                cache.links.clear();
                 cache.modified = None;
                 return Ok(());
             }
@@ -78,6 +87,7 @@ impl FileAccounts {
             .into_iter()
             .map(|a| (a.username.clone(), a))
             .collect();
+        cache.links = file.links.into_iter().map(|l| (l.id.clone(), l)).collect();
         cache.modified = modified;
         Ok(())
     }
@@ -88,8 +98,11 @@ impl FileAccounts {
                 .await
                 .map_err(|e| io_error(dir, e))?;
         }
+        let now = now_ms();
+        cache.links.retain(|_, link| !link.forgotten(now));
         let file = AccountsFile {
             accounts: cache.accounts.values().cloned().collect(),
+            links: cache.links.values().cloned().collect(),
         };
         let text = serde_json::to_string_pretty(&file)
             .map_err(|e| AccountStoreError::Corrupt(e.to_string()))?;
@@ -112,12 +125,12 @@ impl FileAccounts {
     /// Reads the file fresh, applies `edit`, writes it back.
     async fn edit<T>(
         &self,
-        edit: impl FnOnce(&mut BTreeMap<Username, Account>) -> Result<T, AccountStoreError>,
+        edit: impl FnOnce(&mut Cached) -> Result<T, AccountStoreError>,
     ) -> Result<T, AccountStoreError> {
         let mut cache = self.cache.lock().await;
         cache.modified = None;
         self.refresh(&mut cache).await?;
-        let out = edit(&mut cache.accounts)?;
+        let out = edit(&mut cache)?;
         self.write(&mut cache).await?;
         Ok(out)
     }
@@ -149,7 +162,7 @@ impl AccountStore for FileAccounts {
     }
 
     async fn create(&self, account: Account) -> Result<(), AccountStoreError> {
-        self.edit(|accounts| {
+        self.edit(|Cached { accounts, .. }| {
             if accounts.contains_key(&account.username) {
                 return Err(AccountStoreError::Exists(account.username));
             }
@@ -160,7 +173,7 @@ impl AccountStore for FileAccounts {
     }
 
     async fn put(&self, account: Account) -> Result<(), AccountStoreError> {
-        self.edit(|accounts| {
+        self.edit(|Cached { accounts, .. }| {
             accounts.insert(account.username.clone(), account);
             Ok(())
         })
@@ -172,7 +185,7 @@ impl AccountStore for FileAccounts {
         name: &Username,
         change: AccountChange,
     ) -> Result<Account, AccountStoreError> {
-        self.edit(|accounts| {
+        self.edit(|Cached { accounts, .. }| {
             let account = accounts
                 .get_mut(name)
                 .ok_or_else(|| AccountStoreError::NoSuchAccount(name.clone()))?;
@@ -180,6 +193,10 @@ impl AccountStore for FileAccounts {
                 AccountChange::Disabled(disabled) => account.disabled = disabled,
                 AccountChange::PasswordHash(hash) => {
                     account.password_hash = hash;
+                    account.credentials_version += 1;
+                }
+                AccountChange::Role(role) => {
+                    account.role = role;
                     account.credentials_version += 1;
                 }
             }
@@ -207,5 +224,56 @@ impl AccountStore for FileAccounts {
     async fn delete_session(&self, key: &SessionKey) -> Result<(), AccountStoreError> {
         self.sessions().remove(key);
         Ok(())
+    }
+
+    async fn create_link(&self, link: &LinkRecord) -> Result<(), AccountStoreError> {
+        self.edit(|cache| {
+            cache.links.insert(link.id.clone(), link.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn link(
+        &self,
+        call: &CallId,
+        id: &LinkId,
+    ) -> Result<Option<LinkRecord>, AccountStoreError> {
+        let mut cache = self.cache.lock().await;
+        self.refresh(&mut cache).await?;
+        Ok(cache.links.get(id).filter(|l| &l.call == call).cloned())
+    }
+
+    async fn links_of(&self, call: &CallId) -> Result<Vec<LinkRecord>, AccountStoreError> {
+        let mut cache = self.cache.lock().await;
+        self.refresh(&mut cache).await?;
+        let mut links: Vec<_> = cache
+            .links
+            .values()
+            .filter(|l| &l.call == call)
+            .cloned()
+            .collect();
+        links.sort_by_key(|l| l.made_ms);
+        Ok(links)
+    }
+
+    async fn revoke_link(
+        &self,
+        call: &CallId,
+        id: &LinkId,
+        by: &Username,
+        at_ms: i64,
+    ) -> Result<Option<LinkRecord>, AccountStoreError> {
+        self.edit(|cache| {
+            let Some(link) = cache.links.get_mut(id).filter(|l| &l.call == call) else {
+                return Ok(None);
+            };
+            link.revoked.get_or_insert_with(|| Revoked {
+                by: by.clone(),
+                at_ms,
+            });
+            Ok(Some(link.clone()))
+        })
+        .await
     }
 }

@@ -5,10 +5,13 @@
 pub mod accounts;
 pub mod audit;
 pub mod cli;
+pub mod dynamo_items;
+pub mod dynamo_links;
 pub mod dynamo_store;
 pub mod file_store;
 pub mod grant;
 pub mod limit;
+pub mod links;
 pub mod ops;
 pub mod password;
 pub mod sso;
@@ -18,7 +21,7 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use crate::model::{Role, User, Username};
+use crate::model::{LinkId, Role, User, Username};
 
 use super::config::{Settings, Switch};
 use super::store::now_ms;
@@ -42,9 +45,11 @@ pub struct Viewer {
 pub enum AccessChange {
     /// This session ended.
     SignedOut(SessionKey),
-    /// This account changed (disabled, enabled, password reset): its
-    /// sessions are checked again.
+    /// This account changed (disabled, enabled, password reset, role):
+    /// its sessions are checked again.
     Account(Username),
+    /// This shared link was revoked: sockets opened with it close.
+    LinkRevoked(LinkId),
 }
 
 /// Why a company sign-in did not open a session here, as the user is told.
@@ -134,6 +139,13 @@ impl Auth {
     /// instances notice at their next heartbeat).
     pub fn changes(&self) -> broadcast::Receiver<AccessChange> {
         self.changes.subscribe()
+    }
+
+    /// Tells this instance's sockets of a change at once (other instances
+    /// notice at their next re-check).
+    pub fn announce(&self, change: AccessChange) {
+        // No receiver is not an error: no socket is open.
+        let _ = self.changes.send(change);
     }
 
     /// Account changes made through [`Self::ops`] are announced to this

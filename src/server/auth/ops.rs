@@ -28,6 +28,8 @@ pub enum AccountOpError {
     Password(#[from] PasswordError),
     #[error(transparent)]
     Store(#[from] AccountStoreError),
+    #[error("{0} is the last enabled admin: make another admin first")]
+    LastAdmin(Username),
 }
 
 /// How an account is written: as new (refused if the name is taken), or
@@ -174,6 +176,28 @@ impl<'a> AccountOps<'a> {
             .await?;
         self.changed(username, "password reset");
         Ok(chosen)
+    }
+
+    /// Gives an account another role. Like a password reset, it raises the
+    /// credentials version: every session made under the old role ends,
+    /// on every instance. The last enabled admin keeps their role.
+    pub async fn set_role(&self, username: &Username, role: Role) -> Result<(), AccountOpError> {
+        let accounts = self.store.accounts().await?;
+        let Some(account) = accounts.iter().find(|a| &a.username == username) else {
+            return Err(AccountStoreError::NoSuchAccount(username.clone()).into());
+        };
+        if account.role == role {
+            return Ok(());
+        }
+        let enabled_admin = |a: &Account| a.role == Role::Admin && !a.disabled;
+        if enabled_admin(account) && accounts.iter().filter(|a| enabled_admin(a)).count() == 1 {
+            return Err(AccountOpError::LastAdmin(username.clone()));
+        }
+        self.store
+            .change(username, AccountChange::Role(role))
+            .await?;
+        self.changed(username, &format!("role {} to {role}", account.role));
+        Ok(())
     }
 
     pub async fn set_disabled(
@@ -337,5 +361,58 @@ mod tests {
             auth.ops("test").company_account(&who).await,
             Err(CompanyAccountError::Disabled(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_role_change_ends_old_sessions_and_spares_the_last_admin() {
+        let settings = crate::server::config::Settings::load_with(&[]).unwrap();
+        let auth = super::super::Auth::new(std::sync::Arc::new(store()), &settings);
+        let mut changes = auth.changes();
+        let (ada, sam) = (
+            Username::parse("ada").unwrap(),
+            Username::parse("sam").unwrap(),
+        );
+        let password = "a password long enough".to_string();
+        for (name, role) in [(&ada, Role::Admin), (&sam, Role::Supervisor)] {
+            auth.ops("test")
+                .add(name, role, None, Some(password.clone()), Write::New)
+                .await
+                .unwrap();
+        }
+        while changes.try_recv().is_ok() {}
+        let addr = std::net::IpAddr::from([127, 0, 0, 1]);
+        let (_, before) = auth.sign_in("sam", &password, addr).await.unwrap();
+        auth.ops("ada").set_role(&sam, Role::Agent).await.unwrap();
+        assert_eq!(
+            changes.try_recv().unwrap(),
+            AccessChange::Account(sam.clone())
+        );
+        assert!(
+            auth.session(&before.session).await.unwrap().is_none(),
+            "a session from before the role change is over"
+        );
+        let (_, after) = auth.sign_in("sam", &password, addr).await.unwrap();
+        assert_eq!(after.user.role, Role::Agent);
+        // Ada is the only enabled admin: she stays one.
+        assert!(matches!(
+            auth.ops("ada").set_role(&ada, Role::Supervisor).await,
+            Err(AccountOpError::LastAdmin(_))
+        ));
+        assert_eq!(
+            auth.store().account(&ada).await.unwrap().unwrap().role,
+            Role::Admin
+        );
+        // With another enabled admin she may step down.
+        auth.ops("ada").set_role(&sam, Role::Admin).await.unwrap();
+        auth.ops("ada")
+            .set_role(&ada, Role::Supervisor)
+            .await
+            .unwrap();
+        let nobody = Username::parse("nobody").unwrap();
+        assert!(auth
+            .ops("ada")
+            .set_role(&nobody, Role::Agent)
+            .await
+            .is_err());
     }
 }

@@ -7,8 +7,10 @@ use async_trait::async_trait;
 use super::accounts::{AccountChange, SessionKey, SessionRecord};
 use super::file_store::FileAccounts;
 use super::limit::FailedLookups;
+use super::links::LinkRecord;
 use super::ops::Write;
 use super::*;
+use crate::model::CallId;
 
 /// The file store, counting its session reads.
 struct Counting {
@@ -49,6 +51,28 @@ impl AccountStore for Counting {
     }
     async fn delete_session(&self, key: &SessionKey) -> Result<(), AccountStoreError> {
         self.inner.delete_session(key).await
+    }
+    async fn create_link(&self, link: &LinkRecord) -> Result<(), AccountStoreError> {
+        self.inner.create_link(link).await
+    }
+    async fn link(
+        &self,
+        call: &CallId,
+        id: &LinkId,
+    ) -> Result<Option<LinkRecord>, AccountStoreError> {
+        self.inner.link(call, id).await
+    }
+    async fn links_of(&self, call: &CallId) -> Result<Vec<LinkRecord>, AccountStoreError> {
+        self.inner.links_of(call).await
+    }
+    async fn revoke_link(
+        &self,
+        call: &CallId,
+        id: &LinkId,
+        by: &Username,
+        at_ms: i64,
+    ) -> Result<Option<LinkRecord>, AccountStoreError> {
+        self.inner.revoke_link(call, id, by, at_ms).await
     }
 }
 

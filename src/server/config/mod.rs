@@ -90,6 +90,10 @@ pub struct Settings {
     pub accounts_file: String,
     pub accounts_table: String,
     pub sessions_table: String,
+    /// Shared links' records on DynamoDB (absent in older files: the
+    /// default name).
+    #[serde(default)]
+    pub links_table: String,
     pub demo_users: Switch,
     /// `TRAVOIQ_DEMO_PASSWORD`: the demo accounts' password ("" = random).
     #[serde(default)]
@@ -125,6 +129,7 @@ pub enum Switch {
 pub struct AuthTables {
     pub accounts: String,
     pub sessions: String,
+    pub links: String,
 }
 
 impl Settings {
@@ -200,6 +205,7 @@ impl Settings {
         AuthTables {
             accounts: pick(&self.accounts_table, "monitorAccounts"),
             sessions: pick(&self.sessions_table, "monitorSessions"),
+            links: pick(&self.links_table, "monitorLinks"),
         }
     }
 

@@ -208,10 +208,16 @@ where
     }
 
     /// Ends the socket, as for an unknown call, if the viewer may no
-    /// longer see this call.
+    /// longer see this call (a shared link's record is read again).
     async fn still_admitted(&mut self, call: &CallDetails) -> Result<(), End> {
-        if self.ctx.access.admits(&self.who, call) {
-            return Ok(());
+        match self.ctx.access.admits(&self.who, call).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            // The account store is down: keep serving what was allowed.
+            Err(e) => {
+                tracing::warn!(error = %e, "access re-check failed");
+                return Ok(());
+            }
         }
         tracing::info!(user = %self.who.viewer.user.username, call = %call.call_id, "access to the call ended; closing");
         let end = End::Close(close::UNKNOWN_CALL, "unknown call");
@@ -237,7 +243,8 @@ where
     }
 
     /// A change on this instance: a sign-out ends this socket if it was
-    /// the session; a change to this account checks it again.
+    /// the session; a change to this account checks it again; a revoked
+    /// link decides again if the watched call was opened with it.
     async fn on_change(
         &mut self,
         change: Result<AccessChange, RecvError>,
@@ -250,6 +257,12 @@ where
             Ok(AccessChange::Account(name)) if name == self.who.viewer.user.username => {
                 self.recheck(watch).await
             }
+            Ok(AccessChange::LinkRevoked(link)) => match watch {
+                Some(watch) if self.ctx.access.link_of(&self.who, &watch.call) == Some(link) => {
+                    self.decide_again(watch).await
+                }
+                _ => Ok(()),
+            },
             Ok(_) | Err(RecvError::Closed) => Ok(()),
             // Missed some: check our own session now.
             Err(RecvError::Lagged(_)) => self.recheck(watch).await,

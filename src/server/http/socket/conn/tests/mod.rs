@@ -52,9 +52,10 @@ async fn rig_with(lines: usize, heartbeat: Duration, recheck: Duration) -> Rig {
         rand::random::<u32>()
     ));
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let auth = Arc::new(Auth::new(Arc::new(FileAccounts::new(accounts)), &settings));
     let ctx = Ctx {
-        access: Arc::new(CallAccess::new(hub, &settings)),
-        auth: Arc::new(Auth::new(Arc::new(FileAccounts::new(accounts)), &settings)),
+        access: Arc::new(CallAccess::new(hub, auth.clone(), &settings)),
+        auth,
         shutdown: shutdown_rx,
         heartbeat,
         session_recheck: recheck,

@@ -43,14 +43,20 @@ pub enum NoViewer {
 }
 
 pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
+    cookie_value(headers, &[SECURE_SESSION_COOKIE, SESSION_COOKIE])
+        .and_then(|value| SessionToken::from_cookie(&value))
+}
+
+/// The value of the first cookie sent under one of `names`.
+pub fn cookie_value(headers: &HeaderMap, names: &[&str]) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == SECURE_SESSION_COOKIE || c.name() == SESSION_COOKIE)
-        .and_then(|c| SessionToken::from_cookie(c.value()))
+        .find(|c| names.contains(&c.name()))
+        .map(|c| c.value().to_string())
 }
 
 /// Whether cookies set in answer to this request carry `Secure`.

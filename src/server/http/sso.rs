@@ -16,7 +16,7 @@ use crate::server::auth::sso::pending::{self, COOKIE};
 use crate::server::auth::sso::SsoError;
 use crate::server::auth::SsoRefusal;
 
-use super::gate::{safe_next, secure_cookie, set_session_cookie, ClientAddr};
+use super::gate::{cookie_value, safe_next, secure_cookie, set_session_cookie, ClientAddr};
 use super::state::AppState;
 
 /// Where the pending sign-in cookie is sent: these two routes only.
@@ -78,7 +78,7 @@ pub async fn callback(
     let Some(sso) = state.auth.sso() else {
         return refused("sso-off");
     };
-    let sealed = pending_sealed(&headers);
+    let sealed = cookie_value(&headers, &[COOKIE]);
     let outcome = match (query.error, query.code, query.state) {
         (Some(error), _, _) => Err(SsoError::Refused(format!(
             "the provider answered {:?}",
@@ -130,17 +130,6 @@ pub async fn callback(
 /// Back to the sign-in page, saying why.
 fn refused(code: &str) -> Response {
     Redirect::to(&format!("/signin?error={code}")).into_response()
-}
-
-fn pending_sealed(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == COOKIE)
-        .map(|c| c.value().to_string())
 }
 
 fn pending_cookie(state: &AppState, headers: &HeaderMap, value: &str, max_age: i64) -> HeaderValue {

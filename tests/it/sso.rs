@@ -140,7 +140,15 @@ impl Browser {
     /// signed in there as `login`; returns the first URL back on the
     /// monitor's callback (not yet followed).
     async fn at_provider(&self, app: &TestApp, login: &str) -> String {
-        let (page, html) = self.follow(format!("{}/signin/sso?next=/", app.base)).await;
+        self.log_in_from(format!("{}/signin/sso?next=/", app.base), app, login)
+            .await
+    }
+
+    /// From `start` (the monitor's start of a sign-in, or the provider's
+    /// authorize URL it sent the browser to) through the provider's login
+    /// form as `login`; the first URL back on the monitor's callback.
+    async fn log_in_from(&self, start: String, app: &TestApp, login: &str) -> String {
+        let (page, html) = self.follow(start).await;
         assert!(
             html.contains("name=\"login\""),
             "the provider's login form at {page}"
@@ -365,23 +373,7 @@ async fn a_tampered_state_nonce_or_missing_sign_in_opens_nothing() {
     .expect("sealed with the server's key");
     let authorize = first.headers()[LOCATION].to_str().unwrap().to_string();
     // The provider leg, in a browser that never saw our cookie.
-    let (page, html) = browser.follow(authorize).await;
-    let action = html
-        .split("action=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_string();
-    let res = browser
-        .http
-        .post(absolute(&page, &action))
-        .form(&[("prompt", "login"), ("login", "sam"), ("password", "any")])
-        .send()
-        .await
-        .unwrap();
-    let next = absolute(&page, res.headers()[LOCATION].to_str().unwrap());
-    let prefix = format!("{}/signin/sso/callback", app.base);
-    let (callback, _) = browser.follow_until(next, |u| u.starts_with(&prefix)).await;
+    let callback = browser.log_in_from(authorize, &app, "sam").await;
     let finish = |cookie: String| {
         let callback = callback.clone();
         async move {

@@ -1,20 +1,28 @@
 //! A WebSocket that keeps itself alive: reconnects with exponential backoff
 //! and jitter, wakes early when the network comes back or the tab becomes
-//! visible, and treats a silent socket as dead.
+//! visible, and asks a quiet server whether it is still there: one that
+//! does not answer within seconds is treated as gone.
 
 use futures::channel::mpsc;
 use futures::future::{select, Either};
-use futures::StreamExt;
+use futures::{FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
 
 use crate::live::status::{Flow, Link};
-use crate::protocol::{backoff_ms, close, ServerMsg};
+use crate::protocol::{backoff_ms, close, ClientMsg, ServerMsg};
 
-/// No frame for this long (three server heartbeats and some) means the
-/// connection is dead even if the browser has not noticed.
-const SILENCE_MS: u32 = 50_000;
+/// A socket that has not greeted us within this long is not coming up
+/// (a server or proxy that accepted the connection and then froze).
+const GREETING_MS: u32 = 10_000;
+/// Quiet for this long, the page asks the server whether it is still
+/// there ...
+const QUIET_MS: u32 = 3_000;
+/// ... and a server that has not answered this long after the question is
+/// taken for gone, even if the browser has not noticed: a frozen server
+/// shows within six seconds.
+const ANSWER_MS: u32 = 3_000;
 
 enum Outcome {
     Stop,
@@ -75,13 +83,29 @@ async fn session(
     set_link: &impl Fn(Link),
     attempt: &mut u32,
 ) -> Outcome {
-    // Keep the write half alive for as long as we read.
-    let (_write, mut read) = ws.split();
+    let (mut write, mut read) = ws.split();
+    let mut greeted = false;
+    let mut asked = false;
     loop {
-        let frame = match select(read.next(), TimeoutFuture::new(SILENCE_MS)).await {
-            Either::Left((frame, _)) => frame,
+        let wait = match (greeted, asked) {
+            (false, _) => GREETING_MS,
+            (true, false) => QUIET_MS,
+            (true, true) => ANSWER_MS,
+        };
+        let frame = match select(read.next(), TimeoutFuture::new(wait)).await {
+            Either::Left((frame, _)) => {
+                asked = false;
+                frame
+            }
+            Either::Right(_) if greeted && !asked => {
+                // Open (it greeted us), so the send goes out at once.
+                let ping = serde_json::to_string(&ClientMsg::Ping).unwrap_or_default();
+                let _ = write.send(Message::Text(ping)).now_or_never();
+                asked = true;
+                continue;
+            }
             Either::Right(_) => {
-                leptos::logging::warn!("socket silent for too long; reconnecting");
+                leptos::logging::warn!("the server stopped answering; reconnecting");
                 return Outcome::Retry { unavailable: false };
             }
         };
@@ -92,6 +116,7 @@ async fn session(
                     // frames may say the data source is down (`on_msg`
                     // shows that).
                     if matches!(msg, ServerMsg::Hello { .. } | ServerMsg::Latest { .. }) {
+                        greeted = true;
                         *attempt = 0;
                         set_link(Link::Live);
                     }

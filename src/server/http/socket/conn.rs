@@ -139,13 +139,15 @@ where
         let _ = tokio::time::timeout(Duration::from_secs(1), self.tx.close()).await;
     }
 
-    fn on_inbound(&mut self, frame: Option<Result<Message, axum::Error>>) -> Result<(), End> {
+    async fn on_inbound(&mut self, frame: Option<Result<Message, axum::Error>>) -> Result<(), End> {
         self.unanswered = 0;
         match frame {
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Err(End::Gone),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
             Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMsg>(&text) {
-                Ok(ClientMsg::Ping) => Ok(()),
+                // A page asking whether the server is still there: one
+                // answer per question, so no frame is sent unasked.
+                Ok(ClientMsg::Ping) => self.send(&ServerMsg::Heartbeat).await,
                 Err(_) => {
                     tracing::info!("malformed frame from client");
                     Err(End::Close(close::POLICY, "malformed frame"))
@@ -318,7 +320,7 @@ where
                     None => Ok(()),
                 },
                 _ = recheck.tick() => self.recheck(watch.as_deref_mut()).await,
-                frame = self.rx.next() => self.on_inbound(frame),
+                frame = self.rx.next() => self.on_inbound(frame).await,
                 _ = heartbeat.tick() => self.beat().await,
                 _ = shutdown.changed() => Err(End::Close(close::GOING_AWAY, "server restarting")),
             };

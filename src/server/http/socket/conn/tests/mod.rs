@@ -275,6 +275,23 @@ async fn a_peer_that_answers_stays_connected() {
 }
 
 #[tokio::test]
+async fn a_page_that_asks_whether_the_server_is_there_is_answered_at_once() {
+    // Heartbeats far apart: the answer is the question's, not a beat's.
+    let hour = Duration::from_secs(3600);
+    let rig = rig_with(0, hour, hour).await;
+    let (conn, mut peer) = connect(&rig, asking(Role::Supervisor, ""));
+    tokio::spawn(conn.lobby());
+    assert!(matches!(peer.frame().await, ServerMsg::Latest { .. }));
+    for _ in 0..3 {
+        peer.say(Message::Text(r#"{"type":"ping"}"#.into()));
+        let answer = tokio::time::timeout(Duration::from_secs(5), peer.frame())
+            .await
+            .expect("no answer to the page's question");
+        assert!(matches!(answer, ServerMsg::Heartbeat), "{answer:?}");
+    }
+}
+
+#[tokio::test]
 async fn malformed_and_binary_frames_close_with_policy() {
     for bad in [
         Message::Text("not json".into()),

@@ -13,6 +13,16 @@ pub enum AppError {
     UnknownCall(CallId),
     #[error("No such link.")]
     UnknownLink,
+    /// A shared link past its time (only its holder can tell it was real).
+    #[error("This shared link has expired. Ask whoever shared it for a new one.")]
+    LinkExpired,
+    /// A shared link that opens nothing for this user: tampered, revoked,
+    /// made for someone else, or for a call that does not exist (which
+    /// one is not said).
+    #[error(
+        "This shared link is not valid. Check that it was copied whole, or ask for a new one."
+    )]
+    LinkNotValid,
     #[error("The data source is unavailable; retrying.")]
     Unavailable,
     #[error("The data source is missing a table; see the server log.")]
@@ -59,6 +69,8 @@ impl AppError {
             AppError::InvalidCallId { .. } => "malformed_call_id",
             AppError::UnknownCall(_) => "unknown_call",
             AppError::UnknownLink => "unknown_link",
+            AppError::LinkExpired => "link_expired",
+            AppError::LinkNotValid => "link_not_valid",
             AppError::Unavailable => "unavailable",
             AppError::MissingTable => "missing_table",
             AppError::DataSourceRefused => "data_source_refused",
@@ -83,8 +95,10 @@ impl AppError {
             AppError::NotAllowed | AppError::CrossSite => 403,
             AppError::UnknownCall(_)
             | AppError::UnknownLink
+            | AppError::LinkNotValid
             | AppError::MissingTable
             | AppError::NoCallYet => 404,
+            AppError::LinkExpired => 410,
             AppError::UnknownHost => 421,
             AppError::TooManyConnections | AppError::TooManyRequests(_) => 429,
             AppError::DataSourceRefused | AppError::Transport(_) => 502,
@@ -148,6 +162,8 @@ mod tests {
             (AppError::UnknownCall(id), 404),
             (AppError::NoCallYet, 404),
             (AppError::UnknownLink, 404),
+            (AppError::LinkNotValid, 404),
+            (AppError::LinkExpired, 410),
             (AppError::SignInRequired, 401),
             (AppError::NotAllowed, 403),
             (AppError::CrossSite, 403),

@@ -212,7 +212,21 @@ impl CallAccess {
             Ok(self.redact(&who.viewer, call))
         } else {
             audit::call_denied(&who.viewer, &call.call_id, who.addr, door);
-            Err(AppError::UnknownCall(call.call_id))
+            Err(self.refusal(who, call.call_id))
+        }
+    }
+
+    /// What a refused asker is told. Without a shared link: that there is
+    /// no such call (the same as for a call that does not exist). With one:
+    /// that it expired, if it is genuine for this call and user (so only
+    /// its holder learns that), else that it is not valid.
+    fn refusal(&self, who: &Asking, id: CallId) -> AppError {
+        let Some(grant) = who.grant.as_deref() else {
+            return AppError::UnknownCall(id);
+        };
+        match self.signer.check(grant, &id, &who.viewer.user.username) {
+            Some(g) if g.expires_ms <= now_ms() => AppError::LinkExpired,
+            _ => AppError::LinkNotValid,
         }
     }
 
@@ -228,7 +242,7 @@ impl CallAccess {
             .call_details(id)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| AppError::UnknownCall(id.clone()))?;
+            .ok_or_else(|| self.refusal(who, id.clone()))?;
         self.admit(who, call).await
     }
 

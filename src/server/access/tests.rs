@@ -225,11 +225,60 @@ async fn a_revoked_link_opens_nothing_and_only_its_maker_or_an_admin_revokes_it(
         .revoke(&named("ada", Role::Admin), &other, &link)
         .await
         .unwrap();
-    assert!(matches!(
-        access.open(&alice, OTHER).await,
-        Err(AppError::UnknownCall(_))
-    ));
+    assert_eq!(
+        access.open(&alice, OTHER).await.unwrap_err(),
+        AppError::LinkNotValid
+    );
     let links = access.links(&sam, &other).await.unwrap();
     assert_eq!(links[0].state.as_str(), "revoked");
     assert!(!links[0].may_revoke, "nothing left to revoke");
+}
+
+#[tokio::test]
+async fn a_refused_link_says_expired_only_to_its_holder_and_never_whether_the_call_exists() {
+    let access = access().await;
+    let other = CallId::parse(OTHER).unwrap();
+    let alice_name = Username::parse("alice").unwrap();
+    let link = crate::model::LinkId::parse(&"e".repeat(22)).unwrap();
+    let expired = access
+        .signer
+        .issue(&other, &link, &alice_name, now_ms() - 1_000);
+    let as_user = |name: &str, grant: &str| {
+        Asking::new(viewer(name, Role::Agent, name), None, Door::Page)
+            .with_grant(Some(grant.to_string()))
+    };
+    // Genuine, for this call and this user, and past its time.
+    assert_eq!(
+        access
+            .open(&as_user("alice", &expired), OTHER)
+            .await
+            .unwrap_err(),
+        AppError::LinkExpired
+    );
+    // The same grant in anyone else's hands, or on another call, existing
+    // or not, or with one character changed: not valid, and nothing more
+    // (`OWN` is alice's own call, open to her anyway).
+    let mut tampered = expired.clone();
+    tampered.pop();
+    tampered.push(if expired.ends_with('A') { 'B' } else { 'A' });
+    let missing = "11111111-2222-4333-8444-555555555555";
+    for (who, grant, call) in [
+        ("carol", expired.as_str(), OTHER),
+        ("carol", expired.as_str(), OWN),
+        ("alice", expired.as_str(), missing),
+        ("alice", tampered.as_str(), OTHER),
+        ("alice", "not-a-grant", OTHER),
+        ("carol", "not-a-grant", missing),
+    ] {
+        assert_eq!(
+            access.open(&as_user(who, grant), call).await.unwrap_err(),
+            AppError::LinkNotValid,
+            "{who} {grant} {call}"
+        );
+    }
+    // Without a link, a refusal is an unknown call, as before.
+    assert!(matches!(
+        access.open(&asking(Role::Agent, "carol"), OTHER).await,
+        Err(AppError::UnknownCall(_))
+    ));
 }

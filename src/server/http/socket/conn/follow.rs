@@ -37,7 +37,7 @@ where
         // nothing), get no feed. The decision is the one every door makes.
         if let Err(e) = access.open_id(&self.who, &id).await {
             return match e {
-                AppError::UnknownCall(_) => {
+                AppError::UnknownCall(_) | AppError::LinkExpired | AppError::LinkNotValid => {
                     let end = End::Close(close::UNKNOWN_CALL, "unknown call");
                     self.fail(ErrorCode::UnknownCall, e.to_string(), end).await
                 }

@@ -121,6 +121,14 @@ impl CallDetails {
         }
     }
 
+    /// Attributes other than the ones shown in their own right on the card,
+    /// with a label for people: the known ones named in words, others by
+    /// their attribute name.
+    pub fn labelled_extras(&self) -> impl Iterator<Item = (&str, &String, &String)> {
+        self.extra_attributes()
+            .map(|(k, v)| (attribute_label(k).unwrap_or(k.as_str()), k, v))
+    }
+
     /// Attributes other than the ones shown in their own right on the card.
     pub fn extra_attributes(&self) -> impl Iterator<Item = (&String, &String)> {
         const SHOWN: [&str; 4] = [ATTR_CONTACT_ID, ATTR_PHONE, ATTR_TIMESTAMP, ATTR_DATE];
@@ -128,6 +136,25 @@ impl CallDetails {
             .iter()
             .filter(|(k, _)| !SHOWN.contains(&k.as_str()))
     }
+}
+
+/// Words for the contact attributes the upstream writers and Amazon
+/// Connect are known to add (see the table schemas); `None` for others.
+pub fn attribute_label(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "agentUsername" | "agentId" | "agent" => "Agent",
+        ATTR_PHONE_ALT => "Phone number (from the call's webhook)",
+        "contactTranscriptFromCustomer" => "Customer's transcript file",
+        "contactTranscriptToCustomer" => "Agent's transcript file",
+        ATTR_AUDIO_FROM_CUSTOMER => "Customer's recording",
+        ATTR_AUDIO_TO_CUSTOMER => "Agent's recording",
+        ATTR_COMBINED_AUDIO => "Combined recording",
+        "mergeStatus" => "Recording merge",
+        "queue" | "queueName" => "Queue",
+        "channel" => "Channel",
+        "initiationMethod" => "Started by",
+        _ => return None,
+    })
 }
 
 /// What the page needs to draw a call: its details and the transcript so
@@ -146,6 +173,35 @@ pub struct CallSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_extra_attributes_are_named_in_words_and_others_by_their_key() {
+        let call = CallDetails {
+            call_id: CallId::parse("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap(),
+            customer_phone: None,
+            started_at_ms: None,
+            ended_at_ms: None,
+            audio_stream: None,
+            attributes: BTreeMap::from([
+                (ATTR_CONTACT_ID.to_string(), "x".to_string()),
+                ("agentUsername".to_string(), "alice".to_string()),
+                ("mergeStatus".to_string(), "DONE".to_string()),
+                ("vipTier".to_string(), "gold".to_string()),
+            ]),
+        };
+        let labels: Vec<_> = call
+            .labelled_extras()
+            .map(|(l, k, _)| (l, k.as_str()))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                ("Agent", "agentUsername"),
+                ("Recording merge", "mergeStatus"),
+                ("vipTier", "vipTier")
+            ]
+        );
+    }
 
     #[test]
     fn call_id_accepts_connect_uuids_and_normalises_case() {

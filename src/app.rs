@@ -33,6 +33,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // Times are rendered in UTC on the server and in the viewer's
+                // zone once the page runs; until then they are hidden (no
+                // flash of the wrong zone), unless scripts are off.
+                <noscript>
+                    <link rel="stylesheet" href="/noscript.css" />
+                </noscript>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

@@ -36,6 +36,7 @@ async function callFor(writer: CallWriter, agent: string, words: string): Promis
 
 /** As a supervisor on a call's page: shares it with `agent`; the link. */
 async function shareWith(page: Page, agent: string): Promise<string> {
+  await page.getByText('Share this call with an agent').click();
   await page.getByTestId('share-agent').fill(agent);
   await page.getByTestId('share-call').click();
   return page.getByTestId('share-url').inputValue();
@@ -120,12 +121,26 @@ test('signing out ends live streaming in every tab', async ({ page, context, wri
   await expect(other).toHaveURL(/\/signin\?signed_out=1$/);
   await expect(other.getByTestId('sign-in-message')).toHaveText('You have signed out.');
 
-  // The first tab's stream is closed by the server and says so.
+  // The first tab's stream is closed by the server and says so; the page
+  // no longer claims the call is live, stops its clock and offers no
+  // sharing.
   await expect(watching.status).toHaveAttribute('data-state', 'signed-out');
   await expect(page.getByTestId('sign-in-again')).toBeVisible();
+  await expect(watching.callState).toHaveText('Not updating');
+  await expect(page.getByTestId('share-call')).toHaveCount(0);
+  const frozenAt = await watching.duration.innerText();
   await writer.say(id, 'Agent', 2000, 'After signing out');
-  await page.waitForTimeout(1500);
+  await page.waitForTimeout(2100);
   await expect(page.getByTestId('bubble-text')).toHaveText(['Before signing out']);
+  await expect(watching.duration).toHaveText(frozenAt);
+
+  // Signing in again returns to the call, which is live again.
+  await page.getByTestId('sign-in-again').click();
+  await expect(page).toHaveURL(`/signin?next=/calls/${id}`);
+  await signInWithForm(page, 'supervisor');
+  await expect(page).toHaveURL(`/calls/${id}`);
+  await expect(watching.status).toHaveAttribute('data-state', 'live');
+  await expect(page.getByTestId('bubble-text')).toHaveText(['Before signing out', 'After signing out']);
 });
 
 test('a supervisor hands an agent a signed link to one call', async ({ page, browser, writer, baseURL }) => {
@@ -181,9 +196,15 @@ test("a supervisor lists the links to a call and revokes one: the agent's stream
   await writer.say(id, 'Agent', 2000, 'After the revocation');
   await agentPage.waitForTimeout(1500);
   await expect(agentPage.getByTestId('bubble-text')).toHaveText(['Shared, then taken back']);
-  // Opening the link again: the same answer as a call that does not exist.
+  // Opening the link again: the link is not valid (whether the call exists
+  // is not said); so is a link with its signature changed.
   await agentView.goto(link);
-  await expect(agentView.emptyState).toContainText(`No call with id ${id}`);
+  await expect(agentView.emptyState).toContainText('This shared link is not valid');
+  await expect(agentView.status).toHaveAttribute('data-state', 'link-refused');
+  await expect(agentPage.getByText(id)).toHaveCount(0);
+  const tampered = link.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+  await agentView.goto(tampered);
+  await expect(agentView.emptyState).toContainText('This shared link is not valid');
   await agentContext.close();
 });
 
@@ -201,24 +222,62 @@ test('an admin adds an account on the Accounts page; changing its role, then dis
 
   const newcomer = `maria-${Date.now()}`;
   const form = page.getByTestId('add-account');
+  // Least privilege: a new account is an agent unless chosen otherwise.
+  await expect(form.getByLabel('Role', { exact: true })).toHaveValue('agent');
   await form.getByLabel('Username', { exact: true }).fill(newcomer);
-  await form.getByLabel('Role', { exact: true }).selectOption('agent');
   await form.getByRole('button', { name: 'Add' }).click();
-  const shown = page.getByTestId('new-password').locator('code');
+  const added = page.getByTestId('new-password');
+  await expect(added).toContainText(`Account ${newcomer} added`);
+  // Shown where it is seen: at the top, in view, with the focus.
+  await expect(added).toBeInViewport();
+  await expect(added).toBeFocused();
+  const shown = added.locator('code');
   await expect(shown).toHaveText(/^[A-Za-z0-9]{20}$/);
   const password = await shown.innerText();
   const row = page.locator(`[data-testid="account-row"][data-username="${newcomer}"]`);
   await expect(row).toContainText('active');
+  // The form is ready for the next account.
+  await expect(form.getByLabel('Username', { exact: true })).toHaveValue('');
+
+  // A reset asks first (declined: nothing changes), then names whose
+  // password changed; one message at a time.
+  page.once('dialog', (d) => d.dismiss());
+  await row.getByRole('button', { name: 'Reset password' }).click();
+  await expect(added).toBeVisible();
+  page.once('dialog', (d) => {
+    expect(d.message()).toContain(newcomer);
+    void d.accept();
+  });
+  await row.getByRole('button', { name: 'Reset password' }).click();
+  const reset = page.getByTestId('reset-password');
+  await expect(reset).toContainText(`New password for ${newcomer}`);
+  await expect(reset).toBeInViewport();
+  await expect(added).toHaveCount(0);
+  const newPassword = await reset.locator('code').innerText();
+  expect(newPassword).not.toBe(password);
+
+  // A long name wraps in its own cell; the headings keep their words whole.
+  const longName = `l${Date.now()}${'o'.repeat(48)}ng`;
+  await form.getByLabel('Username', { exact: true }).fill(longName);
+  await form.getByRole('button', { name: 'Add' }).click();
+  await expect(page.getByTestId('new-password')).toContainText(`Account ${longName} added`);
+  const headings = await page.locator('[data-testid="accounts"] th').evaluateAll((ths) =>
+    ths.filter((th) => th.textContent).map((th) => th.getBoundingClientRect().height),
+  );
+  const oneLine = Math.min(...headings);
+  expect(Math.max(...headings)).toBeLessThanOrEqual(oneLine + 1);
+  expect(await page.evaluate(() => document.scrollingElement!.scrollWidth - innerWidth)).toBeLessThanOrEqual(0);
 
   const theirs = await browser.newContext({ baseURL });
   const theirPage = await theirs.newPage();
   await theirPage.goto('/');
-  await signInWithForm(theirPage, newcomer, password);
+  await signInWithForm(theirPage, newcomer, newPassword);
   await expect(theirPage.getByTestId('user-name')).toHaveText(newcomer);
   await expect(theirPage.getByTestId('admin-link')).toHaveCount(0);
-  // Not an admin: the Accounts page refuses.
+  // Not an admin: the Accounts page refuses, and offers no form.
   await theirPage.goto('/admin');
   await expect(theirPage.getByTestId('admin-refused')).toBeVisible();
+  await expect(theirPage.getByTestId('add-account')).toHaveCount(0);
 
   // A role change ends their session; signed in again, they have the new role.
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
@@ -228,7 +287,7 @@ test('an admin adds an account on the Accounts page; changing its role, then dis
   await expect(row.getByTestId('account-role')).toHaveValue('supervisor');
   await theirPage.goto('/');
   await expect(theirPage).toHaveURL(/\/signin\?next=\/&ended=1$/);
-  await signInWithForm(theirPage, newcomer, password);
+  await signInWithForm(theirPage, newcomer, newPassword);
   await expect(theirPage.getByTestId('user-role')).toHaveText('supervisor');
 
   await row.getByRole('button', { name: 'Disable' }).click();

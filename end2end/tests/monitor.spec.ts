@@ -13,13 +13,14 @@ test.describe('watching a call', () => {
     await expect(dashboard.start).not.toHaveText('unknown');
     await expect(dashboard.callState).toHaveText('Live');
     await expect(dashboard.status).toHaveAttribute('data-state', 'live');
-    await expect(dashboard.status).toHaveText('Live');
+    await expect(dashboard.status).toHaveText('Connected');
     await expect(dashboard.bubbles).toHaveCount(2);
     await expect(dashboard.bubble('Agent', 0)).toContainText('Thank you for calling TravoIQ.');
     await expect(dashboard.bubble('Customer', 2500)).toContainText('0:02');
-    // Other attributes of the item are shown as extra details.
+    // Other attributes of the item are shown as extra details, named in words.
     await page.getByText('More details').click();
-    await expect(page.getByText('mergeStatus')).toBeVisible();
+    await expect(page.getByText('Recording merge')).toBeVisible();
+    await expect(page.getByText('pending')).toBeVisible();
   });
 
   test('the duration ticks while the call is live', async ({ writer, dashboard }) => {

@@ -13,6 +13,9 @@ test.describe('choosing and following calls', () => {
     await dashboard.goto('/');
     await expect(dashboard.emptyState).toContainText('Waiting for the first call');
     await expect(dashboard.status).toHaveAttribute('data-state', 'waiting');
+    // Said once: the status says what the connection does.
+    await expect(page.getByText('Waiting for the first call')).toHaveCount(1);
+    await expect(dashboard.status).toHaveText('Listening for new calls');
     await expect(dashboard.followSwitch).toBeChecked();
 
     const id = await writer.createCall('+14155550111');

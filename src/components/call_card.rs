@@ -48,10 +48,26 @@ pub fn format_local(ms: i64) -> String {
     format_utc(ms)
 }
 
+/// `current`: the page still hears from the server. Once it does not (the
+/// session ended), the card stops claiming the call is live and its
+/// duration stops where the page last knew it.
+/// `children` go at the end of the card's head line (the connection
+/// status).
 #[component]
-pub fn CallCard(#[prop(into)] call: Signal<CallDetails>) -> impl IntoView {
+pub fn CallCard(
+    #[prop(into)] call: Signal<CallDetails>,
+    #[prop(into)] current: Signal<bool>,
+    children: Children,
+) -> impl IntoView {
     let clock = use_context::<Clock>().map(|c| c.0);
-    let now = move || clock.and_then(|c| c.get());
+    let now = Memo::new(move |last: Option<&Option<i64>>| {
+        if current.get() {
+            clock.and_then(|c| c.get())
+        } else {
+            last.copied().flatten()
+        }
+    });
+    let now = move || now.get();
     let started = move || {
         call.with(|c| match c.started_at_ms {
             Some(ms) if now().is_some() => format_local(ms),
@@ -72,11 +88,16 @@ pub fn CallCard(#[prop(into)] call: Signal<CallDetails>) -> impl IntoView {
         .unwrap_or_else(|| "—".into())
     };
     let ended = move || call.with(|c| c.status() == CallStatus::Ended);
+    let state = move || match (ended(), current.get()) {
+        (true, _) => "Ended",
+        (false, true) => "Live",
+        (false, false) => "Not updating",
+    };
     let start_iso = move || call.with(|c| c.started_at_ms.and_then(format_rfc3339));
     let extras = move || {
         call.with(|c| {
-            c.extra_attributes()
-                .map(|(k, v)| (k.clone(), v.clone()))
+            c.labelled_extras()
+                .map(|(label, k, v)| (label.to_string(), k.clone(), v.clone()))
                 .collect::<Vec<_>>()
         })
     };
@@ -88,10 +109,12 @@ pub fn CallCard(#[prop(into)] call: Signal<CallDetails>) -> impl IntoView {
                 <span
                     class="pill"
                     class:ended=ended
+                    class:stale=move || !current.get()
                     data-testid="call-state"
                 >
-                    {move || if ended() { "Ended" } else { "Live" }}
+                    {state}
                 </span>
+                {children()}
             </div>
             <dl class="facts">
                 <div>
@@ -107,7 +130,7 @@ pub fn CallCard(#[prop(into)] call: Signal<CallDetails>) -> impl IntoView {
                 <div>
                     <dt>"Started"</dt>
                     <dd>
-                        <time data-testid="call-start" datetime=start_iso>{started}</time>
+                        <time data-testid="call-start" data-local datetime=start_iso>{started}</time>
                     </dd>
                 </div>
                 <div>
@@ -130,11 +153,17 @@ pub fn CallCard(#[prop(into)] call: Signal<CallDetails>) -> impl IntoView {
                 <details class="extra">
                     <summary>"More details"</summary>
                     <dl>
-                        <For each=extras key=|(k, _)| k.clone() let:item>
-                            <div>
-                                <dt>{item.0}</dt>
-                                <dd>{item.1}</dd>
-                            </div>
+                        <For each=extras key=|(_, k, v)| (k.clone(), v.clone()) let:item>
+                            {
+                                let (label, key, value) = item;
+                                let title = key.clone();
+                                view! {
+                                    <div data-attribute=key>
+                                        <dt title=title>{label}</dt>
+                                        <dd>{value}</dd>
+                                    </div>
+                                }
+                            }
                         </For>
                     </dl>
                 </details>

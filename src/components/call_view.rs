@@ -34,6 +34,9 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
             .unwrap_or_else(|| loaded.clone())
     });
     let status = Memo::new(move |_| live.with(LiveState::status));
+    // The page still hears from the server: not once the session or the
+    // access to this call has ended (what it shows may be out of date).
+    let current = Memo::new(move |_| status.with(|s| !s.is_final()));
 
     // The tab names the call (its id's first group, enough to tell tabs
     // apart).
@@ -44,10 +47,15 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
 
     view! {
         <Title text=tab />
-        <StatusBadge status />
+        // The header keeps its natural height when there is room; on a short
+        // window it scrolls by itself, so the conversation keeps its space.
+        <div class="call-head">
+            <CallCard call current>
+                <StatusBadge status />
+            </CallCard>
+            <ShareLink id current />
+        </div>
         <NewCallNotice live />
-        <CallCard call />
-        <ShareLink id />
         <TranscriptView live />
     }
 }

@@ -26,6 +26,10 @@ pub fn Lobby(reason: LobbyReason) -> impl IntoView {
             message.clone(),
             "Check the address, or type the call id above.".to_string(),
         ),
+        LobbyReason::Link(message) => (
+            message.clone(),
+            "New calls of yours still appear here when they start.".to_string(),
+        ),
         LobbyReason::Failed(message) => {
             (message.clone(), "Reload the page to try again.".to_string())
         }
@@ -34,7 +38,9 @@ pub fn Lobby(reason: LobbyReason) -> impl IntoView {
     let status = Memo::new(move |_| live.with(LiveState::status));
 
     view! {
-        <StatusBadge status />
+        <div class="call-head">
+            <StatusBadge status />
+        </div>
         <NewCallNotice live />
         <section class="empty-state" data-testid="empty-state">
             <h2>{title}</h2>
@@ -47,7 +53,9 @@ pub fn Lobby(reason: LobbyReason) -> impl IntoView {
 #[component]
 pub fn SignedOut() -> impl IntoView {
     view! {
-        <StatusBadge status=Status::SignedOut />
+        <div class="call-head">
+            <StatusBadge status=Status::SignedOut />
+        </div>
         <section class="empty-state" data-testid="empty-state">
             <h2>"Your session ended"</h2>
             <p>"Sign in again to keep watching."</p>

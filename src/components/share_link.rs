@@ -10,14 +10,18 @@ use crate::components::link_list::LinkList;
 use crate::context::Me;
 use crate::model::CallId;
 
+/// `current`: the page still hears from the server (after the session
+/// ended, sharing would only fail).
 #[component]
-pub fn ShareLink(id: CallId) -> impl IntoView {
+pub fn ShareLink(id: CallId, #[prop(into)] current: Signal<bool>) -> impl IntoView {
     let me = expect_context::<Me>().0;
     let may_share = move || {
-        me.get()
-            .and_then(Result::ok)
-            .flatten()
-            .is_some_and(|u| u.role.sees_every_call())
+        current.get()
+            && me
+                .get()
+                .and_then(Result::ok)
+                .flatten()
+                .is_some_and(|u| u.role.sees_every_call())
     };
     let agent = RwSignal::new(String::new());
     let share =
@@ -45,6 +49,8 @@ pub fn ShareLink(id: CallId) -> impl IntoView {
     };
     view! {
         <Show when=may_share>
+            <details class="share-box" data-testid="share-box">
+            <summary>"Share this call with an agent"</summary>
             <form
                 class="share"
                 on:submit={
@@ -73,6 +79,7 @@ pub fn ShareLink(id: CallId) -> impl IntoView {
                 {link}
             </form>
             <LinkList id=id.clone() made=share.version() />
+            </details>
         </Show>
     }
 }

@@ -44,6 +44,9 @@ pub enum LobbyReason {
     Waiting,
     Unknown(CallId),
     Invalid(String),
+    /// A shared link that opens nothing (expired, or not valid); the
+    /// message says which.
+    Link(String),
     /// The server could not answer; the message says why.
     Failed(String),
 }
@@ -209,6 +212,7 @@ impl LiveState {
                 (LobbyReason::Waiting, other) => other.into(),
                 (LobbyReason::Unknown(_), _) => Status::UnknownCall,
                 (LobbyReason::Invalid(_), _) => Status::InvalidCall,
+                (LobbyReason::Link(_), _) => Status::LinkRefused,
                 (LobbyReason::Failed(why), _) => Status::Error(why.clone()),
             },
         }

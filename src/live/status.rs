@@ -51,6 +51,8 @@ pub enum Status {
     Waiting,
     UnknownCall,
     InvalidCall,
+    /// The shared link the page was opened with opens nothing.
+    LinkRefused,
     Error(String),
 }
 
@@ -58,17 +60,25 @@ impl Status {
     pub fn label(&self) -> String {
         match self {
             Status::Connecting => "Connecting…".into(),
-            Status::Live => "Live".into(),
+            Status::Live => "Connected".into(),
             Status::Reconnecting => "Connection lost, reconnecting…".into(),
             Status::Unavailable => "Data source unavailable, retrying…".into(),
             Status::SignedOut => "Signed out".into(),
             Status::AccessEnded => "Access to this call ended".into(),
             Status::Ended => "Call ended".into(),
-            Status::Waiting => "Waiting for the first call".into(),
+            // The page's heading says what it waits for; this is the link.
+            Status::Waiting => "Listening for new calls".into(),
             Status::UnknownCall => "Unknown call".into(),
             Status::InvalidCall => "Invalid call id".into(),
+            Status::LinkRefused => "Link not usable".into(),
             Status::Error(reason) => format!("Error: {reason}"),
         }
+    }
+
+    /// Nothing more will come from the server until the user acts (signs
+    /// in again, or is given access again).
+    pub fn is_final(&self) -> bool {
+        matches!(self, Status::SignedOut | Status::AccessEnded)
     }
 
     /// A stable name for styling and tests.
@@ -84,6 +94,7 @@ impl Status {
             Status::Waiting => "waiting",
             Status::UnknownCall => "unknown",
             Status::InvalidCall => "invalid",
+            Status::LinkRefused => "link-refused",
             Status::Error(_) => "error",
         }
     }

@@ -58,7 +58,7 @@ pub fn Dashboard() -> impl IntoView {
     );
 
     view! {
-        <main class="page">
+        <main class="page dash">
             <TopBar signed_in=true />
             <Controls />
             <Transition fallback=|| view! { <p class="empty" data-testid="loading">"Loading…"</p> }>
@@ -72,6 +72,9 @@ pub fn Dashboard() -> impl IntoView {
                         }
                         Err(e @ AppError::InvalidCallId { .. }) => {
                             view! { <Lobby reason=LobbyReason::Invalid(e.to_string()) /> }.into_any()
+                        }
+                        Err(e @ (AppError::LinkExpired | AppError::LinkNotValid)) => {
+                            view! { <Lobby reason=LobbyReason::Link(e.to_string()) /> }.into_any()
                         }
                         Err(e) => {
                             view! { <Lobby reason=LobbyReason::Failed(e.to_string()) /> }.into_any()

@@ -89,9 +89,7 @@ async fn run(streams: bool, viewers: usize) -> RequestCounts {
     .create_tables()
     .await
     .expect("account tables");
-    let mut options = leptos::config::get_configuration(None)
-        .expect("options")
-        .leptos_options;
+    let mut options = travoiq_monitor::server::config::site::leptos_options().expect("options");
     options.site_addr = "127.0.0.1:0".parse().expect("addr");
     let app = Application::build(settings, options).await.expect("app");
     let port = app.port();

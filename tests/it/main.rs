@@ -11,6 +11,7 @@ mod common;
 
 mod access;
 mod access_dynamo;
+mod bundle_name;
 mod dynamo_app;
 mod hardening;
 mod http_api;

@@ -206,6 +206,11 @@ async fn write_calls(
     let writer = DynamoWriter::new(client, dynamo.tables.clone(), format);
     if create_tables {
         writer.create_tables().await.map_err(|e| e.to_string())?;
+        let t = &dynamo.tables;
+        println!(
+            "tables ready (ACTIVE): {}, {}, {}",
+            t.contact, t.customer, t.agent
+        );
     }
     if calls == Some(0) {
         return Ok(());

@@ -12,6 +12,7 @@ mod common;
 mod access;
 mod access_dynamo;
 mod bundle_name;
+mod create_tables;
 mod dynamo_app;
 mod hardening;
 mod http_api;

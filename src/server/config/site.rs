@@ -1,12 +1,11 @@
 //! Leptos's own settings (where the server listens, where the built site
 //! is, the browser bundle's name), whichever way the binary was built.
 //!
-//! `cargo leptos build` compiles `LEPTOS_OUTPUT_NAME` into the binary; a
-//! plain `cargo build` or `cargo bench` of the same crate does not, and
-//! Leptos's `get_configuration(None)` then names the bundle `/pkg/.js`: the
-//! page never hydrates. Without that variable (at build or run time) the
-//! settings come from `[package.metadata.leptos]` in Cargo.toml, compiled
-//! in: the same table cargo-leptos reads, so both builds agree.
+//! Leptos takes the bundle's name from `LEPTOS_OUTPUT_NAME` at compile
+//! time: cargo-leptos sets it, and so does `.cargo/config.toml` for a plain
+//! `cargo build` or `cargo bench`. A binary built without it would serve
+//! pages that load bundles under names nobody wrote (`/pkg/.js`,
+//! `/pkg/…_bg.wasm`), so it refuses to start instead, saying why.
 
 use leptos::config::{get_config_from_str, get_configuration, LeptosOptions};
 
@@ -14,28 +13,39 @@ use super::ConfigError;
 
 const CARGO_TOML: &str = include_str!("../../../Cargo.toml");
 
+/// The bundle name this binary was compiled with.
+pub const COMPILED_OUTPUT_NAME: Option<&str> = option_env!("LEPTOS_OUTPUT_NAME");
+
 /// The options the server runs with; `LEPTOS_*` variables override them.
 pub fn leptos_options() -> Result<LeptosOptions, ConfigError> {
-    let named = |name: Option<&str>| name.is_some_and(|n| !n.trim().is_empty());
-    let options = if named(option_env!("LEPTOS_OUTPUT_NAME"))
-        || named(std::env::var("LEPTOS_OUTPUT_NAME").ok().as_deref())
-    {
-        get_configuration(None)
-            .map_err(|e| ConfigError::Invalid(format!("LEPTOS_* settings: {e}")))?
-            .leptos_options
-    } else {
-        get_config_from_str(CARGO_TOML).map_err(|e| {
-            ConfigError::Invalid(format!("[package.metadata.leptos] in Cargo.toml: {e}"))
-        })?
-    };
-    if options.output_name.trim().is_empty() {
-        return Err(ConfigError::Invalid(
-            "the browser bundle has no name: set output-name in [package.metadata.leptos] \
-             (Cargo.toml) or LEPTOS_OUTPUT_NAME"
-                .into(),
-        ));
+    let compiled = COMPILED_OUTPUT_NAME.unwrap_or_default().trim();
+    if compiled.is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "this binary was built without LEPTOS_OUTPUT_NAME, so its pages would load a \
+             browser bundle that does not exist; build it with `cargo leptos build --release`, \
+             or with cargo from the repository's directory (.cargo/config.toml sets it to {:?})",
+            metadata_output_name().unwrap_or_default()
+        )));
+    }
+    let options = get_configuration(None)
+        .map_err(|e| ConfigError::Invalid(format!("LEPTOS_* settings: {e}")))?
+        .leptos_options;
+    if *options.output_name != *compiled {
+        return Err(ConfigError::Invalid(format!(
+            "LEPTOS_OUTPUT_NAME={} at run time, but this binary was built for {compiled:?}: \
+             unset it",
+            options.output_name
+        )));
     }
     Ok(options)
+}
+
+/// `output-name` in Cargo.toml's `[package.metadata.leptos]`, as
+/// cargo-leptos reads it.
+pub fn metadata_output_name() -> Option<String> {
+    get_config_from_str(CARGO_TOML)
+        .ok()
+        .map(|o| o.output_name.to_string())
 }
 
 /// The bundle's script as the site serves it, on disk (for a start-up
@@ -50,11 +60,14 @@ pub fn bundle_script(options: &LeptosOptions) -> std::path::PathBuf {
 mod tests {
     use super::*;
 
+    /// `.cargo/config.toml` and Cargo.toml name the same bundle (cargo-leptos
+    /// builds it under the second name).
     #[test]
-    fn cargo_toml_names_the_bundle() {
-        let options = get_config_from_str(CARGO_TOML).expect("metadata");
-        assert_eq!(&*options.output_name, "travoiq-monitor");
-        assert_eq!(&*options.site_pkg_dir, "pkg");
-        assert_eq!(&*options.site_root, "target/site");
+    fn the_compiled_name_is_the_one_cargo_leptos_builds() {
+        let metadata = get_config_from_str(CARGO_TOML).expect("metadata");
+        assert_eq!(&*metadata.output_name, "travoiq-monitor");
+        assert_eq!(COMPILED_OUTPUT_NAME, Some("travoiq-monitor"));
+        assert_eq!(&*metadata.site_pkg_dir, "pkg");
+        assert_eq!(&*metadata.site_root, "target/site");
     }
 }

@@ -5,6 +5,10 @@
 //! creates them) and once without. Prints requests per second by kind.
 //!
 //!     cargo bench --features ssr --bench read_cost
+//!
+//! `READ_COST_WINDOW_SECS` shortens the counting window (15 s): the test
+//! command runs this bench in a debug build with 2 s, as
+//! `cargo test --features ssr --bench read_cost`, to prove it still runs.
 
 #[path = "../tests/it/common/dynamo.rs"]
 mod dynamo;
@@ -22,12 +26,21 @@ use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
 use travoiq_monitor::server::store::dynamo::{sdk_config, DynamoStore, RequestCounts};
 use travoiq_monitor::server::store::{CallSink, NewContact};
 
-const WINDOW: Duration = Duration::from_secs(15);
+/// How long requests are counted in each run: 15 s, or
+/// `READ_COST_WINDOW_SECS`.
+fn window() -> Duration {
+    let secs = std::env::var("READ_COST_WINDOW_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
+    Duration::from_secs(secs)
+}
 
 #[tokio::main]
 async fn main() {
     dynamo::moto();
-    println!("DynamoDB requests per second while one call is watched ({WINDOW:?} per run)");
+    let window = window();
+    println!("DynamoDB requests per second while one call is watched ({window:?} per run)");
     println!(
         "{:<14} {:>8} {:>8} {:>8} {:>8} {:>10} {:>8}",
         "tables", "viewers", "Query", "GetItem", "Scan", "GetRecords", "total"
@@ -35,8 +48,8 @@ async fn main() {
     for streams in [true, false] {
         let mut totals = Vec::new();
         for viewers in [1usize, 50] {
-            let c = run(streams, viewers).await;
-            let per_s = |n: u64| n as f64 / WINDOW.as_secs_f64();
+            let c = run(streams, viewers, window).await;
+            let per_s = |n: u64| n as f64 / window.as_secs_f64();
             let total = c.query + c.get_item + c.scan + c.get_records;
             println!(
                 "{:<14} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>10.2} {:>8.2}",
@@ -61,7 +74,7 @@ async fn main() {
     }
 }
 
-async fn run(streams: bool, viewers: usize) -> RequestCounts {
+async fn run(streams: bool, viewers: usize, window: Duration) -> RequestCounts {
     let prefix = dynamo::unique_prefix("bench");
     let tables = dynamo::tables(&prefix);
     let sdk = sdk_config(Duration::from_secs(5), None).await.expect("sdk");
@@ -89,9 +102,7 @@ async fn run(streams: bool, viewers: usize) -> RequestCounts {
     .create_tables()
     .await
     .expect("account tables");
-    let mut options = leptos::config::get_configuration(None)
-        .expect("options")
-        .leptos_options;
+    let mut options = travoiq_monitor::server::config::site::leptos_options().expect("options");
     options.site_addr = "127.0.0.1:0".parse().expect("addr");
     let app = Application::build(settings, options).await.expect("app");
     let port = app.port();
@@ -155,7 +166,7 @@ async fn run(streams: bool, viewers: usize) -> RequestCounts {
     let before = DynamoStore::downcast(hub.store())
         .map(|s| s.request_counts())
         .unwrap_or_default();
-    tokio::time::sleep(WINDOW).await;
+    tokio::time::sleep(window).await;
     let after = DynamoStore::downcast(hub.store())
         .map(|s| s.request_counts())
         .unwrap_or_default();

@@ -1,9 +1,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use leptos::config::get_configuration;
 use travoiq_monitor::server::auth::cli::{self as accounts, AccountsCommand};
-use travoiq_monitor::server::config::{Settings, WriterFormat};
+use travoiq_monitor::server::config::{site, Settings, WriterFormat};
 use travoiq_monitor::server::startup::{self, Application};
 use travoiq_monitor::server::store::dynamo;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
@@ -160,9 +159,15 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> Result<(), String> {
-    let leptos_options = get_configuration(None)
-        .map_err(|e| format!("invalid LEPTOS_* settings: {e}"))?
-        .leptos_options;
+    let leptos_options = site::leptos_options().map_err(|e| e.to_string())?;
+    let bundle = site::bundle_script(&leptos_options);
+    if !bundle.is_file() {
+        tracing::warn!(
+            "{} is missing: pages will not come alive in the browser; build the site with \
+             `cargo leptos build --release` (or set LEPTOS_SITE_ROOT)",
+            bundle.display()
+        );
+    }
     let app = Application::build(settings, leptos_options)
         .await
         .map_err(|e| e.to_string())?;
@@ -201,6 +206,11 @@ async fn write_calls(
     let writer = DynamoWriter::new(client, dynamo.tables.clone(), format);
     if create_tables {
         writer.create_tables().await.map_err(|e| e.to_string())?;
+        let t = &dynamo.tables;
+        println!(
+            "tables ready (ACTIVE): {}, {}, {}",
+            t.contact, t.customer, t.agent
+        );
     }
     if calls == Some(0) {
         return Ok(());

@@ -231,3 +231,93 @@ async fn a_shared_links_grant_never_reaches_the_log() {
     let leaked: Vec<_> = lines.iter().filter(|l| l.contains(mac)).collect();
     assert!(leaked.is_empty(), "the grant was logged: {leaked:?}");
 }
+
+/// Mistyped input is the asker's mistake: a 4xx answer, at most a WARN in
+/// the log, never a 500 or an ERROR line (which would page someone).
+#[tokio::test(flavor = "current_thread")]
+async fn bad_input_is_a_4xx_and_never_an_error_in_the_log() {
+    use travoiq_monitor::model::{Role, Username};
+    use travoiq_monitor::server::auth::ops::Write as Mode;
+
+    let log = Captured::default();
+    let sink = log.clone();
+    let filter = EnvFilter::new(telemetry::DEFAULT_FILTER);
+    let _subscriber =
+        telemetry::subscriber(filter, move || sink.clone(), AuditSink::Off).set_default();
+
+    let app = spawn_app().await;
+    let admin_password = app
+        .auth
+        .ops("test")
+        .add(
+            &Username::parse("root").unwrap(),
+            Role::Admin,
+            None,
+            None,
+            Mode::New,
+        )
+        .await
+        .unwrap();
+    let admin = sign_in_at(&app.base, "root", &admin_password)
+        .await
+        .unwrap();
+    let client = common::plain_client();
+    let mut answers = Vec::new();
+    for path in ["/calls/not-a-call!", "/calls/bad%20id", "/details/bad%20id"] {
+        let res = client
+            .get(format!("{}{path}", app.base))
+            .header("cookie", app.cookie.clone())
+            .send()
+            .await
+            .unwrap();
+        answers.push((format!("GET {path}"), res.status().as_u16()));
+    }
+    let post = |cookie: &str, path: &str, form: &[(&str, &str)]| {
+        client
+            .post(format!("{}/api/{path}", app.base))
+            .header("cookie", cookie.to_string())
+            .form(form)
+            .send()
+    };
+    let admin = admin.as_str();
+    // (who asks, which server function, its form)
+    let bad = [
+        (app.cookie.as_str(), "call", vec![("id", "not-a-call!")]),
+        (app.cookie.as_str(), "call", vec![("id", "bad id")]),
+        (
+            admin,
+            "accounts/add",
+            vec![("username", ""), ("role", "agent"), ("agent_id", "")],
+        ),
+        (
+            admin,
+            "accounts/add",
+            vec![("username", "agent"), ("role", "agent"), ("agent_id", "")],
+        ),
+        (
+            admin,
+            "accounts/add",
+            vec![("username", "newbie"), ("role", ""), ("agent_id", "")],
+        ),
+        (
+            admin,
+            "accounts/role",
+            vec![("username", "nobody"), ("role", "agent")],
+        ),
+    ];
+    for (cookie, path, form) in bad {
+        let res = post(cookie, path, &form).await.unwrap();
+        answers.push((format!("POST /api/{path} {form:?}"), res.status().as_u16()));
+    }
+    let wrong: Vec<_> = answers
+        .iter()
+        .filter(|(_, status)| !(400..500).contains(status))
+        .collect();
+    assert!(wrong.is_empty(), "not a 4xx: {wrong:?}");
+    let errors: Vec<String> = log
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("ERROR"))
+        .collect();
+    assert!(errors.is_empty(), "logged as errors: {errors:#?}");
+}

@@ -177,13 +177,6 @@ test.describe('choosing and following calls', () => {
     await expect(dashboard.status).toHaveAttribute('data-state', 'unknown');
   });
 
-  test('a malformed id in the address says it is not a call id @instant-discovery', async ({ writer, dashboard }) => {
-    await writer.createCall();
-    await dashboard.goto('/calls/not-a-call');
-    await expect(dashboard.emptyState).toContainText('is not a valid call id');
-    await expect(dashboard.status).toHaveAttribute('data-state', 'invalid');
-  });
-
   test('a pasted call link opens its call; the box is empty again after; the tab names the call', async ({
     writer,
     dashboard,
@@ -205,20 +198,6 @@ test.describe('choosing and following calls', () => {
     await expect(dashboard.callIdInput).toHaveValue('');
   });
 
-  test("an unknown address gets the app's own page; a malformed id says what a call id looks like once", async ({
-    dashboard,
-    page,
-  }) => {
-    // (Fetched, not opened: a 404 document is a console error in a browser.)
-    const missing = await page.request.get('/no/such/page');
-    expect(missing.status()).toBe(404);
-    const html = await missing.text();
-    expect(html).toContain('data-testid="not-found"');
-    expect(html).toContain('<span class="brand">TravoIQ</span>');
-    await dashboard.goto('/calls/not-a-call');
-    await expect(dashboard.emptyState).toContainText('is not a valid call id');
-    await expect(dashboard.emptyState.getByText('0f8fad5b-d9cb-469f-a165-70867728950e')).toHaveCount(1);
-  });
 });
 
 test.describe('times', () => {
@@ -234,5 +213,33 @@ test.describe('times', () => {
     const iso = await dashboard.start.getAttribute('datetime');
     expect(iso).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
     expect(Number.isNaN(Date.parse(iso!))).toBe(false);
+  });
+});
+
+test.describe('a malformed id in the address', () => {
+  // The page answers 400 (the asker's mistake), which the browser reports
+  // as a failed load of the document itself; nothing else may be an error.
+  test.use({ allowConsole: ['the server responded with a status of 400'] });
+
+  test('a malformed id in the address says it is not a call id @instant-discovery', async ({ writer, dashboard }) => {
+    await writer.createCall();
+    await dashboard.goto('/calls/not-a-call');
+    await expect(dashboard.emptyState).toContainText('is not a valid call id');
+    await expect(dashboard.status).toHaveAttribute('data-state', 'invalid');
+  });
+
+  test("an unknown address gets the app's own page; a malformed id says what a call id looks like once", async ({
+    dashboard,
+    page,
+  }) => {
+    // (Fetched, not opened: a 404 document is a console error in a browser.)
+    const missing = await page.request.get('/no/such/page');
+    expect(missing.status()).toBe(404);
+    const html = await missing.text();
+    expect(html).toContain('data-testid="not-found"');
+    expect(html).toContain('<span class="brand">TravoIQ</span>');
+    await dashboard.goto('/calls/not-a-call');
+    await expect(dashboard.emptyState).toContainText('is not a valid call id');
+    await expect(dashboard.emptyState.getByText('0f8fad5b-d9cb-469f-a165-70867728950e')).toHaveCount(1);
   });
 });

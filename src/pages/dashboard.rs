@@ -23,6 +23,16 @@ pub fn Dashboard() -> impl IntoView {
             .pathname
             .with(|p| p.strip_prefix("/calls/").map(str::to_string))
     });
+    // A mistyped address is the asker's mistake: the page says so with a
+    // 400 (not a 200), and no server function is asked about it.
+    #[cfg(feature = "ssr")]
+    if let Some(Err(e)) = requested.get_untracked().map(|raw| malformed(&raw)) {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = axum::http::StatusCode::from_u16(e.status()) {
+                response.set_status(status);
+            }
+        }
+    }
     // The call on screen. When the address bar catches up with it (the
     // home page names the call it shows), there is nothing to load again.
     let shown = RwSignal::new(None::<CallId>);
@@ -51,7 +61,10 @@ pub fn Dashboard() -> impl IntoView {
         move || wanted.get(),
         move |requested| async move {
             match requested {
-                Some(raw) => load_call(raw, grant()).await.map(Some),
+                Some(raw) => match malformed(&raw) {
+                    Err(e) => Err(e),
+                    Ok(()) => load_call(raw, grant()).await.map(Some),
+                },
                 None => load_latest().await,
             }
         },
@@ -84,6 +97,15 @@ pub fn Dashboard() -> impl IntoView {
             </Transition>
         </main>
     }
+}
+
+/// Whether `raw` (from the address bar) can be a call id at all; the
+/// same error the server would answer, without asking it (a refused
+/// request would be a console error in the browser).
+fn malformed(raw: &str) -> Result<(), AppError> {
+    CallId::parse(raw)
+        .map(|_| ())
+        .map_err(|reason| AppError::invalid_call_id(raw, reason))
 }
 
 /// Following is on only when the dashboard was opened at `/`, and there as

@@ -11,6 +11,8 @@ mod common;
 
 mod access;
 mod access_dynamo;
+mod bundle_name;
+mod create_tables;
 mod dynamo_app;
 mod hardening;
 mod http_api;

@@ -102,10 +102,16 @@ pub async fn run(settings: &Settings, command: AccountsCommand) -> Result<(), St
             return Err("create-tables is for TRAVOIQ_STORE=dynamodb; the embedded store keeps accounts in a file".into());
         }
         let client = dynamo_client(settings).await?;
-        return DynamoAccounts::from_settings(settings, client)
+        DynamoAccounts::from_settings(settings, client)
             .create_tables()
             .await
-            .map_err(|e| e.to_string());
+            .map_err(|e| e.to_string())?;
+        let tables = settings.auth_tables();
+        println!(
+            "tables ready (ACTIVE): {}, {}, {}",
+            tables.accounts, tables.sessions, tables.links
+        );
+        return Ok(());
     }
     let store = open(settings).await?;
     let ops = AccountOps::new(store.as_ref(), "command line");

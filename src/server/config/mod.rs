@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 pub use super::store::dynamo::items::WriterFormat;
 
+pub mod site;
 pub mod sso;
 
 const DEFAULTS: &str = include_str!("../../../Leptos.toml");

@@ -21,7 +21,7 @@ use tracing::Instrument;
 use crate::model::CallId;
 
 use super::contact::{new_contact_attributes, ATTR_TIMESTAMP};
-use super::store::{now_ms, CallSink, NewContact, SegmentWrite};
+use super::store::{CallSink, NewContact, SegmentWrite};
 
 pub use faults::UpstreamFaults;
 pub use scripts::{Script, SCRIPTS};
@@ -150,13 +150,20 @@ pub fn spawn(
                 SIMULATED_AGENTS[(started - 1) % SIMULATED_AGENTS.len()],
             );
             match start_call(sink.as_ref(), &phone, agent, settings.faults.late_timestamp).await {
-                Ok(id) => {
+                Ok((id, started_ms)) => {
                     let span =
                         tracing::info_span!("simulated_call", call_id = %id, script = script.title);
                     players.retain(|p| !p.is_finished());
                     players.push(tokio::spawn(
-                        play(sink.clone(), id, plan, settings.pace, shutdown.clone())
-                            .instrument(span),
+                        play(
+                            sink.clone(),
+                            id,
+                            started_ms,
+                            plan,
+                            settings.pace,
+                            shutdown.clone(),
+                        )
+                        .instrument(span),
                     ));
                 }
                 Err(e) => tracing::warn!(error = %e, "simulator could not start a call"),
@@ -174,18 +181,21 @@ pub fn spawn(
     })
 }
 
-/// Starts a call for `agent`: (attribute, agent id).
+/// Starts a call for `agent`: (attribute, agent id). Its id, and its start
+/// as written (`callTimestamp` has whole seconds), in ms since the epoch.
 async fn start_call(
     sink: &dyn CallSink,
     phone: &str,
     agent: (&str, &str),
     late_timestamp: bool,
-) -> Result<CallId, super::store::StoreError> {
+) -> Result<(CallId, i64), super::store::StoreError> {
     let id = CallId::parse(&random_call_id_string())
         .map_err(|e| super::store::StoreError::Misconfigured(e.to_string()))?;
+    let now = OffsetDateTime::now_utc();
+    let started = now.replace_nanosecond(0).unwrap_or(now);
     let attributes = new_contact_attributes(
         &id,
-        OffsetDateTime::now_utc(),
+        started,
         Some(phone.to_string()),
         BTreeMap::from([(agent.0.to_string(), agent.1.to_string())]),
     );
@@ -205,12 +215,22 @@ async fn start_call(
         attributes,
     })
     .await?;
-    Ok(id)
+    Ok((id, started.unix_timestamp() * 1000))
 }
 
+/// A call time (ms into the call as planned, at pace 1) as played at `pace`.
+fn scaled_ms(ms: i64, pace: f64) -> i64 {
+    (ms as f64 / pace).round() as i64
+}
+
+/// Plays `plan` into call `id`, started at `started_ms`. At any pace the
+/// lines' times and the call's end are on one clock (the wall clock): at
+/// pace 4 a line planned 100 s in is said 25 s in, and the call ends, and
+/// its duration reads, just after its last line.
 async fn play(
     sink: Arc<dyn CallSink>,
     id: CallId,
+    started_ms: i64,
     plan: CallPlan,
     pace: f64,
     mut shutdown: watch::Receiver<bool>,
@@ -221,7 +241,10 @@ async fn play(
             _ = tokio::time::sleep_until(begun + scaled(planned.at_ms, pace)) => {}
             _ = shutdown.changed() => return,
         }
-        if let Err(e) = sink.write_segment(&id, planned.write).await {
+        let mut write = planned.write;
+        write.start_ms = scaled_ms(write.start_ms, pace);
+        write.end_ms = scaled_ms(write.end_ms, pace);
+        if let Err(e) = sink.write_segment(&id, write).await {
             tracing::warn!(error = %e, "simulated write failed");
         }
     }
@@ -229,7 +252,8 @@ async fn play(
         _ = tokio::time::sleep_until(begun + scaled(plan.ends_at_ms, pace)) => {}
         _ = shutdown.changed() => return,
     }
-    match sink.end_call(&id, now_ms()).await {
+    let ended_ms = started_ms + scaled_ms(plan.ends_at_ms as i64, pace);
+    match sink.end_call(&id, ended_ms).await {
         Ok(()) => tracing::info!("simulated call ended"),
         Err(e) => tracing::warn!(error = %e, "simulated call could not end"),
     }
@@ -273,6 +297,96 @@ mod tests {
             assert!(partial_counts.iter().filter(|&&n| n >= 2).count() > script.lines.len() / 2);
             assert!(plan.writes.windows(2).all(|p| p[0].at_ms <= p[1].at_ms));
             assert!(plan.ends_at_ms > plan.writes.last().unwrap().at_ms);
+        }
+    }
+
+    /// What a sink was asked: each call's start attributes, lines, end.
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<Vec<(CallId, Recorded)>>);
+
+    #[derive(Debug)]
+    enum Recorded {
+        Started(BTreeMap<String, String>),
+        Line(SegmentWrite),
+        Ended(i64),
+    }
+
+    #[async_trait::async_trait]
+    impl CallSink for Recorder {
+        async fn start_call(
+            &self,
+            contact: NewContact,
+        ) -> Result<(), super::super::store::StoreError> {
+            let event = Recorded::Started(contact.attributes);
+            self.0.lock().unwrap().push((contact.call_id, event));
+            Ok(())
+        }
+        async fn write_segment(
+            &self,
+            id: &CallId,
+            write: SegmentWrite,
+        ) -> Result<(), super::super::store::StoreError> {
+            self.0
+                .lock()
+                .unwrap()
+                .push((id.clone(), Recorded::Line(write)));
+            Ok(())
+        }
+        async fn end_call(
+            &self,
+            id: &CallId,
+            ended_at_ms: i64,
+        ) -> Result<(), super::super::store::StoreError> {
+            self.0
+                .lock()
+                .unwrap()
+                .push((id.clone(), Recorded::Ended(ended_at_ms)));
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ended_calls_duration_matches_its_last_line_at_any_pace() {
+        for pace in [1.0, 4.0, 50.0] {
+            let sink = Arc::new(Recorder::default());
+            let (_stop, stopped) = watch::channel(false);
+            let plan = plan_call(&SCRIPTS[0], &mut StdRng::seed_from_u64(5));
+            let (id, _) = start_call(
+                sink.as_ref(),
+                "+14155550100",
+                ("agentUsername", "agent"),
+                false,
+            )
+            .await
+            .unwrap();
+            let started_ms = {
+                let recorded = sink.0.lock().unwrap();
+                let Some((_, Recorded::Started(attributes))) = recorded.first() else {
+                    panic!("no start")
+                };
+                crate::server::timestamp::parse_call_timestamp(&attributes[ATTR_TIMESTAMP])
+                    .expect("a callTimestamp the monitor reads")
+            };
+            play(sink.clone(), id, started_ms, plan, pace, stopped).await;
+            let recorded = sink.0.lock().unwrap();
+            let last_line_end = recorded
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    Recorded::Line(w) => Some(w.end_ms),
+                    _ => None,
+                })
+                .max()
+                .unwrap();
+            let Some((_, Recorded::Ended(ended_ms))) = recorded.last() else {
+                panic!("the call did not end: {recorded:?}")
+            };
+            let duration = ended_ms - started_ms;
+            // After its last line, by the closing pause (1.5 to 2.8 s of
+            // call time), never before it.
+            assert!(
+                duration >= last_line_end && duration <= last_line_end + scaled_ms(3000, pace),
+                "pace {pace}: the call lasted {duration} ms, its last line ended at {last_line_end} ms"
+            );
         }
     }
 

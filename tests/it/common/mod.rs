@@ -235,9 +235,8 @@ pub async fn create_account_tables(settings: &Settings) {
 
 /// Leptos's options with the server on a free loopback port.
 pub fn test_leptos_options() -> leptos::config::LeptosOptions {
-    let mut options = leptos::config::get_configuration(None)
-        .expect("leptos options")
-        .leptos_options;
+    let mut options =
+        travoiq_monitor::server::config::site::leptos_options().expect("leptos options");
     options.site_addr = "127.0.0.1:0".parse().expect("addr");
     options
 }

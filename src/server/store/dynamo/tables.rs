@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    StreamSpecification, StreamViewType,
+    StreamSpecification, StreamViewType, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -71,8 +70,9 @@ fn build_err(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Creates `table` (on demand; with a stream of new and old images when
-/// `stream`) unless it exists, and waits until it is active (real DynamoDB
-/// keeps a new table CREATING for a while). Whether it was created.
+/// `stream`) unless it exists, and waits until it is ACTIVE (real DynamoDB
+/// keeps a new table CREATING for a while, and the next command would find
+/// no table). Whether it was created.
 pub async fn create_if_missing(
     client: &Client,
     table: &str,
@@ -127,14 +127,62 @@ pub async fn create_if_missing(
         }
         Err(e) => return Err(classify("CreateTable", table, e)),
     };
-    client
-        .wait_until_table_exists()
-        .table_name(table)
-        .wait(Duration::from_secs(120))
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("table {table} not active: {e}")))?;
-    tracing::info!(table, created, "table ready");
+    let waited = wait_until_active(client, table, ACTIVE_WITHIN).await?;
+    if created {
+        tracing::info!(
+            table,
+            "table created; waited {:.1} s until it was ACTIVE",
+            waited.as_secs_f64()
+        );
+    } else {
+        tracing::info!(table, "table already there, ACTIVE");
+    }
     Ok(created)
+}
+
+/// How long a new table may stay CREATING before `create_if_missing`
+/// gives up (real DynamoDB takes seconds, rarely a minute).
+const ACTIVE_WITHIN: Duration = Duration::from_secs(300);
+
+/// Waits until `table` is ACTIVE (reads and writes on a CREATING table
+/// fail with "table does not exist"), describing it every half second at
+/// first, then every second, for at most `limit`. How long it waited.
+///
+/// Not the SDK's `wait_until_table_exists`: its first retry comes after at
+/// least 20 s (fixed in the model), so every new table cost 20 s even when
+/// it was active after two.
+pub async fn wait_until_active(
+    client: &Client,
+    table: &str,
+    limit: Duration,
+) -> Result<Duration, StoreError> {
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let status = match client.describe_table().table_name(table).send().await {
+            Ok(out) => out.table().and_then(|t| t.table_status().cloned()),
+            // Just created: DescribeTable may not see it yet.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                None
+            }
+            Err(e) => return Err(classify("DescribeTable", table, e)),
+        };
+        if status == Some(TableStatus::Active) {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() >= limit {
+            let status = status.map_or("not found".to_string(), |s| s.as_str().to_string());
+            return Err(StoreError::Unavailable(format!(
+                "table {table} still {status} after {} s; not ACTIVE",
+                limit.as_secs()
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
 }
 
 /// What `enable_streams` did to one table.

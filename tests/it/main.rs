@@ -12,6 +12,7 @@ mod common;
 mod access;
 mod access_dynamo;
 mod dynamo_app;
+mod export;
 mod hardening;
 mod http_api;
 mod links;

@@ -231,6 +231,22 @@ async fn a_shared_links_grant_downloads_its_call_until_expired_tampered_or_revok
         assert_eq!(d.status, 404, "moved {ext}: {d:?}");
     }
 
+    // The call's page, opened from the link, offers downloads carrying it.
+    let page = plain_client()
+        .get(format!("{}/calls/{carols}?grant={grant}", w.app.base))
+        .header("cookie", w.agent.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for ext in FORMATS {
+        let href = format!("href=\"/calls/{carols}/transcript.{ext}?grant={grant}\"");
+        assert!(page.contains(&href), "{href} not on the page");
+    }
+    assert!(page.contains("rel=\"external\""));
+
     // Revoked: nothing more.
     let (status, body) = crate::links::call_fn(
         &w.app,

@@ -70,6 +70,15 @@ async fn sign_ins_sign_outs_and_opened_calls_are_audited() {
     };
     assert_eq!(get(&app.cookie).await.unwrap().status(), 200);
     assert_eq!(get(&agent).await.unwrap().status(), 404);
+    // A transcript downloaded, and one refused.
+    let export = |cookie: &str| {
+        client
+            .get(format!("{}/calls/{id}/transcript.csv", app.base))
+            .header("cookie", cookie.to_string())
+            .send()
+    };
+    assert_eq!(export(&app.cookie).await.unwrap().status(), 200);
+    assert_eq!(export(&agent).await.unwrap().status(), 404);
     // A link made, used and revoked: each audited with the link's id,
     // never its grant.
     let post = |cookie: &str, path: &str, form: &[(&str, &str)]| {
@@ -147,6 +156,25 @@ async fn sign_ins_sign_outs_and_opened_calls_are_audited() {
             ("user", "agent"),
             ("call", call),
             ("level", "WARN"),
+        ],
+        &[
+            ("event", "transcript_exported"),
+            ("user", "supervisor"),
+            ("call", call),
+            ("format", "csv"),
+            ("addr", "Some(127.0.0.1)"),
+        ],
+        &[
+            ("event", "call_opened"),
+            ("user", "supervisor"),
+            ("call", call),
+            ("via", "export"),
+        ],
+        &[
+            ("event", "call_denied"),
+            ("user", "agent"),
+            ("call", call),
+            ("via", "export"),
         ],
         &[
             ("event", "sign_out"),

@@ -1,5 +1,5 @@
-//! A call and its live transcript, with the status, the new-call notice and
-//! the share link around them.
+//! A call and its live transcript, with the status, the new-call notice,
+//! the download links and the share link around them.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,6 +8,7 @@ use leptos_router::NavigateOptions;
 
 use crate::components::call_card::CallCard;
 use crate::components::controls::call_path;
+use crate::components::downloads::Downloads;
 use crate::components::new_call_notice::NewCallNotice;
 use crate::components::share_link::ShareLink;
 use crate::components::status::StatusBadge;
@@ -25,6 +26,7 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
     mark_shown(&id);
     name_in_address_bar(&id, grant.as_deref());
 
+    let downloads = view! { <Downloads id=id.clone() grant=grant.clone() /> };
     let loaded: CallDetails = snap.details.clone();
     let live = use_live(LiveState::call(snap, grant));
     // A call view's state always holds its call; `loaded` only satisfies
@@ -53,6 +55,7 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
             <CallCard call current>
                 <StatusBadge status />
             </CallCard>
+            {downloads}
             <ShareLink id current />
         </div>
         <NewCallNotice live />

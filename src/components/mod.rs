@@ -3,6 +3,7 @@
 pub mod call_card;
 pub mod call_view;
 pub mod controls;
+pub mod downloads;
 pub mod link_list;
 pub mod lobby;
 pub mod new_call_notice;

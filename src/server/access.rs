@@ -15,7 +15,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::error::AppError;
-use crate::model::{conversation_order, CallDetails, CallId, CallSnapshot, Role, Seq};
+use crate::model::{
+    conversation_order, CallDetails, CallId, CallSnapshot, Role, Segment, SegmentKey, Seq,
+};
 
 use super::auth::grant::{Granted, Signer};
 use super::auth::{audit, Auth, Viewer};
@@ -37,6 +39,8 @@ pub enum Door {
     Lobby,
     /// Making, listing or revoking shared links.
     Share,
+    /// Downloading a call's transcript as a file.
+    Export,
 }
 
 impl Door {
@@ -47,6 +51,7 @@ impl Door {
             Door::Socket => "socket",
             Door::Lobby => "lobby",
             Door::Share => "share",
+            Door::Export => "export",
         }
     }
 }
@@ -266,6 +271,26 @@ impl CallAccess {
         self.snapshot_of(details).await
     }
 
+    /// A call opened for a download of its transcript (`what`: the file's
+    /// format, for the audit line), and the transcript to read page by
+    /// page, so a long call is never held whole.
+    pub async fn export(
+        &self,
+        who: &Asking,
+        raw: &str,
+        what: &str,
+    ) -> Result<(CallDetails, TranscriptPages), AppError> {
+        let details = self.open(who, raw).await?;
+        audit::transcript_exported(&who.viewer, &details.call_id, what, who.addr);
+        let pages = TranscriptPages {
+            hub: self.hub.clone(),
+            id: details.call_id.clone(),
+            after: None,
+            done: false,
+        };
+        Ok((details, pages))
+    }
+
     /// The newest call this asker may see, opened, with its transcript.
     pub async fn latest_snapshot(&self, who: &Asking) -> Result<Option<CallSnapshot>, AppError> {
         match self.latest(who).await? {
@@ -304,6 +329,37 @@ impl CallAccess {
             last_seq: last,
             epoch,
         })
+    }
+}
+
+/// An admitted call's transcript in conversation order, [`PAGE`] segments
+/// at a time, each in its latest state (from [`CallAccess::export`]). A
+/// line written meanwhile is included if it sorts after the last page.
+pub struct TranscriptPages {
+    hub: Arc<Hub>,
+    id: CallId,
+    after: Option<SegmentKey>,
+    done: bool,
+}
+
+impl TranscriptPages {
+    /// The next page, or `None` after the last.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Segment>>, AppError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .hub
+            .store()
+            .segments_in_order(&self.id, self.after, PAGE)
+            .await
+            .map_err(store_error)?;
+        self.done = !page.more;
+        match page.segments.last() {
+            Some(last) => self.after = Some(last.key()),
+            None => self.done = true,
+        }
+        Ok((!page.segments.is_empty()).then_some(page.segments))
     }
 }
 

@@ -67,7 +67,7 @@ pub(crate) async fn call_for(app: &TestApp, agent: &str, words: &str) -> String 
     id
 }
 
-async fn world_with(extra: &[(&str, &str)]) -> World {
+pub(crate) async fn world_with(extra: &[(&str, &str)]) -> World {
     let app = spawn_app_with(extra).await;
     add_account(&app, "bob", Role::Agent).await;
     add_account(&app, "root", Role::Admin).await;

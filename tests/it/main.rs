@@ -14,6 +14,7 @@ mod access_dynamo;
 mod bundle_name;
 mod create_tables;
 mod dynamo_app;
+mod export;
 mod hardening;
 mod http_api;
 mod links;

@@ -41,6 +41,12 @@ pub fn call_opened(viewer: &Viewer, call: &CallId, addr: Option<IpAddr>, via: &s
     tracing::info!(target: "audit", event = "call_opened", user = %viewer.user.username, role = %viewer.user.role, call = %call, addr = ?addr, via);
 }
 
+/// A call's transcript downloaded (`format`: txt, csv or json); follows
+/// its `call_opened` line.
+pub fn transcript_exported(viewer: &Viewer, call: &CallId, format: &str, addr: Option<IpAddr>) {
+    tracing::info!(target: "audit", event = "transcript_exported", user = %viewer.user.username, role = %viewer.user.role, call = %call, format, addr = ?addr);
+}
+
 pub fn call_denied(viewer: &Viewer, call: &CallId, addr: Option<IpAddr>, via: &str) {
     tracing::warn!(target: "audit", event = "call_denied", user = %viewer.user.username, role = %viewer.user.role, call = %call, addr = ?addr, via);
 }

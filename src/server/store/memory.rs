@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-use crate::model::{CallDetails, CallId, Seq};
+use crate::model::{CallDetails, CallId, SegmentKey, Seq};
 use crate::server::contact::details_from_attributes;
 
 use super::log::SegmentLog;
@@ -161,6 +161,19 @@ impl CallStore for MemoryStore {
             return Ok(SegmentPage::default());
         };
         Ok(call.transcript.page_after(after, limit))
+    }
+
+    async fn segments_in_order(
+        &self,
+        id: &CallId,
+        after: Option<SegmentKey>,
+        limit: usize,
+    ) -> Result<SegmentPage, StoreError> {
+        let inner = self.lock();
+        let Some(call) = inner.calls.get(id) else {
+            return Ok(SegmentPage::default());
+        };
+        Ok(call.transcript.page_in_order(after, limit))
     }
 
     fn notices(&self) -> broadcast::Receiver<StoreNotice> {

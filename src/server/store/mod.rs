@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-use crate::model::{CallDetails, CallId, Segment, Seq, Speaker};
+use crate::model::{CallDetails, CallId, Segment, SegmentKey, Seq, Speaker};
 
 /// Why the store could not answer. Bad input never gets here: ids are
 /// parsed before any store call.
@@ -78,6 +78,17 @@ pub trait CallStore: Any + Send + Sync {
         &self,
         id: &CallId,
         after: Seq,
+        limit: usize,
+    ) -> Result<SegmentPage, StoreError>;
+
+    /// The transcript in conversation order (start time, customer first on
+    /// a tie), each segment in its latest state: at most `limit` of them,
+    /// starting after `after` (from the first when `None`). For reading a
+    /// whole transcript page by page (exports) without holding it all.
+    async fn segments_in_order(
+        &self,
+        id: &CallId,
+        after: Option<SegmentKey>,
         limit: usize,
     ) -> Result<SegmentPage, StoreError>;
 

@@ -39,7 +39,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use tokio::sync::broadcast;
 
-use crate::model::{CallDetails, CallId, Seq};
+use crate::model::{CallDetails, CallId, SegmentKey, Seq};
 use crate::server::config::TableNames;
 
 use super::sources::{Sources, TableRole, TableSource};
@@ -204,6 +204,18 @@ impl CallStore for DynamoStore {
         let reader = self.reader(id);
         self.refresh(id, &reader).await?;
         let page = reader.state().transcript.page_after(after, limit);
+        Ok(page)
+    }
+
+    async fn segments_in_order(
+        &self,
+        id: &CallId,
+        after: Option<SegmentKey>,
+        limit: usize,
+    ) -> Result<SegmentPage, StoreError> {
+        let reader = self.reader(id);
+        self.refresh(id, &reader).await?;
+        let page = reader.state().transcript.page_in_order(after, limit);
         Ok(page)
     }
 

@@ -55,8 +55,12 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
             <CallCard call current>
                 <StatusBadge status />
             </CallCard>
-            {downloads}
-            <ShareLink id current />
+            // One row of tools under the card: downloads, and sharing
+            // folded up until it is wanted.
+            <div class="call-tools">
+                {downloads}
+                <ShareLink id current />
+            </div>
         </div>
         <NewCallNotice live />
         <TranscriptView live />

@@ -46,6 +46,9 @@ pub struct Settings {
     /// Where audit events go: `stdout`, `off`, or a file (appended to).
     pub audit_log: String,
     pub ws_send_timeout_secs: u64,
+    /// Bytes each live socket reads into (the socket library's default is
+    /// 128 KiB per connection).
+    pub socket_read_buffer_bytes: usize,
     pub max_sockets_per_client: usize,
     pub allowed_origins: String,
     /// Proxies whose `X-Forwarded-For` / `Forwarded` name the client.
@@ -334,6 +337,11 @@ impl Settings {
         if s.heartbeat_secs == 0 || s.session_recheck_secs == 0 {
             return Err(ConfigError::Invalid(
                 "heartbeat_secs and session_recheck_secs must be at least 1".into(),
+            ));
+        }
+        if s.socket_read_buffer_bytes < 256 {
+            return Err(ConfigError::Invalid(
+                "socket_read_buffer_bytes must be at least 256".into(),
             ));
         }
         Ok(s)

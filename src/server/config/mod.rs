@@ -405,6 +405,11 @@ mod tests {
         let err = Settings::load_with(&[("simulator_pace", "0")]).unwrap_err();
         assert!(err.to_string().contains("simulator_pace"), "{err}");
         assert!(Settings::load_with(&[("store", "postgres")]).is_err());
+        let err = Settings::load_with(&[("socket_read_buffer_bytes", "16")]).unwrap_err();
+        assert!(
+            err.to_string().contains("socket_read_buffer_bytes"),
+            "{err}"
+        );
         assert!(Settings::load_with(&[("simulator", "maybe")]).is_err());
     }
 }

@@ -46,6 +46,9 @@ pub struct Settings {
     /// Where audit events go: `stdout`, `off`, or a file (appended to).
     pub audit_log: String,
     pub ws_send_timeout_secs: u64,
+    /// Bytes each live socket reads into (the socket library's default is
+    /// 128 KiB per connection).
+    pub socket_read_buffer_bytes: usize,
     pub max_sockets_per_client: usize,
     pub allowed_origins: String,
     /// Proxies whose `X-Forwarded-For` / `Forwarded` name the client.
@@ -336,6 +339,11 @@ impl Settings {
                 "heartbeat_secs and session_recheck_secs must be at least 1".into(),
             ));
         }
+        if s.socket_read_buffer_bytes < 256 {
+            return Err(ConfigError::Invalid(
+                "socket_read_buffer_bytes must be at least 256".into(),
+            ));
+        }
         Ok(s)
     }
 }
@@ -397,6 +405,11 @@ mod tests {
         let err = Settings::load_with(&[("simulator_pace", "0")]).unwrap_err();
         assert!(err.to_string().contains("simulator_pace"), "{err}");
         assert!(Settings::load_with(&[("store", "postgres")]).is_err());
+        let err = Settings::load_with(&[("socket_read_buffer_bytes", "16")]).unwrap_err();
+        assert!(
+            err.to_string().contains("socket_read_buffer_bytes"),
+            "{err}"
+        );
         assert!(Settings::load_with(&[("simulator", "maybe")]).is_err());
     }
 }

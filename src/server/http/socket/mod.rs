@@ -71,14 +71,26 @@ fn ctx(state: &AppState) -> Ctx {
     }
 }
 
-/// Client frames are small (at most `MAX_CLIENT_FRAME`): a small read
-/// buffer, not the socket library's 128 KiB per connection.
-const READ_BUFFER: usize = 4 * 1024;
-
-fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+/// The socket's limits and buffers. Clients send only small frames (at
+/// most `MAX_CLIENT_FRAME`, 1 KiB), so larger ones are refused, and the
+/// read buffer, allocated whole for each connection for as long as it is
+/// open, is `socket_read_buffer_bytes` (4 KiB) rather than the library's
+/// 128 KiB: that buffer was nearly all of an idle socket's cost.
+///
+/// The write side keeps the library's settings on purpose: its buffer
+/// starts empty (it grows only to the largest frame sent, not to
+/// `write_buffer_size`), and every send here flushes, so
+/// `write_buffer_size` is only the size above which a frame is written
+/// without waiting for that flush; a smaller one saves no memory, and
+/// should sends ever be batched, the default lets many frames go out in
+/// one write instead of one write each. Nor does
+/// `max_write_buffer_size` need a bound: with a flush per send the buffer
+/// holds at most one frame, and a client that stops reading is cut off by
+/// `ws_send_timeout_secs`.
+fn upgrade(ws: WebSocketUpgrade, read_buffer: usize) -> WebSocketUpgrade {
     ws.max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
-        .read_buffer_size(READ_BUFFER)
+        .read_buffer_size(read_buffer)
 }
 
 /// `GET /ws/{call_id}`: one call's transcript, live.
@@ -148,7 +160,7 @@ where
         Err(refused) => return refused.into_response(),
     };
     let ctx = ctx(state);
-    upgrade(ws).on_upgrade(move |socket| {
+    upgrade(ws, state.settings.socket_read_buffer_bytes).on_upgrade(move |socket| {
         async move {
             let _permit: SocketPermit = permit;
             let (tx, rx) = socket.split();

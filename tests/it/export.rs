@@ -106,6 +106,10 @@ async fn supervisors_and_admins_download_every_call_in_every_format() {
                 }
             }
         }
+        // No other format, and nothing of the call in the answer.
+        let d = download(&w.app, Some(cookie), &w.own, "xlsx", "").await;
+        assert_eq!(d.status, 404, "{d:?}");
+        assert!(!d.leaks(), "{d:?}");
     }
 }
 

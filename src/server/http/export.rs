@@ -9,7 +9,7 @@ mod format;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, StreamExt};
 
@@ -22,34 +22,19 @@ use super::rest::GrantQuery;
 use super::state::AppState;
 use format::{Format, Writer};
 
-pub async fn txt(
+/// `GET /calls/{call_id}/{file}`: `file` names the format
+/// (`transcript.txt`, `.csv` or `.json`); any other name is not found.
+pub async fn download(
     state: State<AppState>,
     viewer: SignedIn,
     addr: Client,
-    raw: Path<String>,
+    Path((raw, file)): Path<(String, String)>,
     query: Query<GrantQuery>,
 ) -> Result<Response, AppError> {
-    export(state, viewer, addr, raw, query, Format::Txt).await
-}
-
-pub async fn csv(
-    state: State<AppState>,
-    viewer: SignedIn,
-    addr: Client,
-    raw: Path<String>,
-    query: Query<GrantQuery>,
-) -> Result<Response, AppError> {
-    export(state, viewer, addr, raw, query, Format::Csv).await
-}
-
-pub async fn json(
-    state: State<AppState>,
-    viewer: SignedIn,
-    addr: Client,
-    raw: Path<String>,
-    query: Query<GrantQuery>,
-) -> Result<Response, AppError> {
-    export(state, viewer, addr, raw, query, Format::Json).await
+    match Format::from_file_name(&file) {
+        Some(format) => export(state, viewer, addr, raw, query, format).await,
+        None => Ok(StatusCode::NOT_FOUND.into_response()),
+    }
 }
 
 #[tracing::instrument(skip_all, fields(call = %raw, format = format.ext()))]
@@ -57,7 +42,7 @@ async fn export(
     State(state): State<AppState>,
     SignedIn(viewer): SignedIn,
     Client(addr): Client,
-    Path(raw): Path<String>,
+    raw: String,
     Query(query): Query<GrantQuery>,
     format: Format,
 ) -> Result<Response, AppError> {

@@ -85,9 +85,8 @@ pub fn router(state: AppState) -> Router {
     let data = Router::new()
         .route("/details/{call_id}", get(rest::details))
         .route("/latest-call", get(rest::latest_call))
-        .route("/calls/{call_id}/transcript.txt", get(export::txt))
-        .route("/calls/{call_id}/transcript.csv", get(export::csv))
-        .route("/calls/{call_id}/transcript.json", get(export::json))
+        // A transcript download: `/calls/{call_id}/transcript.{txt,csv,json}`.
+        .route("/calls/{call_id}/{file}", get(export::download))
         .route("/ws/calls", get(socket::lobby))
         .route("/ws/{call_id}", get(socket::call))
         .route_layer(from_fn(gate::require_viewer));

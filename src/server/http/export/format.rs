@@ -27,6 +27,16 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format a download's file name asks for: `transcript.{ext}`.
+    pub fn from_file_name(file: &str) -> Option<Self> {
+        match file.strip_prefix("transcript.")? {
+            "txt" => Some(Format::Txt),
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+
     /// The file extension, also the audit log's name for the format.
     pub fn ext(self) -> &'static str {
         match self {
@@ -264,6 +274,25 @@ pub fn csv_cell(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_transcript_file_name_names_a_format() {
+        assert_eq!(Format::from_file_name("transcript.csv"), Some(Format::Csv));
+        assert_eq!(Format::from_file_name("transcript.txt"), Some(Format::Txt));
+        assert_eq!(
+            Format::from_file_name("transcript.json"),
+            Some(Format::Json)
+        );
+        for other in [
+            "transcript.xlsx",
+            "transcript",
+            "audio.csv",
+            "",
+            "transcript.csv.exe",
+        ] {
+            assert_eq!(Format::from_file_name(other), None, "{other}");
+        }
+    }
     use crate::model::{CallId, Seq, Speaker};
     use std::collections::BTreeMap;
 

@@ -31,8 +31,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <meta name="color-scheme" content="light" />
+                // Light or dark as the system is set (night shifts).
+                <meta name="color-scheme" content="light dark" />
+                <meta name="theme-color" content="#0f766e" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // Installable: added to a phone's home screen, it opens
+                // full-screen (the data still comes from the network).
+                <link rel="manifest" href="/manifest.webmanifest" />
                 // Times are rendered in UTC on the server and in the viewer's
                 // zone once the page runs; until then they are hidden (no
                 // flash of the wrong zone), unless scripts are off.

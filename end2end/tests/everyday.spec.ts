@@ -180,3 +180,62 @@ test('"More details" names known attributes in words and keeps others by name', 
   await expect(term('vipTier')).toHaveText('vipTier');
   await expect(page.locator('[data-attribute="vipTier"] dd')).toHaveText('gold');
 });
+
+test('screen readers hear each finished line once, never a growing partial', async ({ writer, dashboard, page }) => {
+  const id = await writer.createCall();
+  await writer.say(id, 'Customer', 0, 'Hello there');
+  await dashboard.goto(`/calls/${id}`);
+  const announcer = page.getByTestId('announcer');
+  await expect(announcer).toHaveAttribute('aria-live', 'polite');
+  await expect(dashboard.transcript).toHaveAttribute('aria-live', 'off');
+  await expect(announcer).toHaveText('Customer: Hello there');
+
+  await writer.say(id, 'Agent', 1500, 'How can', true);
+  await expect(dashboard.bubble('Agent', 1500)).toContainText('How can');
+  await writer.say(id, 'Agent', 1500, 'How can I', true);
+  await expect(dashboard.bubble('Agent', 1500)).toContainText('How can I');
+  await expect(announcer).toHaveText('Customer: Hello there');
+  await writer.say(id, 'Agent', 1500, 'How can I help?');
+  await expect(announcer).toHaveText('Agent: How can I help?');
+});
+
+test.describe("a phone's screen during a live call", () => {
+  test.skip(({ isMobile }) => !isMobile, 'desktops keep their own screen-lock policy');
+
+  test('stays on while the call is live and is let go when it ends', async ({ writer, dashboard, page }) => {
+    // Watch the browser's Screen Wake Lock API.
+    await page.addInitScript(() => {
+      const log: string[] = [];
+      (window as any).__wake = log;
+      Object.defineProperty(navigator, 'wakeLock', {
+        configurable: true,
+        value: {
+          request: async (type: string) => {
+            log.push(`request ${type}`);
+            return { released: false, release: async () => void log.push('release') };
+          },
+        },
+      });
+    });
+    const wake = () => page.evaluate(() => (window as any).__wake as string[]);
+    const id = await writer.createCall();
+    await writer.say(id, 'Customer', 0, 'Hello');
+    await dashboard.goto(`/calls/${id}`);
+    await expect(dashboard.status).toHaveAttribute('data-state', 'live');
+    await expect.poll(wake).toEqual(['request screen']);
+    await writer.end(id);
+    await expect(dashboard.callState).toHaveText('Ended');
+    await expect.poll(wake).toEqual(['request screen', 'release']);
+    await expect(page.getByTestId('wake-lock-refused')).toHaveCount(0);
+  });
+
+  test("says so when the browser can't keep the screen on", async ({ writer, dashboard, page }) => {
+    await page.addInitScript(() => {
+      Object.defineProperty(navigator, 'wakeLock', { configurable: true, value: undefined });
+    });
+    const id = await writer.createCall();
+    await dashboard.goto(`/calls/${id}`);
+    await expect(dashboard.status).toHaveAttribute('data-state', 'live');
+    await expect(page.getByTestId('wake-lock-refused')).toContainText("can't keep the screen on");
+  });
+});

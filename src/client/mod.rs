@@ -1,4 +1,6 @@
-//! Browser-only code: the live socket with reconnects.
+//! Browser-only code: the live socket with reconnects, remembered
+//! preferences, and the screen wake lock.
 
 pub mod prefs;
 pub mod socket;
+pub mod wake_lock;

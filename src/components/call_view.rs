@@ -15,7 +15,9 @@ use crate::components::status::StatusBadge;
 use crate::components::transcript::TranscriptView;
 use crate::context::Shown;
 use crate::hooks::live::use_live;
+use crate::hooks::wake_lock::use_wake_lock;
 use crate::live::state::LiveState;
+use crate::live::status::Status;
 use crate::model::{CallDetails, CallId, CallSnapshot};
 
 /// A call and its live transcript. `grant` is a shared link's, if the call
@@ -39,6 +41,9 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
     // The page still hears from the server: not once the session or the
     // access to this call has ended (what it shows may be out of date).
     let current = Memo::new(move |_| status.with(|s| !s.is_final()));
+    // A phone's screen stays on while the call is live and heard.
+    let cant_stay_awake =
+        use_wake_lock(Signal::derive(move || status.with(|s| *s == Status::Live)));
 
     // The tab names the call (its id's first group, enough to tell tabs
     // apart).
@@ -55,6 +60,11 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
             <CallCard call current>
                 <StatusBadge status />
             </CallCard>
+            <Show when=move || cant_stay_awake.get()>
+                <p class="wake-note" role="status" data-testid="wake-lock-refused">
+                    "This browser can't keep the screen on: it may sleep during the call."
+                </p>
+            </Show>
             // One row of tools under the card: downloads, and sharing
             // folded up until it is wanted.
             <div class="call-tools">

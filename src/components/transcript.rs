@@ -24,6 +24,19 @@ pub fn TranscriptView(#[prop(into)] live: Signal<LiveState>) -> impl IntoView {
                 .unwrap_or_default()
         })
     });
+    // For screen readers: the newest finished line, said once (a growing
+    // partial is not read out at every change).
+    let newest_final = Memo::new(move |_| {
+        live.with(|s| {
+            s.transcript().and_then(|t| {
+                t.segments()
+                    .iter()
+                    .rev()
+                    .find(|seg| !seg.partial)
+                    .map(|seg| format!("{}: {}", seg.speaker.label(), seg.text))
+            })
+        })
+    });
     let scroller = NodeRef::<Div>::new();
     // Follow the newest line until the reader scrolls up.
     let stick = RwSignal::new(true);
@@ -73,7 +86,19 @@ pub fn TranscriptView(#[prop(into)] live: Signal<LiveState>) -> impl IntoView {
 
     view! {
         <section class="transcript-wrap" aria-label="Transcript">
-            <div class="transcript" node_ref=scroller on:scroll=on_scroll data-testid="transcript" role="log">
+            <p class="sr-only" aria-live="polite" data-testid="announcer">
+                {move || newest_final.get().unwrap_or_default()}
+            </p>
+            // A log, but not a live region itself: every partial's change
+            // would be read out.
+            <div
+                class="transcript"
+                node_ref=scroller
+                on:scroll=on_scroll
+                data-testid="transcript"
+                role="log"
+                aria-live="off"
+            >
                 <Show when=move || keys.with(Vec::is_empty)>
                     <p class="empty" data-testid="transcript-empty">"No one has spoken yet."</p>
                 </Show>

@@ -3,3 +3,4 @@
 
 pub mod live;
 pub mod socket;
+pub mod wake_lock;

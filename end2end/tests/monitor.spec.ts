@@ -133,7 +133,7 @@ test.describe('watching a call', () => {
     await dashboard.newMessages.click();
     await expect.poll(distanceFromEnd).toBeLessThan(5);
     await expect(dashboard.newMessages).toBeHidden();
-    await expect(page.getByText('Another new line')).toBeInViewport();
+    await expect(dashboard.transcript.getByText('Another new line')).toBeInViewport();
   });
 
   test('the end of a call shows as ended', async ({ writer, dashboard }) => {

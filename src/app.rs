@@ -30,11 +30,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <html lang="en">
             <head>
                 <meta charset="utf-8" />
-                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover" />
                 // Light or dark as the system is set (night shifts).
                 <meta name="color-scheme" content="light dark" />
                 <meta name="theme-color" content="#0f766e" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="apple-touch-icon" href="/icons/icon-192.png" />
                 // Installable: added to a phone's home screen, it opens
                 // full-screen (the data still comes from the network).
                 <link rel="manifest" href="/manifest.webmanifest" />

@@ -1,6 +1,6 @@
 //! The contexts the pages share, in one place: what each holds, and who
 //! provides it. The app provides the app-wide ones through
-//! [`provide_app_contexts`]; the dashboard provides its own two.
+//! [`provide_app_contexts`]; the dashboard provides its own.
 
 use leptos::prelude::*;
 
@@ -34,6 +34,17 @@ pub struct Shown(pub RwSignal<Option<CallId>>);
 /// the dashboard.
 #[derive(Clone, Copy)]
 pub struct Newest(pub RwSignal<Option<CallId>>);
+
+/// The reader has scrolled up from the newest line of the transcript on
+/// screen: a new call is then announced rather than followed, so their
+/// place is kept. Provided by the dashboard, set by the transcript.
+#[derive(Clone, Copy)]
+pub struct ReadingBack(pub RwSignal<bool>);
+
+/// Whether the dashboard's menu (the call id box and the follow switch) is
+/// open; it is a menu on phones only. Provided by the dashboard.
+#[derive(Clone, Copy)]
+pub struct MenuOpen(pub RwSignal<bool>);
 
 /// Provides [`Me`], [`Follow`] and [`Clock`]; returns the clock's setter,
 /// for the app to tick in the browser.

@@ -1,22 +1,5 @@
-import { test, expect, Dashboard, DEMO_PASSWORD, signIn, type CallWriter } from './fixtures';
+import { test, expect, addAccountWithCli, Dashboard, DEMO_PASSWORD, signIn, type CallWriter } from './fixtures';
 import type { Browser, BrowserContext, Page } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { backendEnv, DEV_PORT, devAccountsFile, SERVER_BIN } from '../playwright.config';
-
-/** Adds an account to the dev server's store with the command line, as an
- * operator would (the server picks it up without a restart). */
-function addAccountWithCli(username: string, role: string, password: string): void {
-  execFileSync(SERVER_BIN, ['accounts', 'add', username, '--role', role, '--password-stdin'], {
-    cwd: '..',
-    input: `${password}\n`,
-    env: {
-      ...process.env,
-      TRAVOIQ_ACCOUNTS_FILE: devAccountsFile(DEV_PORT),
-      RUST_LOG: 'warn',
-      ...backendEnv('dev', 'connect-rt'),
-    },
-  });
-}
 
 // These tests sign in themselves, through the form, as a person would.
 test.use({ signInAs: null });
@@ -36,6 +19,7 @@ async function callFor(writer: CallWriter, agent: string, words: string): Promis
 
 /** As a supervisor on a call's page: shares it with `agent`; the link. */
 async function shareWith(page: Page, agent: string): Promise<string> {
+  await new Dashboard(page).showDetails();
   await page.getByText('Share this call with an agent').click();
   await page.getByTestId('share-agent').fill(agent);
   await page.getByTestId('share-call').click();

@@ -161,6 +161,7 @@ test.describe('the start time on first paint', () => {
     await expect(dashboard.start).toBeHidden();
     release();
     await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    await dashboard.showDetails();
     await expect(dashboard.start).toBeVisible();
     await expect(dashboard.start).toContainText('GMT+5:30');
   });
@@ -173,6 +174,7 @@ test('"More details" names known attributes in words and keeps others by name', 
     vipTier: 'gold',
   });
   await dashboard.goto(`/calls/${id}`);
+  await dashboard.showDetails();
   await page.getByText('More details').click();
   const term = (key: string) => page.locator(`[data-attribute="${key}"] dt`);
   await expect(term('agentUsername')).toHaveText('Agent');

@@ -63,6 +63,7 @@ test.describe('downloading a transcript', () => {
     }
 
     // The CSV link downloads a file named for the call and its day.
+    await dashboard.showDetails();
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-csv').click()]);
     expect(download.suggestedFilename()).toMatch(new RegExp(`^transcript-${id}-\\d{4}-\\d\\d-\\d\\d\\.csv$`));
     const csv = await readFile((await download.path())!, 'utf8');

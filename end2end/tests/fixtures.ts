@@ -1,5 +1,6 @@
 import { test as base, expect, type APIRequest, type APIRequestContext, type Locator, type Page } from '@playwright/test';
-import { DEV_TOKEN, DEV_URL, onDynamo, WRITES_URL } from '../playwright.config';
+import { execFileSync } from 'node:child_process';
+import { backendEnv, DEV_PORT, DEV_TOKEN, DEV_URL, devAccountsFile, onDynamo, SERVER_BIN, WRITES_URL } from '../playwright.config';
 
 /** Every developer API request carries the token. */
 const headers = { 'x-dev-token': DEV_TOKEN };
@@ -89,17 +90,61 @@ export class Dashboard {
     return this.page.locator(`[data-testid="bubble"][data-speaker="${speaker}"][data-start="${startMs}"]`);
   }
 
+  /** On a phone the controls are a menu opened from the bar at the bottom;
+   * opens it there (a desktop shows them inline). Returns whether it did. */
+  async openMenu(): Promise<boolean> {
+    const button = this.page.getByTestId('menu-button');
+    if (!(await button.isVisible())) return false;
+    if ((await button.getAttribute('aria-expanded')) !== 'true') await button.click();
+    await expect(this.callIdInput).toBeVisible();
+    return true;
+  }
+
+  async closeMenu(): Promise<void> {
+    const button = this.page.getByTestId('menu-button');
+    if ((await button.isVisible()) && (await button.getAttribute('aria-expanded')) === 'true') {
+      await button.click();
+    }
+  }
+
+  /** On a phone the call card is its head line until "Details" opens it. */
+  async showDetails(): Promise<void> {
+    const toggle = this.page.getByTestId('details-toggle');
+    if ((await toggle.isVisible()) && (await toggle.getAttribute('aria-expanded')) !== 'true') {
+      await toggle.click();
+    }
+    await expect(this.callId).toBeVisible();
+  }
+
   async setFollow(on: boolean): Promise<void> {
+    const opened = await this.openMenu();
     if ((await this.followSwitch.isChecked()) !== on) {
       await this.page.locator('label.switch').click();
     }
     await expect(this.followSwitch).toBeChecked({ checked: on });
+    if (opened) await this.closeMenu();
   }
 
   async monitor(id: string): Promise<void> {
+    await this.openMenu();
     await this.callIdInput.fill(id);
     await this.startButton.click();
   }
+}
+
+/** Adds an account to the dev server's store with the command line, as an
+ * operator would (the server picks it up without a restart). */
+export function addAccountWithCli(username: string, role: string, password: string): void {
+  execFileSync(SERVER_BIN, ['accounts', 'add', username, '--role', role, '--password-stdin'], {
+    cwd: '..',
+    input: `${password}\n`,
+    env: {
+      ...process.env,
+      TRAVOIQ_ACCOUNTS_FILE: devAccountsFile(DEV_PORT),
+      RUST_LOG: 'warn',
+      ...backendEnv('dev', 'connect-rt'),
+    },
+  });
 }
 
 /** The demo accounts' password on the test servers (see playwright.config.ts). */

@@ -18,6 +18,7 @@ test.describe('watching a call', () => {
     await expect(dashboard.bubble('Agent', 0)).toContainText('Thank you for calling TravoIQ.');
     await expect(dashboard.bubble('Customer', 2500)).toContainText('0:02');
     // Other attributes of the item are shown as extra details, named in words.
+    await dashboard.showDetails();
     await page.getByText('More details').click();
     await expect(page.getByText('Recording merge')).toBeVisible();
     await expect(page.getByText('pending')).toBeVisible();

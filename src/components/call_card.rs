@@ -48,15 +48,38 @@ pub fn format_local(ms: i64) -> String {
     format_utc(ms)
 }
 
+/// A number for a phone's head line: a masked run of digits said with two
+/// dots ("+••0123"), so the digits that tell calls apart fit.
+fn compact_phone(phone: &str) -> String {
+    let mut out = String::with_capacity(phone.len());
+    let mut run = 0;
+    for c in phone.chars() {
+        if c == '•' {
+            run += 1;
+            if run <= 2 {
+                out.push(c);
+            }
+        } else {
+            run = 0;
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `current`: the page still hears from the server. Once it does not (the
 /// session ended), the card stops claiming the call is live and its
 /// duration stops where the page last knew it.
 /// `children` go at the end of the card's head line (the connection
 /// status).
+/// `details_open`: on a phone the card is its head line alone (state,
+/// duration, number, connection) until its "Details" button opens the
+/// rest; a desktop shows everything and no button.
 #[component]
 pub fn CallCard(
     #[prop(into)] call: Signal<CallDetails>,
     #[prop(into)] current: Signal<bool>,
+    details_open: RwSignal<bool>,
     children: Children,
 ) -> impl IntoView {
     let clock = use_context::<Clock>().map(|c| c.0);
@@ -87,6 +110,8 @@ pub fn CallCard(
         })
         .unwrap_or_else(|| "—".into())
     };
+    let phone = move || call.with(|c| c.customer_phone.clone().unwrap_or_else(|| "unknown".into()));
+    let short_phone = move || compact_phone(&phone());
     let ended = move || call.with(|c| c.status() == CallStatus::Ended);
     let state = move || match (ended(), current.get()) {
         (true, _) => "Ended",
@@ -114,18 +139,34 @@ pub fn CallCard(
                 >
                     {state}
                 </span>
+                // A phone's head line: how long, and with whom.
+                <span class="head-facts">
+                    <span class="mono" data-testid="head-duration">{duration}</span>
+                    <span class="head-phone" data-testid="head-phone">
+                        <span>{short_phone}</span>
+                    </span>
+                </span>
                 {children()}
+                <button
+                    type="button"
+                    class="details-toggle"
+                    data-testid="details-toggle"
+                    aria-controls="call-facts"
+                    aria-expanded=move || details_open.get().to_string()
+                    on:click=move |_| details_open.update(|open| *open = !*open)
+                >
+                    <span class="word">"Details"</span>
+                    <span aria-hidden="true" class="chevron"></span>
+                </button>
             </div>
-            <dl class="facts">
+            <dl class="facts" id="call-facts">
                 <div>
                     <dt>"Contact ID"</dt>
                     <dd class="mono" data-testid="call-id">{move || call.with(|c| c.call_id.to_string())}</dd>
                 </div>
                 <div>
                     <dt>"Customer phone"</dt>
-                    <dd data-testid="customer-phone">
-                        {move || call.with(|c| c.customer_phone.clone().unwrap_or_else(|| "unknown".into()))}
-                    </dd>
+                    <dd data-testid="customer-phone">{phone}</dd>
                 </div>
                 <div>
                     <dt>"Started"</dt>
@@ -174,6 +215,14 @@ pub fn CallCard(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_masked_number_is_shortened_for_the_head_line_and_a_plain_one_kept() {
+        assert_eq!(super::compact_phone("+•••••••0123"), "+••0123");
+        assert_eq!(super::compact_phone("+14155550123"), "+14155550123");
+        assert_eq!(super::compact_phone("unknown"), "unknown");
+        assert_eq!(super::compact_phone("••12••••34"), "••12••34");
+    }
+
     #[test]
     fn machine_times_are_rfc3339_and_shown_ones_name_their_zone() {
         assert_eq!(

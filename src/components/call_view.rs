@@ -47,6 +47,9 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
 
     // The tab names the call (its id's first group, enough to tell tabs
     // apart).
+    // A phone shows the card's head line until asked for the rest.
+    let details_open = RwSignal::new(false);
+
     let tab = format!(
         "Call {} · TravoIQ Monitor",
         id.to_string().split('-').next().unwrap_or_default()
@@ -56,8 +59,8 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
         <Title text=tab />
         // The header keeps its natural height when there is room; on a short
         // window it scrolls by itself, so the conversation keeps its space.
-        <div class="call-head">
-            <CallCard call current>
+        <div class="call-head" class:details-open=move || details_open.get()>
+            <CallCard call current details_open>
                 <StatusBadge status />
             </CallCard>
             <Show when=move || cant_stay_awake.get()>

@@ -4,7 +4,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
-use crate::context::{Follow, Newest, Shown};
+use crate::context::{Follow, MenuOpen, Newest, Shown};
 use crate::error::AppError;
 use crate::model::CallId;
 
@@ -39,6 +39,7 @@ pub fn Controls() -> impl IntoView {
     let input = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let navigate = use_navigate();
+    let menu = use_context::<MenuOpen>().map(|m| m.0);
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -52,6 +53,10 @@ pub fn Controls() -> impl IntoView {
                 input.set(String::new());
                 // Watching a chosen call: stop jumping to new ones.
                 follow.set(false);
+                // On a phone the menu closes on the call it opened.
+                if let Some(menu) = menu {
+                    menu.set(false);
+                }
                 let path = match grant {
                     Some(grant) => format!("{}?grant={grant}", call_path(&id)),
                     None => call_path(&id),

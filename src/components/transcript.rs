@@ -5,6 +5,7 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
+use crate::context::ReadingBack;
 use crate::live::state::LiveState;
 use crate::model::{format_offset, Segment, SegmentKey, Speaker};
 
@@ -41,6 +42,14 @@ pub fn TranscriptView(#[prop(into)] live: Signal<LiveState>) -> impl IntoView {
     // Follow the newest line until the reader scrolls up.
     let stick = RwSignal::new(true);
     let unseen = RwSignal::new(false);
+    // The dashboard hears whether the reader is scrolled up, so a new call
+    // does not take their place away.
+    if let Some(ReadingBack(reading_back)) = use_context::<ReadingBack>() {
+        Effect::new(move |_| reading_back.set(!stick.get()));
+        on_cleanup(move || {
+            reading_back.try_set(false);
+        });
+    }
 
     // Runs a frame later, maybe after this view is gone: try, don't assume.
     // Scrolling past the end lands at the end, without first reading the
@@ -90,9 +99,10 @@ pub fn TranscriptView(#[prop(into)] live: Signal<LiveState>) -> impl IntoView {
                 {move || newest_final.get().unwrap_or_default()}
             </p>
             // A log, but not a live region itself: every partial's change
-            // would be read out.
+            // would be read out. Focusable, so it scrolls from the keyboard.
             <div
                 class="transcript"
+                tabindex="0"
                 node_ref=scroller
                 on:scroll=on_scroll
                 data-testid="transcript"

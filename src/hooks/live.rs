@@ -7,7 +7,7 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
 use crate::components::controls::call_path;
-use crate::context::{Follow, Newest};
+use crate::context::{Follow, Newest, ReadingBack};
 use crate::hooks::socket::use_socket;
 use crate::live::state::LiveState;
 use crate::live::status::{Flow, Link};
@@ -15,17 +15,22 @@ use crate::protocol::ServerMsg;
 
 /// Starts from `initial` and listens on its socket while the calling
 /// component lives. New calls are followed or announced as the follow
-/// switch says, and recorded in [`Newest`] when the dashboard provides it.
+/// switch says (announced while the reader is scrolled up in the
+/// transcript), and recorded in [`Newest`] when the dashboard provides it.
 pub fn use_live(initial: LiveState) -> RwSignal<LiveState> {
     let live = RwSignal::new(initial);
     let follow = expect_context::<Follow>().0;
     let newest = use_context::<Newest>()
         .map(|n| n.0)
         .unwrap_or_else(|| RwSignal::new(None));
+    let reading_back = use_context::<ReadingBack>().map(|r| r.0);
     let navigate = use_navigate();
 
     let on_msg = move |msg: ServerMsg| {
-        let follow = follow.try_get_untracked().unwrap_or(false);
+        // A reader scrolled up in the transcript keeps their place: the
+        // new call is announced instead of followed.
+        let reading_back = reading_back.and_then(|r| r.try_get_untracked()) == Some(true);
+        let follow = follow.try_get_untracked().unwrap_or(false) && !reading_back;
         // Frames already buffered may arrive after the view is gone
         // (following a new call disposes it): stop, touch nothing.
         let Some(then) = live.try_maybe_update(|state| {

@@ -1,5 +1,6 @@
-//! The dashboard: controls on top, then the call being watched (or an
-//! empty state that says why there is none), kept live over a WebSocket.
+//! The dashboard: controls on top (a menu at the bottom on a phone), then
+//! the call being watched (or an empty state that says why there is none),
+//! kept live over a WebSocket.
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_query_map};
@@ -9,7 +10,7 @@ use crate::components::call_view::CallView;
 use crate::components::controls::Controls;
 use crate::components::lobby::{Lobby, SignedOut};
 use crate::components::top_bar::TopBar;
-use crate::context::{Follow, Newest, Shown};
+use crate::context::{Follow, MenuOpen, Newest, ReadingBack, Shown};
 use crate::error::AppError;
 use crate::live::state::LobbyReason;
 use crate::model::CallId;
@@ -39,6 +40,9 @@ pub fn Dashboard() -> impl IntoView {
     provide_context(Shown(shown));
     follow_only_at_home(location.pathname.get_untracked() == "/");
     provide_context(Newest(RwSignal::new(None)));
+    provide_context(ReadingBack(RwSignal::new(false)));
+    let menu = RwSignal::new(false);
+    provide_context(MenuOpen(menu));
     let wanted = Memo::new(move |previous: Option<&Option<String>>| {
         let requested = requested.get();
         let already_shown = requested
@@ -71,9 +75,23 @@ pub fn Dashboard() -> impl IntoView {
     );
 
     view! {
-        <main class="page dash">
+        <main class="page dash" class:menu-open=move || menu.get()>
             <TopBar signed_in=true />
-            <Controls />
+            // On a desktop the controls sit under the top bar; on a phone
+            // they are a menu opened from the bar at the bottom, in thumb
+            // reach, so the conversation has the screen.
+            <div
+                class="menu-sheet"
+                id="dash-menu"
+                data-testid="dash-menu"
+                on:keydown=move |ev| {
+                    if ev.key() == "Escape" {
+                        menu.set(false);
+                    }
+                }
+            >
+                <Controls />
+            </div>
             <Transition fallback=|| view! { <p class="empty" data-testid="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match snapshot.await {
@@ -95,6 +113,19 @@ pub fn Dashboard() -> impl IntoView {
                     }
                 })}
             </Transition>
+            <nav class="bottom-bar" aria-label="Monitoring">
+                <button
+                    type="button"
+                    class="menu-button"
+                    data-testid="menu-button"
+                    aria-controls="dash-menu"
+                    aria-expanded=move || menu.get().to_string()
+                    on:click=move |_| menu.update(|open| *open = !*open)
+                >
+                    <span aria-hidden="true">"☰"</span>
+                    " Call ID and following"
+                </button>
+            </nav>
         </main>
     }
 }

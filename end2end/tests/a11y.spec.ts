@@ -1,0 +1,89 @@
+import AxeBuilder from '@axe-core/playwright';
+import { test, expect, addAccountWithCli, signIn, type Dashboard } from './fixtures';
+import type { Page } from '@playwright/test';
+
+/** axe-core's WCAG 2.1 A and AA rules on the page as it now is: every
+ * violation is printed, and none may be serious or critical. */
+async function expectAccessible(page: Page, what: string): Promise<void> {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const found = results.violations.map((v) => ({
+    rule: v.id,
+    impact: v.impact,
+    nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5),
+  }));
+  console.log(`axe ${what}: ${results.passes.length} rules pass, ${found.length} violations`, found.length ? found : '');
+  expect(
+    found.filter((v) => v.impact === 'serious' || v.impact === 'critical'),
+    `${what}: no serious or critical accessibility violations`,
+  ).toEqual([]);
+}
+
+for (const scheme of ['light', 'dark'] as const) {
+  test.describe(`accessibility, ${scheme} theme`, () => {
+    test.use({ colorScheme: scheme });
+
+    test.describe('signed out', () => {
+      test.use({ signInAs: null });
+      test('the sign-in page', async ({ page }) => {
+        await page.goto('/signin');
+        await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+        await expectAccessible(page, `sign-in (${scheme})`);
+        // With an error on it.
+        await page.getByTestId('username').fill('nobody');
+        await page.getByTestId('password').fill('wrong password');
+        await page.getByTestId('sign-in').click();
+        await expect(page.getByRole('alert')).toBeVisible();
+        await expectAccessible(page, `sign-in with an error (${scheme})`);
+      });
+    });
+
+    test('the dashboard waiting for a call, with its menu open on a phone', async ({ writer, dashboard, page }) => {
+      void writer; // emptied: no call yet
+      await dashboard.goto('/');
+      await expect(dashboard.emptyState).toBeVisible();
+      await expectAccessible(page, `dashboard, no call (${scheme})`);
+      if (await dashboard.openMenu()) await expectAccessible(page, `dashboard menu (${scheme})`);
+    });
+
+    test('a call, live, with its details open', async ({ writer, dashboard, page }) => {
+      const id = await writer.createCall('+14155550123', { agentUsername: 'bob', vipTier: 'gold' });
+      await writer.say(id, 'Customer', 0, 'Hello, I would like to change my booking.');
+      await writer.say(id, 'Agent', 1500, 'Of course, let me look that up for you.');
+      await writer.say(id, 'Customer', 3000, 'It is for next Tues', true);
+      await dashboard.goto(`/calls/${id}`);
+      await expect(dashboard.bubbles).toHaveCount(3);
+      await expectAccessible(page, `call (${scheme})`);
+      await openEverything(dashboard, page);
+      await expectAccessible(page, `call, details open (${scheme})`);
+      await writer.end(id);
+      await expect(dashboard.callState).toHaveText('Ended');
+      await expectAccessible(page, `ended call (${scheme})`);
+    });
+
+    test('an unknown call, and an address that is no call id', async ({ dashboard, page }) => {
+      await dashboard.goto('/calls/0f8fad5b-d9cb-469f-a165-70867728950e');
+      await expect(dashboard.emptyState).toBeVisible();
+      await expectAccessible(page, `unknown call (${scheme})`);
+    });
+
+    test.describe('as an admin', () => {
+      test.use({ signInAs: null });
+      test('the Accounts page', async ({ page }) => {
+        const admin = `a11y-${scheme}-${Date.now()}`;
+        addAccountWithCli(admin, 'admin', 'admin-password-1');
+        await signIn(page, admin, 'admin-password-1');
+        await page.goto('/admin');
+        await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+        await expect(page.locator('[data-testid="account-row"][data-username="supervisor"]')).toBeVisible();
+        await expectAccessible(page, `accounts (${scheme})`);
+      });
+    });
+  });
+}
+
+/** Opens the card's details (on a phone), "More details" and sharing. */
+async function openEverything(dashboard: Dashboard, page: Page): Promise<void> {
+  await dashboard.showDetails();
+  await page.getByText('More details').click();
+  await page.getByText('Share this call with an agent').click();
+}

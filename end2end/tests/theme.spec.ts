@@ -64,7 +64,7 @@ for (const scheme of ['light', 'dark'] as const) {
   });
 }
 
-test('the app can be installed: a valid manifest with an icon', async ({ page, request }) => {
+test('the app can be installed: a valid manifest with home-screen icons', async ({ page, request }) => {
   await page.goto('/');
   const href = await page.locator('link[rel="manifest"]').getAttribute('href');
   expect(href).toBe('/manifest.webmanifest');
@@ -79,5 +79,21 @@ test('the app can be installed: a valid manifest with an icon', async ({ page, r
     const got = await request.get(icon.src);
     expect(got.status(), icon.src).toBe(200);
     expect(got.headers()['content-type']).toContain(icon.type);
+    // A PNG is as large as it says (its IHDR width and height).
+    if (icon.type === 'image/png') {
+      const png = await got.body();
+      expect(png.subarray(1, 4).toString('latin1'), icon.src).toBe('PNG');
+      const [w, h] = icon.sizes.split('x').map(Number);
+      expect([png.readUInt32BE(16), png.readUInt32BE(20)], icon.src).toEqual([w, h]);
+    }
   }
+  // What Android and iOS ask for: 192 and 512 px PNGs, one maskable.
+  const png = (size: string, purpose: string) =>
+    manifest.icons.some((i: { type: string; sizes: string; purpose: string }) =>
+      i.type === 'image/png' && i.sizes === size && i.purpose.split(' ').includes(purpose));
+  expect(png('192x192', 'any')).toBe(true);
+  expect(png('512x512', 'any')).toBe(true);
+  expect(png('512x512', 'maskable')).toBe(true);
+  const touch = await page.locator('link[rel="apple-touch-icon"]').getAttribute('href');
+  expect((await request.get(touch!)).status()).toBe(200);
 });

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{CallId, CallSnapshot, LinkId, LinkSummary, User};
+use crate::model::{CallId, CallSnapshot, FloorRow, LinkId, LinkSummary, User};
 
 /// A call by id (as typed or as in the address bar), with a shared link's
 /// grant if the page was opened from one.
@@ -29,6 +29,19 @@ pub async fn load_latest() -> Result<Option<CallSnapshot>, AppError> {
         async {
             let (state, who) = asking(crate::server::access::Door::Page)?;
             state.access.latest_snapshot(&who).await
+        }
+        .await,
+    )
+}
+
+/// The floor: the recent calls this user may see, newest first.
+#[server(prefix = "/api", endpoint = "floor")]
+pub async fn load_floor() -> Result<Vec<FloorRow>, AppError> {
+    use crate::server::http::server_fn::{answer, asking};
+    answer(
+        async {
+            let (state, who) = asking(crate::server::access::Door::Floor)?;
+            state.access.floor(&who).await.map(|(rows, _)| rows)
         }
         .await,
     )

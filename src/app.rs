@@ -8,6 +8,7 @@ use leptos_router::path;
 use crate::context::provide_app_contexts;
 use crate::pages::admin::Admin;
 use crate::pages::dashboard::Dashboard;
+use crate::pages::floor::Floor;
 use crate::pages::not_found::NotFound;
 use crate::pages::sign_in::SignIn;
 
@@ -84,6 +85,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/signin") view=SignIn />
                 <Route path=path!("/admin") view=Admin />
+                <Route path=path!("/calls") view=Floor />
                 // One dashboard for both addresses, so switching calls keeps
                 // the page (and its controls) in place.
                 <ParentRoute path=path!("") view=Dashboard>

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CallDetails, CallId, Segment, Seq};
+use crate::model::{CallDetails, CallId, FloorRow, Segment, Seq};
 
 /// Close codes the server uses; the browser shows a status for each.
 pub mod close {
@@ -66,6 +66,11 @@ pub enum ServerMsg {
     /// The data source behind this call stopped (or resumed) answering;
     /// the stream continues from where it was once it is back.
     SourceStatus { available: bool },
+    /// First frame on the floor socket: every call on the floor this
+    /// viewer may see, newest first (sent again if the socket fell behind).
+    Floor { rows: Vec<FloorRow> },
+    /// One call's row as it now stands (new, a new last line, ended).
+    FloorRow { row: FloorRow },
     /// Sent when nothing else was for a while, so the browser can tell a
     /// quiet call from a dead connection.
     Heartbeat,

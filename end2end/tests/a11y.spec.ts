@@ -60,6 +60,17 @@ for (const scheme of ['light', 'dark'] as const) {
       await expectAccessible(page, `ended call (${scheme})`);
     });
 
+    test('the floor of calls', async ({ writer, page }) => {
+      const id = await writer.createCall('+14155550123', { agentUsername: 'bob' });
+      await writer.say(id, 'Customer', 0, 'Hello, I would like to change my booking.');
+      const ended = await writer.createCall('+14155550124', { agentUsername: 'amy' });
+      await writer.end(ended);
+      await page.goto('/calls');
+      await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+      await expect(page.getByTestId('call-row')).toHaveCount(2);
+      await expectAccessible(page, `floor (${scheme})`);
+    });
+
     test('an unknown call, and an address that is no call id', async ({ dashboard, page }) => {
       await dashboard.goto('/calls/0f8fad5b-d9cb-469f-a165-70867728950e');
       await expect(dashboard.emptyState).toBeVisible();

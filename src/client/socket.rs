@@ -115,7 +115,12 @@ async fn session(
                     // The link is up once the server has greeted us; later
                     // frames may say the data source is down (`on_msg`
                     // shows that).
-                    if matches!(msg, ServerMsg::Hello { .. } | ServerMsg::Latest { .. }) {
+                    if matches!(
+                        msg,
+                        ServerMsg::Hello { .. }
+                            | ServerMsg::Latest { .. }
+                            | ServerMsg::Floor { .. }
+                    ) {
                         greeted = true;
                         *attempt = 0;
                         set_link(Link::Live);

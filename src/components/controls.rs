@@ -117,6 +117,7 @@ pub fn Controls() -> impl IntoView {
                 <span class="track" aria-hidden="true"></span>
                 <span>"Follow new calls"</span>
             </label>
+            <a href="/calls" class="floor-link" data-testid="floor-link">"All calls"</a>
             <Show when=move || error.with(Option::is_some)>
                 <p class="field-error" role="alert" data-testid="call-id-error">
                     {move || error.get()}

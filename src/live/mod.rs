@@ -4,6 +4,7 @@
 //! APIs, so it compiles everywhere and is unit-tested natively; the
 //! components hold a [`state::LiveState`] in a signal and only render it.
 
+pub mod floor;
 pub mod state;
 pub mod status;
 pub mod transcript;

@@ -3,6 +3,7 @@
 //! here once.
 
 mod call;
+mod floor;
 mod link;
 mod segment;
 mod user;
@@ -12,6 +13,7 @@ pub use call::{
     ATTR_AUDIO_TO_CUSTOMER, ATTR_COMBINED_AUDIO, ATTR_CONTACT_ID, ATTR_DATE, ATTR_PHONE,
     ATTR_PHONE_ALT, ATTR_TIMESTAMP, MAX_CALL_ID_INPUT,
 };
+pub use floor::{FloorRow, LastLine, LAST_LINE_CHARS};
 pub use link::{LinkId, LinkIdError, LinkState, LinkSummary, LINK_ID_LEN};
 pub use segment::{conversation_order, format_offset, Segment, SegmentKey, Seq, Speaker};
 pub use user::{AccountSummary, Role, SignInHint, User, Username, UsernameError, MAX_USERNAME};

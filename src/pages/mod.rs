@@ -2,5 +2,6 @@
 
 pub mod admin;
 pub mod dashboard;
+pub mod floor;
 pub mod not_found;
 pub mod sign_in;

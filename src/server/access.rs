@@ -16,13 +16,17 @@ use std::sync::Arc;
 
 use crate::error::AppError;
 use crate::model::{
-    conversation_order, CallDetails, CallId, CallSnapshot, Role, Segment, SegmentKey, Seq,
+    conversation_order, CallDetails, CallId, CallSnapshot, FloorRow, Role, Segment, SegmentKey, Seq,
 };
+
+/// Changes of the floor; each row for [`CallAccess::floor_row`] to filter.
+pub type FloorUpdates = tokio::sync::broadcast::Receiver<super::floor::FloorChange>;
 
 use super::auth::grant::{Granted, Signer};
 use super::auth::{audit, Auth, Viewer};
 use super::config::Settings;
 use super::contact::{ATTR_PHONE, ATTR_PHONE_ALT};
+use super::floor::Floor;
 use super::hub::{Hub, PAGE};
 use super::store::{now_ms, CallStore, StoreError};
 
@@ -41,6 +45,8 @@ pub enum Door {
     Share,
     /// Downloading a call's transcript as a file.
     Export,
+    /// The floor view: the list of calls, and its live socket.
+    Floor,
 }
 
 impl Door {
@@ -52,6 +58,7 @@ impl Door {
             Door::Lobby => "lobby",
             Door::Share => "share",
             Door::Export => "export",
+            Door::Floor => "floor",
         }
     }
 }
@@ -94,7 +101,12 @@ pub struct CallAccess {
     /// What the masked roles see of a call's item (an allow-list).
     masked_see: Vec<String>,
     share_for_ms: i64,
+    /// The shared table of recent calls behind every floor view.
+    floor: Arc<Floor>,
 }
+
+/// How many recent calls the floor view holds.
+pub const FLOOR_CALLS: usize = 300;
 
 impl CallAccess {
     pub fn new(hub: Arc<Hub>, auth: Arc<Auth>, settings: &Settings) -> Self {
@@ -106,6 +118,7 @@ impl CallAccess {
             secret => Signer::new(secret.as_bytes()),
         };
         Self {
+            floor: Floor::new(hub.clone(), FLOOR_CALLS),
             hub,
             auth,
             signer,
@@ -263,6 +276,39 @@ impl CallAccess {
         }
         .map_err(store_error)?;
         Ok(latest.and_then(|call| self.visible(who, call)))
+    }
+
+    /// The floor as this asker may see it: the recent calls they may see by
+    /// right (supervisors and admins every call, an agent their own; a
+    /// shared link opens one call, never a list), redacted for them, newest
+    /// first; and the row updates that follow, each to be passed through
+    /// [`Self::floor_row`]. Audited once.
+    pub async fn floor(&self, who: &Asking) -> Result<(Vec<FloorRow>, FloorUpdates), AppError> {
+        let (rows, updates) = self.floor.table().await.map_err(store_error)?;
+        let rows: Vec<FloorRow> = rows
+            .into_iter()
+            .filter_map(|row| self.floor_row(who, row))
+            .collect();
+        audit::floor_opened(&who.viewer, rows.len(), who.addr, who.door.as_str());
+        Ok((rows, updates))
+    }
+
+    /// A floor row as this asker sees it, or `None` if it is not theirs to
+    /// see.
+    pub fn floor_row(&self, who: &Asking, row: FloorRow) -> Option<FloorRow> {
+        let FloorRow {
+            call, last_line, ..
+        } = row;
+        let agent = call
+            .attributes
+            .get(&self.agent_attribute)
+            .filter(|a| !a.is_empty())
+            .cloned();
+        self.visible(who, call).map(|call| FloorRow {
+            call,
+            agent,
+            last_line,
+        })
     }
 
     /// A call and its whole transcript so far.

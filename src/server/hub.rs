@@ -194,6 +194,9 @@ async fn watch_store(hub: std::sync::Weak<Hub>) {
                 hub.wake(&id).await
             }
             Ok(StoreNotice::Resync) => hub.wake_all().await,
+            // The floor drops its row; a feed of the call ends with its
+            // viewers.
+            Ok(StoreNotice::CallRemoved(_)) => {}
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(
                     missed = n,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod contact;
 pub mod dev_target;
+pub mod floor;
 pub mod http;
 pub mod hub;
 pub mod security;

@@ -145,9 +145,13 @@ pub(crate) enum Door {
     Page,
     Socket,
     Lobby,
+    /// The floor: its page, its server function, its socket.
+    FloorPage,
+    FnFloor,
+    FloorSocket,
 }
 
-const DOORS: [Door; 7] = [
+const DOORS: [Door; 10] = [
     Door::RestDetails,
     Door::RestLatest,
     Door::FnCall,
@@ -155,6 +159,9 @@ const DOORS: [Door; 7] = [
     Door::Page,
     Door::Socket,
     Door::Lobby,
+    Door::FloorPage,
+    Door::FnFloor,
+    Door::FloorSocket,
 ];
 
 pub(crate) async fn knock(app: &TestApp, door: Door, cookie: Option<&str>, call: &str) -> Answer {
@@ -185,14 +192,25 @@ pub(crate) async fn knock(app: &TestApp, door: Door, cookie: Option<&str>, call:
                 .send()
                 .await
         }
+        Door::FnFloor => {
+            with_cookie(client.post(format!("{}/api/floor", app.base)))
+                .send()
+                .await
+        }
+        Door::FloorPage => {
+            with_cookie(client.get(format!("{}/calls", app.base)))
+                .send()
+                .await
+        }
         Door::Page => {
             with_cookie(client.get(format!("{}/calls/{call}", app.base)))
                 .send()
                 .await
         }
-        Door::Socket | Door::Lobby => {
+        Door::Socket | Door::Lobby | Door::FloorSocket => {
             let path = match door {
                 Door::Socket => format!("/ws/{call}"),
+                Door::FloorSocket => "/ws/floor".to_string(),
                 _ => "/ws/calls".to_string(),
             };
             return match app.connect_as(&path, cookie).await {
@@ -267,12 +285,18 @@ async fn without_a_valid_session_no_door_opens_and_nothing_leaks() {
             let a = knock(&w.app, door, cookie, &w.own).await;
             assert!(!a.leaks(), "{what} at {door:?} leaked: {a:?}");
             let expected = match door {
-                Door::Page => 303,
+                Door::Page | Door::FloorPage => 303,
                 _ => 401,
             };
             assert_eq!(a.status, expected, "{what} at {door:?}: {a:?}");
-            if let Door::Page = door {
-                assert!(a.body.starts_with("/signin?next=/calls/"), "{a:?}");
+            match door {
+                Door::Page => assert!(a.body.starts_with("/signin?next=/calls/"), "{a:?}"),
+                Door::FloorPage => assert!(
+                    a.body.starts_with("/signin?next=/calls")
+                        && !a.body.starts_with("/signin?next=/calls/"),
+                    "{a:?}"
+                ),
+                _ => {}
             }
         }
     }
@@ -340,6 +364,48 @@ async fn a_supervisor_and_an_admin_see_every_call_in_full() {
                 assert!(matches!(a.status, 200 | 101), "{door:?}: {a:?}");
                 assert!(a.body.contains(PHONE_DIGITS), "{door:?}: {a:?}");
             }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_floor_lists_for_each_role_only_the_calls_it_may_see() {
+    let w = world().await;
+    let floor_doors = [Door::FloorPage, Door::FnFloor, Door::FloorSocket];
+    // An agent: their own call, masked, with its last line; never Bob's.
+    for (cookie, mine, theirs) in [(&w.agent, &w.own, &w.other), (&w.bob, &w.other, &w.own)] {
+        for door in floor_doors {
+            let a = knock(&w.app, door, Some(cookie), "").await;
+            assert!(matches!(a.status, 200 | 101), "{door:?}: {a:?}");
+            assert!(a.body.contains(mine.as_str()), "{door:?}: {a:?}");
+            assert!(!a.body.contains(theirs.as_str()), "{door:?}: {a:?}");
+            assert!(!a.body.contains(PHONE_DIGITS), "{door:?} unmasked: {a:?}");
+        }
+    }
+    // The socket pushes the agent's own new call and line, never Bob's.
+    let mut floor = w.app.connect_as("/ws/floor", Some(&w.agent)).await.unwrap();
+    assert_eq!(next_json(&mut floor).await["type"], "floor");
+    let bobs = call_for(&w.app, "bob", "newer").await;
+    let mine = call_for(&w.app, "agent", "newer").await;
+    let mut heard = String::new();
+    while !heard.contains(&format!("{SECRET} newer")) {
+        let frame = tokio::time::timeout(Duration::from_secs(5), next_json(&mut floor))
+            .await
+            .expect("the agent's new line is pushed");
+        assert_eq!(frame["type"], "floorRow", "{frame}");
+        assert_eq!(frame["row"]["call"]["callId"], mine.as_str(), "not {bobs}");
+        heard.push_str(&frame.to_string());
+    }
+    assert!(!heard.contains(PHONE_DIGITS));
+
+    // A supervisor and an admin: every call, in full.
+    for cookie in [w.app.cookie.as_str(), w.admin.as_str()] {
+        for door in floor_doors {
+            let a = knock(&w.app, door, Some(cookie), "").await;
+            for call in [&w.own, &w.other, &bobs, &mine] {
+                assert!(a.body.contains(call.as_str()), "{door:?}: {a:?}");
+            }
+            assert!(a.body.contains(PHONE_DIGITS), "{door:?}: {a:?}");
         }
     }
 }

@@ -37,6 +37,12 @@ pub fn session_expired(user: &Username) {
     tracing::info!(target: "audit", event = "session_expired", user = %user);
 }
 
+/// The floor (the list of calls) opened: which calls it shows follows
+/// from the viewer's role, so they are not listed one by one.
+pub fn floor_opened(viewer: &Viewer, rows: usize, addr: Option<IpAddr>, via: &str) {
+    tracing::info!(target: "audit", event = "floor_opened", user = %viewer.user.username, role = viewer.user.role.as_str(), rows, addr = ?addr, via);
+}
+
 pub fn call_opened(viewer: &Viewer, call: &CallId, addr: Option<IpAddr>, via: &str) {
     tracing::info!(target: "audit", event = "call_opened", user = %viewer.user.username, role = %viewer.user.role, call = %call, addr = ?addr, via);
 }

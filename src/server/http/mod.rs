@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         // A transcript download: `/calls/{call_id}/transcript.{txt,csv,json}`.
         .route("/calls/{call_id}/{file}", get(export::download))
         .route("/ws/calls", get(socket::lobby))
+        .route("/ws/floor", get(socket::floor))
         .route("/ws/{call_id}", get(socket::call))
         .route_layer(from_fn(gate::require_viewer));
 

@@ -93,6 +93,7 @@ impl MemoryStore {
     /// Forgets every call (developer API only).
     pub fn clear(&self) {
         self.lock().calls.clear();
+        self.notify(StoreNotice::Resync);
     }
 
     pub fn call_count(&self) -> usize {
@@ -101,7 +102,10 @@ impl MemoryStore {
 }
 
 impl Inner {
-    fn evict_beyond(&mut self, retain: usize) {
+    /// Forgets the oldest calls beyond `retain` (ended ones first); the
+    /// ones forgotten.
+    fn evict_beyond(&mut self, retain: usize) -> Vec<CallId> {
+        let mut evicted = Vec::new();
         while self.calls.len() > retain {
             let victim = self
                 .calls
@@ -112,10 +116,12 @@ impl Inner {
                 Some(id) => {
                     self.calls.remove(&id);
                     tracing::debug!(call_id = %id, "evicted from the embedded store");
+                    evicted.push(id);
                 }
                 None => break,
             }
         }
+        evicted
     }
 }
 
@@ -144,6 +150,17 @@ impl CallStore for MemoryStore {
             })
             .max_by_key(|c| c.recency())
             .map(|c| c.details.clone()))
+    }
+
+    async fn recent_calls(&self, limit: usize) -> Result<Vec<CallDetails>, StoreError> {
+        let inner = self.lock();
+        let mut calls: Vec<_> = inner.calls.values().collect();
+        calls.sort_by_key(|c| std::cmp::Reverse(c.recency()));
+        Ok(calls
+            .into_iter()
+            .take(limit)
+            .map(|c| c.details.clone())
+            .collect())
     }
 
     async fn call_details(&self, id: &CallId) -> Result<Option<CallDetails>, StoreError> {
@@ -204,7 +221,7 @@ impl CallSink for MemoryStore {
         )
         .map_err(|e| StoreError::Misconfigured(e.to_string()))?;
         let id = details.call_id.clone();
-        {
+        let evicted = {
             let mut inner = self.lock();
             inner.inserted += 1;
             let inserted = inner.inserted;
@@ -222,7 +239,10 @@ impl CallSink for MemoryStore {
                     );
                 }
             }
-            inner.evict_beyond(self.retain);
+            inner.evict_beyond(self.retain)
+        };
+        for gone in evicted {
+            self.notify(StoreNotice::CallRemoved(gone));
         }
         self.notify(StoreNotice::CallStarted(id));
         Ok(())

@@ -45,6 +45,8 @@ pub enum StoreNotice {
     CallStarted(CallId),
     SegmentsChanged(CallId),
     DetailsChanged(CallId),
+    /// A call's contact item is gone (deleted, expired, evicted).
+    CallRemoved(CallId),
     /// Changes may have been missed (a stream became readable again, or
     /// stopped being readable): every watched call should be read again.
     Resync,
@@ -68,6 +70,10 @@ pub trait CallStore: Any + Send + Sync {
     async fn latest_call_of(&self, owner: &str) -> Result<Option<CallDetails>, StoreError>;
 
     async fn call_details(&self, id: &CallId) -> Result<Option<CallDetails>, StoreError>;
+
+    /// The calls that started last, newest first, at most `limit` (for the
+    /// floor view, read once per server, not per viewer).
+    async fn recent_calls(&self, limit: usize) -> Result<Vec<CallDetails>, StoreError>;
 
     /// Each segment whose latest write is after `after`, in its latest
     /// state, ordered by that write's position; at most `limit` of them.

@@ -13,8 +13,9 @@ use tokio::sync::{broadcast, watch};
 
 use crate::model::{CallDetails, CallId};
 use crate::protocol::{close, ClientMsg, ErrorCode, ServerMsg};
-use crate::server::access::{Asking, CallAccess};
+use crate::server::access::{Asking, CallAccess, FloorUpdates};
 use crate::server::auth::{AccessChange, Auth};
+use crate::server::floor::FloorChange;
 use crate::server::store::now_ms;
 
 /// Heartbeats a peer may leave unanswered before the socket is closed.
@@ -90,6 +91,13 @@ where
     /// Announces new calls until the socket ends, then closes it.
     pub async fn lobby(mut self) {
         let end = self.stream_lobby().await;
+        self.finish(end).await;
+    }
+
+    /// Keeps the floor view's table live until the socket ends, then
+    /// closes it.
+    pub async fn floor(mut self) {
+        let end = self.stream_floor().await;
         self.finish(end).await;
     }
 
@@ -287,16 +295,55 @@ where
         if let Err(end) = self.send(&ServerMsg::Latest { call: latest }).await {
             return end;
         }
-        self.serve(new_calls, None).await
+        self.serve(new_calls, None, None).await
+    }
+
+    async fn stream_floor(&mut self) -> End {
+        let (rows, mut updates) = match self.ctx.access.floor(&self.who).await {
+            Ok(floor) => floor,
+            Err(e) => return self.unavailable(e).await,
+        };
+        if let Err(end) = self.send(&ServerMsg::Floor { rows }).await {
+            return end;
+        }
+        // The floor's rows carry its new calls: no announcements (the
+        // sender is kept, so the channel stays open and silent).
+        let (_silent, quiet) = broadcast::channel(1);
+        self.serve(quiet, None, Some(&mut updates)).await
+    }
+
+    /// Forwards a floor row this viewer may see. After calls left the
+    /// floor, or when this socket fell behind, the whole table again.
+    async fn on_floor_row(
+        &mut self,
+        change: Result<FloorChange, RecvError>,
+        updates: &mut FloorUpdates,
+    ) -> Result<(), End> {
+        match change {
+            Ok(FloorChange::Row(row)) => match self.ctx.access.floor_row(&self.who, row) {
+                Some(row) => self.send(&ServerMsg::FloorRow { row }).await,
+                None => Ok(()),
+            },
+            Ok(FloorChange::Table) | Err(RecvError::Lagged(_)) => {
+                let (rows, fresh) = match self.ctx.access.floor(&self.who).await {
+                    Ok(floor) => floor,
+                    Err(e) => return Err(self.unavailable(e).await),
+                };
+                *updates = fresh;
+                self.send(&ServerMsg::Floor { rows }).await
+            }
+            Err(RecvError::Closed) => Err(End::Close(close::GOING_AWAY, "server restarting")),
+        }
     }
 
     /// The one loop of every socket: new calls, sign-outs, the client's
     /// frames, heartbeats and shutdown; and, when following a call, its
-    /// feed.
+    /// feed; on the floor, its rows.
     async fn serve(
         &mut self,
         mut new_calls: broadcast::Receiver<CallDetails>,
         mut watch: Option<&mut Watch>,
+        mut floor: Option<&mut FloorUpdates>,
     ) -> End {
         let mut heartbeat = tokio::time::interval(self.ctx.heartbeat);
         heartbeat.reset();
@@ -308,6 +355,10 @@ where
             let step = tokio::select! {
                 event = next_event(&mut watch) => match watch.as_deref_mut() {
                     Some(watch) => self.on_feed(watch, event).await,
+                    None => Ok(()),
+                },
+                row = next_row(&mut floor) => match floor.as_deref_mut() {
+                    Some(updates) => self.on_floor_row(row, updates).await,
                     None => Ok(()),
                 },
                 call = new_calls.recv() => {
@@ -363,4 +414,4 @@ mod follow;
 #[cfg(test)]
 mod tests;
 
-use follow::{expiry, next_event, Watch};
+use follow::{expiry, next_event, next_row, Watch};

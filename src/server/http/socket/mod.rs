@@ -1,5 +1,5 @@
 //! WebSocket endpoints: `/ws/{call_id}` streams one call, `/ws/calls` (the
-//! lobby) pushes new calls. The handshake is checked here (origin, the
+//! lobby) pushes new calls, `/ws/floor` keeps the floor view's table. The handshake is checked here (origin, the
 //! per-address limit); what the socket then does is [`conn::Conn`]'s.
 
 pub mod conn;
@@ -136,6 +136,20 @@ pub async fn lobby(
     let who = asking(viewer, peer, Door::Lobby);
     let span = tracing::info_span!("ws_lobby");
     serve(ws, &state, peer, &headers, who, span, |conn| conn.lobby())
+}
+
+/// `GET /ws/floor`: the floor view's table of calls, live.
+pub async fn floor(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Client(addr): Client,
+    SignedIn(viewer): SignedIn,
+    headers: HeaderMap,
+) -> Response {
+    let peer = client(addr);
+    let who = asking(viewer, peer, Door::Floor);
+    let span = tracing::info_span!("ws_floor");
+    serve(ws, &state, peer, &headers, who, span, |conn| conn.floor())
 }
 
 type WsConn = Conn<SplitSink<WebSocket, Message>, SplitStream<WebSocket>>;

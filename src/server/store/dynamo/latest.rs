@@ -18,16 +18,26 @@ use super::errors::classify;
 use super::items;
 use super::DynamoStore;
 
+/// How many of the newest calls are kept for the floor view (at most
+/// twice as many between prunings).
+pub const RECENT_KEPT: usize = 1000;
+
 #[derive(Clone, Default)]
 struct Newest {
     details: Option<CallDetails>,
     /// The newest call of each agent (by the owner attribute).
     by_owner: HashMap<String, CallDetails>,
+    /// The newest calls, each in its latest copy (for the floor view).
+    recent: HashMap<CallId, CallDetails>,
 }
 
 impl Newest {
     /// Takes a call in; whether it is now the newest overall.
     fn take(&mut self, details: CallDetails, owner_attribute: &str, tie_wins: bool) -> bool {
+        self.recent.insert(details.call_id.clone(), details.clone());
+        if self.recent.len() > 2 * RECENT_KEPT {
+            self.prune();
+        }
         if let Some(owner) = details.attributes.get(owner_attribute) {
             if !owner.is_empty() && is_newer(&details, self.by_owner.get(owner), tie_wins) {
                 self.by_owner.insert(owner.clone(), details.clone());
@@ -38,6 +48,22 @@ impl Newest {
             self.details = Some(details);
         }
         newer
+    }
+
+    /// Keeps the [`RECENT_KEPT`] newest calls.
+    fn prune(&mut self) {
+        let mut calls: Vec<_> = self.recent.drain().map(|(_, d)| d).collect();
+        calls.sort_by_key(|d| std::cmp::Reverse(d.started_at_ms.unwrap_or(i64::MIN)));
+        calls.truncate(RECENT_KEPT);
+        self.recent = calls.into_iter().map(|d| (d.call_id.clone(), d)).collect();
+    }
+
+    /// The newest `limit` calls, newest first.
+    fn recent(&self, limit: usize) -> Vec<CallDetails> {
+        let mut calls: Vec<_> = self.recent.values().cloned().collect();
+        calls.sort_by_key(|d| std::cmp::Reverse(d.started_at_ms.unwrap_or(i64::MIN)));
+        calls.truncate(limit);
+        calls
     }
 
     /// What a Scan `found`, with what was known before it. While the table
@@ -57,6 +83,12 @@ impl Newest {
             if is_newer(current, merged.by_owner.get(owner), false) {
                 merged.by_owner.insert(owner.clone(), current.clone());
             }
+        }
+        for (id, current) in &self.recent {
+            merged
+                .recent
+                .entry(id.clone())
+                .or_insert_with(|| current.clone());
         }
         merged
     }
@@ -124,6 +156,11 @@ impl LatestTracker {
         self.newest().by_owner.get(owner).cloned()
     }
 
+    /// The newest `limit` calls known, newest first.
+    pub fn recent(&self, limit: usize) -> Vec<CallDetails> {
+        self.newest().recent(limit)
+    }
+
     pub fn forget(&self) {
         *self.newest() = Newest::default();
         *self.scanned_at() = None;
@@ -143,6 +180,7 @@ impl LatestTracker {
     pub fn on_remove(&self, contact_id: Option<&str>) {
         let mut newest = self.newest();
         let gone = |d: &CallDetails| Some(d.call_id.as_str()) == contact_id;
+        newest.recent.retain(|_, d| !gone(d));
         if newest.details.as_ref().is_some_and(gone) || newest.by_owner.values().any(gone) {
             *newest = Newest::default();
             *self.scanned_at() = None;
@@ -189,6 +227,9 @@ impl LatestTracker {
                     }
                 }
             }
+        }
+        if found.recent.len() > RECENT_KEPT {
+            found.prune();
         }
         let mut newest = self.newest();
         let before = newest.details.as_ref().map(|d| d.call_id.clone());
@@ -315,6 +356,36 @@ mod tests {
         assert_eq!(polled.by_owner["amy"].call_id, id(1));
         let emptied = known.after_scan(Newest::default(), false, owner);
         assert!(emptied.details.is_none() && emptied.by_owner.is_empty());
+    }
+
+    #[test]
+    fn the_recent_calls_are_the_newest_first_each_in_its_latest_copy_and_bounded() {
+        let t = LatestTracker::new("agentUsername".into());
+        for n in 1..=5 {
+            t.on_change(call(n, i64::from(n) * 1_000, "amy"));
+        }
+        let mut ended = call(2, 2_000, "amy");
+        ended.ended_at_ms = Some(9_000);
+        t.on_change(ended);
+        let recent = t.recent(3);
+        let ids: Vec<_> = recent.iter().map(|d| d.started_at_ms).collect();
+        assert_eq!(ids, [Some(5_000), Some(4_000), Some(3_000)]);
+        assert_eq!(t.recent(10)[3].ended_at_ms, Some(9_000));
+        t.on_remove(Some("00000000-0000-4000-8000-000000000005"));
+        assert_eq!(t.recent(1)[0].started_at_ms, Some(4_000));
+
+        let mut many = Newest::default();
+        for n in 0..(2 * RECENT_KEPT + 1) {
+            let id = CallId::parse(&format!("00000000-0000-4000-8000-{n:012}")).unwrap();
+            let mut d = call(1, n as i64, "");
+            d.call_id = id;
+            many.take(d, "agentUsername", false);
+        }
+        assert_eq!(many.recent.len(), RECENT_KEPT);
+        assert_eq!(
+            many.recent(1)[0].started_at_ms,
+            Some(2 * RECENT_KEPT as i64)
+        );
     }
 
     #[test]

@@ -191,6 +191,15 @@ impl CallStore for DynamoStore {
         Ok(self.latest.of(owner))
     }
 
+    async fn recent_calls(&self, limit: usize) -> Result<Vec<CallDetails>, StoreError> {
+        // Kept from the contactDetails stream (or the Scans that stand in
+        // for it): a Scan only before the first.
+        if self.latest.needs_scan(true, Duration::ZERO) {
+            self.scan_latest().await?;
+        }
+        Ok(self.latest.recent(limit))
+    }
+
     async fn call_details(&self, id: &CallId) -> Result<Option<CallDetails>, StoreError> {
         self.details_of(id).await
     }

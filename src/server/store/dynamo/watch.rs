@@ -86,8 +86,11 @@ impl DynamoStore {
 
     async fn on_contact_change(&self, change: streams::Change) {
         if change.kind == streams::ChangeKind::Remove {
-            self.latest
-                .on_remove(change.keys.get(ATTR_CONTACT_ID).map(String::as_str));
+            let removed = change.keys.get(ATTR_CONTACT_ID).map(String::as_str);
+            self.latest.on_remove(removed);
+            if let Some(id) = removed.and_then(|raw| CallId::parse(raw).ok()) {
+                self.notify(StoreNotice::CallRemoved(id));
+            }
             return;
         }
         let details = match details_from_attributes(

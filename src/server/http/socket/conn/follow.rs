@@ -106,7 +106,7 @@ where
                 }
             }
         }
-        let end = self.serve(new_calls, Some(&mut watch)).await;
+        let end = self.serve(new_calls, Some(&mut watch), None).await;
         tracing::info!(?end, last = %watch.after, "viewer disconnected");
         end
     }
@@ -167,6 +167,16 @@ where
 pub(super) async fn next_event(watch: &mut Option<&mut Watch>) -> Result<FeedEvent, RecvError> {
     match watch {
         Some(watch) => watch.live.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next update of the floor; never, when not on the floor.
+pub(super) async fn next_row(
+    floor: &mut Option<&mut crate::server::access::FloorUpdates>,
+) -> Result<crate::server::floor::FloorChange, RecvError> {
+    match floor {
+        Some(updates) => updates.recv().await,
         None => std::future::pending().await,
     }
 }

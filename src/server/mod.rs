@@ -7,6 +7,7 @@ pub mod contact;
 pub mod dev_target;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod security;
 pub mod simulator;
 pub mod startup;

@@ -19,6 +19,7 @@ mod hardening;
 mod http_api;
 mod links;
 mod live_socket;
+mod metrics;
 mod parsing_props;
 mod shutdown;
 mod slow_call;

@@ -206,7 +206,7 @@ impl Application {
                     token = settings.metrics_token().is_some(),
                     "metrics served at /metrics"
                 );
-                Some(listener)
+                Some((listener, bound))
             }
             None => None,
         };
@@ -216,8 +216,8 @@ impl Application {
             Duration::from_secs(settings.feed_linger_secs),
             counts.clone(),
         );
-        let metrics = metrics.map(|listener| {
-            let routes = super::http::metrics::routes(counts, settings.metrics_token());
+        let metrics = metrics.map(|(listener, bound)| {
+            let routes = super::http::metrics::routes(counts, settings.metrics_token(), bound);
             (listener, routes)
         });
 

@@ -72,6 +72,15 @@ async fn metrics_need_the_token_and_count_sockets_feeds_frames_and_store_reads()
         .await
         .expect("scrape");
     assert_eq!(wrong.status(), 401);
+    // A page that rebinds its own name to loopback reads nothing either.
+    let rebound = plain_client()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(TOKEN)
+        .header("host", "attacker.example")
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(rebound.status(), 421);
     let main = app.get("/metrics").await;
     assert_eq!(main.status(), 404, "the main port does not serve /metrics");
     assert!(!main.text().await.expect("body").contains(FRAMES));

@@ -1,8 +1,11 @@
 //! `GET /metrics`: the server's figures in the Prometheus text format, on
 //! a listener of its own (`metrics_addr`), never on the main port. With
 //! `metrics_token` set, a scrape without `Authorization: Bearer <token>`
-//! gets 401 and nothing else.
+//! gets 401 and nothing else. Bound to loopback, only loopback names on
+//! its port are answered (421 otherwise), as on the main port: a page
+//! that rebinds its own name to 127.0.0.1 reads nothing.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -14,19 +17,28 @@ use sha2::{Digest, Sha256};
 
 use crate::server::metrics::{Metrics, CONTENT_TYPE};
 
+use super::hosts::Hosts;
+
 #[derive(Clone)]
 struct Scrape {
     metrics: Arc<Metrics>,
     /// SHA-256 of the token, compared in constant time.
     token: Option<[u8; 32]>,
+    hosts: Arc<Hosts>,
 }
 
-/// The metrics listener's whole router: `/metrics`, and 404 elsewhere.
-pub fn routes(metrics: Arc<Metrics>, token: Option<&str>) -> Router {
+/// The metrics listener's whole router (`bound`: its address): `/metrics`,
+/// and 404 elsewhere.
+pub fn routes(metrics: Arc<Metrics>, token: Option<&str>, bound: SocketAddr) -> Router {
     let token = token.map(digest);
+    let hosts = Arc::new(Hosts::new(bound, ""));
     Router::new()
         .route("/metrics", get(scrape))
-        .with_state(Scrape { metrics, token })
+        .with_state(Scrape {
+            metrics,
+            token,
+            hosts,
+        })
 }
 
 fn digest(text: &str) -> [u8; 32] {
@@ -56,6 +68,9 @@ fn authorized(headers: &HeaderMap, token: Option<&[u8; 32]>) -> bool {
 }
 
 async fn scrape(State(scrape): State<Scrape>, headers: HeaderMap) -> Response {
+    if let Err(refused) = scrape.hosts.check(&headers) {
+        return refused.into_response();
+    }
     if !authorized(&headers, scrape.token.as_ref()) {
         return (
             StatusCode::UNAUTHORIZED,

@@ -15,6 +15,8 @@ use tracing::Instrument;
 
 use crate::model::{CallDetails, CallId, Segment, Seq};
 
+use super::metrics::{Metrics, Resync};
+use super::store::metered::MeteredStore;
 use super::store::{CallStore, StoreError, StoreNotice};
 
 /// Events a call's feed broadcasts to its viewers.
@@ -41,6 +43,7 @@ pub struct Hub {
     feeds: std::sync::Mutex<HashMap<CallId, Slot>>,
     new_calls: broadcast::Sender<CallDetails>,
     linger: Duration,
+    metrics: Arc<Metrics>,
 }
 
 struct Feed {
@@ -53,13 +56,25 @@ type Slot = Arc<OnceCell<Arc<Feed>>>;
 impl Hub {
     /// Starts the shared new-call watcher. `linger` is how long a call's feed
     /// outlives its last viewer.
+    /// Its counts go to metrics of its own, which nothing serves.
     pub fn start(store: Arc<dyn CallStore>, linger: Duration) -> Arc<Self> {
+        Self::start_metered(store, linger, Arc::new(Metrics::new()))
+    }
+
+    /// As [`Hub::start`], counting into `metrics`: every store read (the
+    /// store is wrapped in a [`MeteredStore`]), feeds, and resyncs.
+    pub fn start_metered(
+        store: Arc<dyn CallStore>,
+        linger: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         let (new_calls, _) = broadcast::channel(NEW_CALL_CAPACITY);
         let hub = Arc::new(Self {
-            store,
+            store: Arc::new(MeteredStore::new(store, metrics.clone())),
             feeds: std::sync::Mutex::new(HashMap::new()),
             new_calls,
             linger,
+            metrics,
         });
         tokio::spawn(watch_store(Arc::downgrade(&hub)));
         hub
@@ -67,6 +82,11 @@ impl Hub {
 
     pub fn store(&self) -> &Arc<dyn CallStore> {
         &self.store
+    }
+
+    /// What the server counts (served at `/metrics` when configured).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// New calls, as they start.
@@ -193,11 +213,15 @@ async fn watch_store(hub: std::sync::Weak<Hub>) {
             Ok(StoreNotice::SegmentsChanged(id) | StoreNotice::DetailsChanged(id)) => {
                 hub.wake(&id).await
             }
-            Ok(StoreNotice::Resync) => hub.wake_all().await,
+            Ok(StoreNotice::Resync) => {
+                hub.metrics.resync(Resync::Store);
+                hub.wake_all().await
+            }
             // The floor drops its row; a feed of the call ends with its
             // viewers.
             Ok(StoreNotice::CallRemoved(_)) => {}
             Err(broadcast::error::RecvError::Lagged(n)) => {
+                hub.metrics.resync(Resync::Store);
                 tracing::warn!(
                     missed = n,
                     "store notices lagged; re-reading every watched call"
@@ -219,6 +243,7 @@ async fn run_feed(
     mut details: Option<CallDetails>,
 ) {
     tracing::debug!(after = %last, "feed started");
+    let _running = hub.metrics.feed_running();
     let mut idle_since: Option<tokio::time::Instant> = None;
     let mut backoff = Duration::from_millis(250);
     let mut healthy = true;

@@ -8,6 +8,7 @@ pub mod dev_target;
 pub mod floor;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod security;
 pub mod simulator;
 pub mod startup;

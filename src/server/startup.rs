@@ -19,6 +19,7 @@ use super::config::{Settings, StoreKind};
 use super::dev_target::{DevApi, DevTarget};
 use super::http::state::AppState;
 use super::hub::Hub;
+use super::metrics::Metrics;
 use super::security::SocketLimiter;
 use super::simulator;
 use super::store::dynamo::writer::DynamoWriter;
@@ -162,6 +163,8 @@ pub struct Application {
     sockets: SocketLimiter,
     listener: TcpListener,
     router: Router,
+    /// `/metrics` on its own listener, when `metrics_addr` is set.
+    metrics: Option<(TcpListener, Router)>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -192,7 +195,31 @@ impl Application {
                 }
             });
         }
-        let hub = Hub::start(store, Duration::from_secs(settings.feed_linger_secs));
+        let metrics = match settings.metrics_addr() {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?;
+                let bound = listener.local_addr().unwrap_or(addr);
+                tracing::info!(
+                    addr = %bound,
+                    token = settings.metrics_token().is_some(),
+                    "metrics served at /metrics"
+                );
+                Some((listener, bound))
+            }
+            None => None,
+        };
+        let counts = Arc::new(Metrics::new());
+        let hub = Hub::start_metered(
+            store,
+            Duration::from_secs(settings.feed_linger_secs),
+            counts.clone(),
+        );
+        let metrics = metrics.map(|(listener, bound)| {
+            let routes = super::http::metrics::routes(counts, settings.metrics_token(), bound);
+            (listener, routes)
+        });
 
         if settings.simulator {
             match &sink {
@@ -253,6 +280,7 @@ impl Application {
             sockets,
             listener,
             router,
+            metrics,
             shutdown,
         })
     }
@@ -279,6 +307,11 @@ impl Application {
         self.listener.local_addr().ok()
     }
 
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
     /// Serves until Ctrl-C or SIGTERM; see [`Application::run_until`].
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         self.run_until(stop_signal()).await
@@ -292,6 +325,20 @@ impl Application {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let shutdown = self.shutdown;
+        if let Some((listener, routes)) = self.metrics {
+            let mut stopping = shutdown.subscribe();
+            tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stopping.wait_for(|stop| *stop).await;
+                };
+                let served = axum::serve(listener, routes)
+                    .with_graceful_shutdown(stop)
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
+        }
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
             self.listener,

@@ -348,7 +348,8 @@ const LONG: i64 = 10_000;
 async fn a_ten_thousand_line_call_downloads_whole_and_in_order() {
     let app = spawn_app().await;
     let id = app.create_call("+14155550123").await;
-    let store: Arc<dyn Any + Send + Sync> = app.hub.store().clone();
+    let store: Arc<dyn Any + Send + Sync> =
+        travoiq_monitor::server::store::metered::backend(app.hub.store());
     let store = store.downcast::<MemoryStore>().expect("the embedded store");
     let call = CallId::parse(&id).unwrap();
     // Written last line first: the file follows the conversation, not the

@@ -11,6 +11,7 @@ mod common;
 
 mod access;
 mod access_dynamo;
+mod balancer;
 mod bundle_name;
 mod create_tables;
 mod dynamo_app;
@@ -19,6 +20,7 @@ mod hardening;
 mod http_api;
 mod links;
 mod live_socket;
+mod metrics;
 mod parsing_props;
 mod shutdown;
 mod slow_call;

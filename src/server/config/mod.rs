@@ -58,6 +58,13 @@ pub struct Settings {
     /// Requests a signed-in user may make a minute (in bursts of as many).
     pub requests_per_minute: u32,
     pub feed_linger_secs: u64,
+    /// Where `/metrics` is served, on a listener of its own ("" = nowhere).
+    #[serde(default)]
+    pub metrics_addr: String,
+    /// The bearer token a scrape of `/metrics` must carry ("" = none; then
+    /// `metrics_addr` must be a loopback address).
+    #[serde(default)]
+    pub metrics_token: String,
     pub dev_api: bool,
     /// The developer API's token; empty: a random one, printed at start.
     pub dev_api_token: String,
@@ -195,6 +202,16 @@ impl Settings {
             set(&self.dynamodb_endpoint),
             set(&self.dynamodb_streams_endpoint),
         )
+    }
+
+    /// Where `/metrics` is served, if anywhere (checked by `validate`).
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_addr.trim().parse().ok()
+    }
+
+    /// The token a scrape must carry, if one is set.
+    pub fn metrics_token(&self) -> Option<&str> {
+        Some(self.metrics_token.trim()).filter(|t| !t.is_empty())
     }
 
     /// Where accounts and sessions live on DynamoDB.
@@ -339,6 +356,24 @@ impl Settings {
                 "heartbeat_secs and session_recheck_secs must be at least 1".into(),
             ));
         }
+        let metrics_addr = s.metrics_addr.trim();
+        if !metrics_addr.is_empty() {
+            let addr: std::net::SocketAddr = metrics_addr.parse().map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "metrics_addr: {metrics_addr:?} is not an address and port, e.g. 127.0.0.1:9464"
+                ))
+            })?;
+            if !addr.ip().is_loopback() && s.metrics_token().is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "metrics_addr {addr} is not a loopback address: set metrics_token too, so /metrics is not open to anyone who can reach it"
+                )));
+            }
+        }
+        if s.metrics_token().is_some_and(|t| t.len() < 16) {
+            return Err(ConfigError::Invalid(
+                "metrics_token must be at least 16 characters".into(),
+            ));
+        }
         if s.socket_read_buffer_bytes < 256 {
             return Err(ConfigError::Invalid(
                 "socket_read_buffer_bytes must be at least 256".into(),
@@ -411,5 +446,23 @@ mod tests {
             "{err}"
         );
         assert!(Settings::load_with(&[("simulator", "maybe")]).is_err());
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_never_open_to_the_network() {
+        let s = Settings::load_with(&[]).unwrap();
+        assert_eq!(s.metrics_addr(), None);
+        let s = Settings::load_with(&[("metrics_addr", "127.0.0.1:9464")]).unwrap();
+        assert_eq!(s.metrics_addr(), Some("127.0.0.1:9464".parse().unwrap()));
+        let err = Settings::load_with(&[("metrics_addr", "0.0.0.0:9464")]).unwrap_err();
+        assert!(err.to_string().contains("metrics_token"), "{err}");
+        let s = Settings::load_with(&[
+            ("metrics_addr", "0.0.0.0:9464"),
+            ("metrics_token", "a-scrape-token-of-32-characters!"),
+        ])
+        .unwrap();
+        assert_eq!(s.metrics_token(), Some("a-scrape-token-of-32-characters!"));
+        assert!(Settings::load_with(&[("metrics_addr", "somewhere")]).is_err());
+        assert!(Settings::load_with(&[("metrics_token", "short")]).is_err());
     }
 }

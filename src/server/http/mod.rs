@@ -9,6 +9,7 @@ pub mod export;
 pub mod extract;
 pub mod gate;
 pub mod hosts;
+pub mod metrics;
 pub mod requests;
 pub mod rest;
 pub mod server_fn;

@@ -6,6 +6,7 @@
 pub mod dynamo;
 pub mod log;
 pub mod memory;
+pub mod metered;
 pub mod sources;
 
 use std::any::Any;

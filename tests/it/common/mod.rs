@@ -43,6 +43,8 @@ pub struct TestApp {
     pub hub: Arc<Hub>,
     pub auth: Arc<Auth>,
     pub sockets: SocketLimiter,
+    /// `http://{metrics_addr}`, when the server serves `/metrics`.
+    pub metrics_base: Option<String>,
     /// Signed in as the demo supervisor (its cookie on every request).
     pub http: reqwest::Client,
     /// `travoiq_session=…` of that supervisor.
@@ -273,6 +275,7 @@ pub async fn spawn_app_at(addr: &str, extra: &[(&str, &str)]) -> TestApp {
     let hub = app.hub();
     let auth = app.auth();
     let sockets = app.sockets();
+    let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let stop = async move {
@@ -296,6 +299,7 @@ pub async fn spawn_app_at(addr: &str, extra: &[(&str, &str)]) -> TestApp {
         hub,
         auth,
         sockets,
+        metrics_base,
         http: reqwest::Client::builder()
             .default_headers(headers)
             .build()

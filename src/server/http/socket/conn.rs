@@ -16,6 +16,7 @@ use crate::protocol::{close, ClientMsg, ErrorCode, ServerMsg};
 use crate::server::access::{Asking, CallAccess, FloorUpdates};
 use crate::server::auth::{AccessChange, Auth};
 use crate::server::floor::FloorChange;
+use crate::server::metrics::{Dropped, Metrics, SocketKind};
 use crate::server::store::now_ms;
 
 /// Heartbeats a peer may leave unanswered before the socket is closed.
@@ -84,12 +85,14 @@ where
 
     /// Streams one call until the socket ends, then closes it.
     pub async fn call(mut self, id: CallId, resume: Resume) {
+        let _open = self.metrics().socket_open(SocketKind::Call);
         let end = self.stream_call(id, resume).await;
         self.finish(end).await;
     }
 
     /// Announces new calls until the socket ends, then closes it.
     pub async fn lobby(mut self) {
+        let _open = self.metrics().socket_open(SocketKind::Lobby);
         let end = self.stream_lobby().await;
         self.finish(end).await;
     }
@@ -110,6 +113,11 @@ where
         self.finish(end).await;
     }
 
+    /// What the server counts (the hub's).
+    fn metrics(&self) -> &Metrics {
+        self.ctx.access.hub().metrics()
+    }
+
     async fn send(&mut self, msg: &ServerMsg) -> Result<(), End> {
         let text = serde_json::to_string(msg).map_err(|e| {
             tracing::error!(error = %e, "could not encode a frame");
@@ -117,9 +125,13 @@ where
         })?;
         let sent = self.tx.send(Message::Text(text.into()));
         match tokio::time::timeout(self.ctx.send_timeout, sent).await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => {
+                self.metrics().frame_sent();
+                Ok(())
+            }
             Ok(Err(_)) => Err(End::Gone),
             Err(_) => {
+                self.metrics().frames_dropped(Dropped::SlowClient, 1);
                 tracing::info!("client not reading; closing");
                 Err(End::Close(close::POLICY, "client too slow"))
             }

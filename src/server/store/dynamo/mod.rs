@@ -121,10 +121,10 @@ impl DynamoStore {
         &self.client
     }
 
-    /// The DynamoDB store behind `store`, if that is one (benchmarks and
-    /// tests reach its counts this way).
+    /// The DynamoDB store behind `store` (itself, or inside a metered
+    /// store), if that is one (benchmarks and tests reach its counts this way).
     pub fn downcast(store: &Arc<dyn CallStore>) -> Option<Arc<Self>> {
-        let any: Arc<dyn std::any::Any + Send + Sync> = store.clone();
+        let any: Arc<dyn std::any::Any + Send + Sync> = super::metered::backend(store);
         any.downcast().ok()
     }
 

@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::model::{CallDetails, CallId, Seq};
 use crate::protocol::{close, ErrorCode, ServerMsg};
 use crate::server::hub::{FeedEvent, PAGE};
+use crate::server::metrics::{Dropped, Resync};
 
 use super::{Conn, End, Resume};
 
@@ -132,12 +133,16 @@ where
             Ok(FeedEvent::Source(available)) => {
                 // Back: whatever the feed missed, this viewer reads itself.
                 if available {
+                    self.ctx.access.hub().metrics().resync(Resync::SourceBack);
                     self.catch_up(watch).await?;
                 }
                 self.send(&ServerMsg::SourceStatus { available }).await
             }
             Err(RecvError::Lagged(missed)) => {
                 tracing::info!(missed, "viewer lagged; re-reading from the store");
+                let metrics = self.ctx.access.hub().metrics();
+                metrics.frames_dropped(Dropped::Lagged, missed);
+                metrics.resync(Resync::ViewerLagged);
                 self.catch_up(watch).await
             }
             Err(RecvError::Closed) => Err(End::Close(close::GOING_AWAY, "feed closed")),

@@ -244,6 +244,43 @@ async fn new_lines_follow_the_catch_up() {
     }
 }
 
+/// One series' value in the hub's metrics.
+fn metric(rig: &Rig, series: &str) -> f64 {
+    let text = rig.ctx.access.hub().metrics().encode().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+}
+
+#[tokio::test]
+async fn a_viewer_behind_the_broadcast_re_reads_every_line_once_and_is_counted() {
+    let rig = rig(0).await;
+    let (conn, mut peer) = connect(&rig, asking(Role::Supervisor, ""));
+    tokio::spawn(conn.call(call_id(), Resume::default()));
+    until_caught_up(&mut peer).await;
+    // More lines at once than the call's broadcast holds (256): nothing
+    // here yields, so the feed broadcasts them in one go and the socket
+    // finds itself behind.
+    let n = 300;
+    for i in 0..n {
+        line(&rig.store, i).await;
+    }
+    let mut got = Vec::new();
+    while got.len() < n {
+        if let ServerMsg::Transcript(seg) = peer.frame().await {
+            got.push(seg.text);
+        }
+    }
+    let written: Vec<String> = (0..n).map(|i| format!("line {i}")).collect();
+    assert_eq!(got, written, "every line once, in order");
+    assert!(metric(&rig, "travoiq_frames_dropped_total{reason=\"lagged\"}") > 0.0);
+    assert_eq!(
+        metric(&rig, "travoiq_resyncs_total{reason=\"viewer_lagged\"}"),
+        1.0
+    );
+    assert!(metric(&rig, "travoiq_frames_sent_total") >= n as f64);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_silent_peer_is_closed_after_three_heartbeats() {
     let rig = rig(0).await;

@@ -182,7 +182,12 @@ impl LatestTracker {
         let gone = |d: &CallDetails| Some(d.call_id.as_str()) == contact_id;
         newest.recent.retain(|_, d| !gone(d));
         if newest.details.as_ref().is_some_and(gone) || newest.by_owner.values().any(gone) {
-            *newest = Newest::default();
+            // The other recent calls stay on the floor meanwhile.
+            let recent = std::mem::take(&mut newest.recent);
+            *newest = Newest {
+                recent,
+                ..Newest::default()
+            };
             *self.scanned_at() = None;
         }
     }

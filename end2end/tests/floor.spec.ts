@@ -49,6 +49,14 @@ test('search, filter and sort live in the address, so a view can be bookmarked',
   await writer.end(amy2);
   await openFloor(page);
   await expect(page.getByTestId('call-row')).toHaveCount(3);
+  // Each row says its own call (rows drawn a moment apart never mix).
+  const ids = await page.getByTestId('call-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-call-id')));
+  expect(new Set(ids)).toEqual(new Set([amy, bob, amy2]));
+  await expect(row(page, amy2).getByTestId('row-state')).toHaveText('Ended');
+  await expect(row(page, amy2).getByTestId('row-phone')).toHaveText('+442071838750');
+  await expect(row(page, amy2).getByTestId('call-link')).toHaveText(amy2.split('-')[0]);
+  await expect(row(page, bob).getByTestId('row-state')).toHaveText('Live');
+  await expect(row(page, bob).getByTestId('call-link')).toHaveText(bob.split('-')[0]);
 
   // Digits match whatever the formatting.
   await page.getByTestId('floor-search').fill('415-555-0101');

@@ -88,6 +88,13 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
         state.with(|s| s.view(&q, at))
     });
     let total = Memo::new(move |_| state.with(FloorState::len));
+    // The rows are drawn in the browser, from its own copy of the table:
+    // rows change by the moment, and a page hydrating over rows the server
+    // drew a moment earlier would keep the old ones' text under the new
+    // ones' keys. Until the page runs it says it is loading (the data
+    // comes with the page).
+    let running = RwSignal::new(false);
+    Effect::new(move |_| running.set(true));
     let agents = Memo::new(move |_| state.with(FloorState::agents));
 
     view! {
@@ -160,6 +167,10 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
                 <span>"Live only"</span>
             </label>
         </form>
+        <Show
+            when=move || running.get()
+            fallback=|| view! { <p class="empty" data-testid="floor-loading">"Loading calls…"</p> }
+        >
         <p class="floor-count" data-testid="floor-count" aria-live="polite">
             {move || {
                 let (n, of) = (shown.with(Vec::len), total.get());
@@ -197,6 +208,7 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
                     </For>
                 </tbody>
             </table>
+        </Show>
         </Show>
     }
 }

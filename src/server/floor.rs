@@ -113,6 +113,22 @@ impl Floor {
                 Some(f) if live => f.hub.subscribe(&call.call_id).await.ok(),
                 _ => None,
             };
+            // The call as it stands once the feed is on: a call that ended
+            // before (its end then comes as no feed event) is seen ended.
+            let mut feed = feed;
+            if let (Some(f), Some(_)) = (floor.upgrade(), feed.as_ref()) {
+                if let Ok(Some(now)) = f.hub.store().call_details(&call.call_id).await {
+                    let ended = now.status() == CallStatus::Ended;
+                    f.update(&call.call_id, |row| {
+                        let changed = row.call != now;
+                        row.call = now;
+                        changed
+                    });
+                    if ended {
+                        feed = None;
+                    }
+                }
+            }
             let permit = match &fill {
                 Some(fill) => fill.clone().acquire_owned().await.ok(),
                 None => None,
@@ -334,7 +350,7 @@ mod tests {
     use super::*;
     use crate::model::{Segment, Speaker};
     use crate::server::store::memory::MemoryStore;
-    use crate::server::store::{CallSink, NewContact, SegmentWrite};
+    use crate::server::store::{CallSink, CallStore, NewContact, SegmentWrite};
     use std::collections::BTreeMap;
     use std::time::Duration;
 
@@ -443,13 +459,48 @@ mod tests {
             }
         };
         assert_eq!(row.call.status(), CallStatus::Ended);
+
+        // A call that ended between its announcement and the floor
+        // following it (its end then comes as no feed event) is seen ended.
+        let quick = CallId::parse("00000000-0000-4000-8000-000000000003").unwrap();
+        store
+            .start_call(contact(&quick, "2026-11-30T10:06:00Z", "cy"))
+            .await
+            .unwrap();
+        store.end_call(&quick, 1_764_497_300_000).await.unwrap();
+        // The floor has heard of it (its announcement read it ended)...
+        while !floor.rows().contains_key(&quick) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // ...and now as an announcement a moment older would have it.
+        let mut announced = store.call_details(&quick).await.unwrap().unwrap();
+        announced.ended_at_ms = None;
+        floor.rows().insert(
+            quick.clone(),
+            FloorRow {
+                call: announced.clone(),
+                agent: None,
+                last_line: None,
+            },
+        );
+        floor.follow(announced, None);
+        let mut seen_ended = false;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if floor.rows()[&quick].call.status() == CallStatus::Ended {
+                seen_ended = true;
+                break;
+            }
+        }
+        assert!(seen_ended, "the floor saw the call end");
+
         // Newest first.
         let ids: Vec<_> = floor
             .snapshot()
             .into_iter()
             .map(|r| r.call.call_id)
             .collect();
-        assert_eq!(ids, [new.clone(), old]);
+        assert_eq!(ids, [quick, new.clone(), old]);
 
         // A call the store forgets leaves the floor.
         let (_, mut changes) = floor.table().await.unwrap();

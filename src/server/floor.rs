@@ -230,19 +230,24 @@ impl Floor {
 
     /// A call that just started: a row of its own, then followed.
     fn add(self: &Arc<Self>, call: CallDetails) {
-        let row = FloorRow {
-            call: call.clone(),
-            agent: None,
-            last_line: None,
-        };
-        let is_new = {
+        let (row, is_new) = {
             let mut rows = self.rows();
             let is_new = !rows.contains_key(&call.call_id);
-            rows.insert(call.call_id.clone(), row.clone());
+            // A call announced again (its contact item written anew) keeps
+            // the last line its row already has.
+            let row = rows
+                .entry(call.call_id.clone())
+                .and_modify(|row| row.call = call.clone())
+                .or_insert_with(|| FloorRow {
+                    call: call.clone(),
+                    agent: None,
+                    last_line: None,
+                })
+                .clone();
             if rows.len() > 2 * self.limit {
                 prune(&mut rows, self.limit);
             }
-            is_new
+            (row, is_new)
         };
         let _ = self.tx.send(FloorChange::Row(row));
         if is_new {
@@ -493,6 +498,18 @@ mod tests {
             }
         }
         assert!(seen_ended, "the floor saw the call end");
+
+        // Announced again (its contact item written anew), a call keeps
+        // its last line.
+        let again = store.call_details(&old).await.unwrap().unwrap();
+        floor.add(again);
+        assert_eq!(
+            floor.rows()[&old]
+                .last_line
+                .as_ref()
+                .map(|l| l.text.as_str()),
+            Some("First words")
+        );
 
         // Newest first.
         let ids: Vec<_> = floor

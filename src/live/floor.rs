@@ -213,6 +213,7 @@ mod tests {
                 attributes: BTreeMap::new(),
             },
             agent: Some(agent.into()),
+            alerts: Vec::new(),
             last_line: None,
         }
     }

@@ -13,8 +13,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, Notify, OnceCell};
 use tracing::Instrument;
 
-use crate::model::{CallDetails, CallId, Segment, Seq};
+use crate::model::{Alert, CallDetails, CallId, Segment, SegmentKey, Seq};
 
+use super::alerts::Alerts;
 use super::metrics::{Metrics, Resync};
 use super::store::metered::MeteredStore;
 use super::store::{CallStore, StoreError, StoreNotice};
@@ -26,6 +27,8 @@ pub enum FeedEvent {
     Details(CallDetails),
     /// The store stopped (false) or resumed (true) answering for this call.
     Source(bool),
+    /// A final line raised an alert (already kept with the call).
+    Alert(Alert),
 }
 
 /// Per-feed broadcast capacity. A viewer further behind than this re-reads
@@ -44,6 +47,8 @@ pub struct Hub {
     new_calls: broadcast::Sender<CallDetails>,
     linger: Duration,
     metrics: Arc<Metrics>,
+    /// Judges each final line a feed reads (none: no alerts).
+    alerts: std::sync::OnceLock<Arc<Alerts>>,
 }
 
 struct Feed {
@@ -75,9 +80,21 @@ impl Hub {
             new_calls,
             linger,
             metrics,
+            alerts: std::sync::OnceLock::new(),
         });
         tokio::spawn(watch_store(Arc::downgrade(&hub)));
         hub
+    }
+
+    /// Judges every final line the feeds read from now on (set once, at
+    /// start).
+    pub fn set_alerts(&self, alerts: Arc<Alerts>) {
+        let _ = self.alerts.set(alerts);
+    }
+
+    /// The rules and the alerts kept, if alerts are on.
+    pub fn alerts(&self) -> Option<&Arc<Alerts>> {
+        self.alerts.get()
     }
 
     pub fn store(&self) -> &Arc<dyn CallStore> {
@@ -247,6 +264,7 @@ async fn run_feed(
     let mut idle_since: Option<tokio::time::Instant> = None;
     let mut backoff = Duration::from_millis(250);
     let mut healthy = true;
+    let mut judged = Judged::default();
     loop {
         // Asked every time: a backend polls faster while a stream is down.
         let poll = hub.store.poll_interval();
@@ -267,7 +285,7 @@ async fn run_feed(
         if !woken && poll.is_none() {
             continue;
         }
-        match read_changes(&hub, &id, &feed, &mut last, &mut details).await {
+        match read_changes(&hub, &id, &feed, &mut last, &mut details, &mut judged).await {
             Ok(()) => {
                 if !healthy {
                     tracing::info!("data source answering again");
@@ -290,12 +308,29 @@ async fn run_feed(
     }
 }
 
+/// The text of each final line already judged, so a final is judged once
+/// (again only if a late update changes its words).
+#[derive(Default)]
+struct Judged(HashMap<SegmentKey, String>);
+
+impl Judged {
+    /// Whether `seg` is a final not judged yet in these words.
+    fn is_new(&mut self, seg: &Segment) -> bool {
+        if seg.partial || self.0.get(&seg.key()) == Some(&seg.text) {
+            return false;
+        }
+        self.0.insert(seg.key(), seg.text.clone());
+        true
+    }
+}
+
 async fn read_changes(
     hub: &Hub,
     id: &CallId,
     feed: &Feed,
     last: &mut Seq,
     details: &mut Option<CallDetails>,
+    judged: &mut Judged,
 ) -> Result<(), StoreError> {
     if let Some(current) = hub.store.call_details(id).await? {
         if details.as_ref() != Some(&current) {
@@ -307,7 +342,14 @@ async fn read_changes(
         let page = hub.store.segments_after(id, *last, PAGE).await?;
         for seg in page.segments {
             *last = seg.seq;
+            let raised = match hub.alerts() {
+                Some(alerts) if judged.is_new(&seg) => alerts.raise(id, &seg).await,
+                _ => Vec::new(),
+            };
             let _ = feed.tx.send(FeedEvent::Segment(seg));
+            for alert in raised {
+                let _ = feed.tx.send(FeedEvent::Alert(alert));
+            }
         }
         if !page.more {
             return Ok(());

@@ -79,7 +79,8 @@ pub enum ServerMsg {
     /// viewer may see, newest first (sent again if the socket fell behind).
     Floor { rows: Vec<FloorRow> },
     /// One call's row as it now stands (new, a new last line, ended).
-    FloorRow { row: FloorRow },
+    /// (Boxed: a row is the largest frame, and most frames are small.)
+    FloorRow { row: Box<FloorRow> },
     /// Sent when nothing else was for a while, so the browser can tell a
     /// quiet call from a dead connection.
     Heartbeat,

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 
+use crate::components::alerts::AlertBadges;
 use crate::components::call_card::CallCard;
 use crate::components::controls::call_path;
 use crate::components::downloads::Downloads;
@@ -38,6 +39,8 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
             .unwrap_or_else(|| loaded.clone())
     });
     let status = Memo::new(move |_| live.with(LiveState::status));
+    let alert_counts =
+        Memo::new(move |_| live.with(|s| s.alerts().map(|a| a.counts()).unwrap_or_default()));
     // The page still hears from the server: not once the session or the
     // access to this call has ended (what it shows may be out of date).
     let current = Memo::new(move |_| status.with(|s| !s.is_final()));
@@ -63,6 +66,7 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
             <CallCard call current details_open>
                 <StatusBadge status />
             </CallCard>
+            <AlertBadges counts=alert_counts />
             <Show when=move || cant_stay_awake.get()>
                 <p class="wake-note" role="status" data-testid="wake-lock-refused">
                     "This browser can't keep the screen on: it may sleep during the call."

@@ -1,5 +1,6 @@
 //! Reusable pieces of the pages.
 
+pub mod alerts;
 pub mod call_card;
 pub mod call_view;
 pub mod controls;

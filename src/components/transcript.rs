@@ -5,9 +5,10 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
+use crate::components::alerts::marked_text;
 use crate::context::ReadingBack;
 use crate::live::state::LiveState;
-use crate::model::{format_offset, Segment, SegmentKey, Speaker};
+use crate::model::{format_offset, Alert, Segment, SegmentKey, Speaker};
 
 /// Pixels from the bottom within which the reader counts as "at the end".
 const STICK_SLACK: i32 = 48;
@@ -114,7 +115,7 @@ pub fn TranscriptView(#[prop(into)] live: Signal<LiveState>) -> impl IntoView {
                 </Show>
                 <ol class="bubbles">
                     <For each=move || keys.get() key=|k| *k let:k>
-                        <Bubble id=k seg=segment(live, k) />
+                        <Bubble id=k seg=segment(live, k) alerts=alerts_on(live, k) />
                     </For>
                 </ol>
             </div>
@@ -136,9 +137,20 @@ fn segment(live: Signal<LiveState>, key: SegmentKey) -> Memo<Option<Segment>> {
     })
 }
 
+/// The alerts raised on the line with `key`.
+fn alerts_on(live: Signal<LiveState>, key: SegmentKey) -> Memo<Vec<Alert>> {
+    Memo::new(move |_| {
+        live.with(|s| {
+            s.alerts()
+                .map(|a| a.on(key).cloned().collect())
+                .unwrap_or_default()
+        })
+    })
+}
+
 /// One utterance; `id` says who and when they started.
 #[component]
-fn Bubble(id: SegmentKey, seg: Memo<Option<Segment>>) -> impl IntoView {
+fn Bubble(id: SegmentKey, seg: Memo<Option<Segment>>, alerts: Memo<Vec<Alert>>) -> impl IntoView {
     let SegmentKey { speaker, start_ms } = id;
     let partial = move || seg.with(|s| s.as_ref().is_some_and(|s| s.partial));
     let side = match speaker {
@@ -149,6 +161,7 @@ fn Bubble(id: SegmentKey, seg: Memo<Option<Segment>>) -> impl IntoView {
         <li
             class=side
             class:partial=partial
+            class:alerted=move || alerts.with(|a| !a.is_empty())
             data-testid="bubble"
             data-speaker=speaker.label()
             data-start=start_ms
@@ -161,7 +174,14 @@ fn Bubble(id: SegmentKey, seg: Memo<Option<Segment>>) -> impl IntoView {
                     <span class="typing" aria-label="still speaking">"…"</span>
                 </Show>
             </div>
-            <p class="text" data-testid="bubble-text">{move || seg.with(|s| s.as_ref().map(|s| s.text.clone()).unwrap_or_default())}</p>
+            <p class="text" data-testid="bubble-text">
+                {move || {
+                    seg.with(|s| {
+                        let text = s.as_ref().map(|s| s.text.as_str()).unwrap_or_default();
+                        alerts.with(|alerts| marked_text(text, alerts))
+                    })
+                }}
+            </p>
         </li>
     }
 }

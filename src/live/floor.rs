@@ -36,7 +36,7 @@ impl FloorState {
                 }
             }
             ServerMsg::FloorRow { row } => {
-                self.rows.insert(row.call.call_id.clone(), row);
+                self.rows.insert(row.call.call_id.clone(), *row);
             }
             ServerMsg::Error {
                 code: ErrorCode::SignedOut,
@@ -86,6 +86,14 @@ impl FloorState {
                     std::cmp::Reverse(started(r)),
                 )
             }),
+            // The most alerts, the most severe breaking a tie, then newest.
+            Sort::Alerts => rows.sort_by_key(|r| {
+                (
+                    std::cmp::Reverse(r.alert_total()),
+                    std::cmp::Reverse(r.alerts.iter().map(|c| c.severity).max()),
+                    std::cmp::Reverse(started(r)),
+                )
+            }),
         }
         rows
     }
@@ -111,6 +119,7 @@ pub enum Sort {
     #[default]
     Newest,
     Longest,
+    Alerts,
 }
 
 impl Sort {
@@ -118,6 +127,15 @@ impl Sort {
         match self {
             Sort::Newest => "newest",
             Sort::Longest => "longest",
+            Sort::Alerts => "alerts",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "longest" => Sort::Longest,
+            "alerts" => Sort::Alerts,
+            _ => Sort::Newest,
         }
     }
 }
@@ -129,6 +147,8 @@ pub struct FloorQuery {
     /// match whatever its formatting.
     pub search: String,
     pub live_only: bool,
+    /// Only calls that raised an alert.
+    pub with_alerts: bool,
     pub agent: Option<String>,
     pub sort: Sort,
 }
@@ -139,11 +159,9 @@ impl FloorQuery {
         Self {
             search: get("q").unwrap_or_default().trim().to_string(),
             live_only: get("live") == Some("1"),
+            with_alerts: get("alerts") == Some("1"),
             agent: get("agent").filter(|a| !a.is_empty()).map(str::to_string),
-            sort: match get("sort") {
-                Some("longest") => Sort::Longest,
-                _ => Sort::Newest,
-            },
+            sort: Sort::parse(get("sort").unwrap_or_default()),
         }
     }
 
@@ -155,6 +173,9 @@ impl FloorQuery {
         }
         if self.live_only {
             parts.push("live=1".into());
+        }
+        if self.with_alerts {
+            parts.push("alerts=1".into());
         }
         if let Some(agent) = &self.agent {
             parts.push(format!("agent={}", crate::url::percent_encode(agent)));
@@ -171,6 +192,9 @@ impl FloorQuery {
 
     fn admits(&self, row: &FloorRow) -> bool {
         if self.live_only && row.call.status() != CallStatus::Live {
+            return false;
+        }
+        if self.with_alerts && row.alerts.is_empty() {
             return false;
         }
         if let Some(agent) = &self.agent {
@@ -308,8 +332,9 @@ mod tests {
         let q = FloorQuery {
             search: "+1 415".into(),
             live_only: true,
+            with_alerts: true,
             agent: Some("amy".into()),
-            sort: Sort::Longest,
+            sort: Sort::Alerts,
         };
         let s = q.to_query_string();
         let params: HashMap<String, String> = s
@@ -326,11 +351,50 @@ mod tests {
     }
 
     #[test]
+    fn most_alerts_first_and_only_calls_with_alerts_when_asked() {
+        use crate::model::{AlertCount, Severity};
+        let count = |label: &str, severity, count| AlertCount {
+            label: label.into(),
+            severity,
+            count,
+        };
+        let mut rows = vec![
+            row(1, 1_000, None, "+1", "amy"),
+            row(2, 2_000, None, "+2", "bob"),
+            row(3, 3_000, None, "+3", "amy"),
+            row(4, 4_000, None, "+4", "cy"),
+        ];
+        rows[0].alerts = vec![count("Refund", Severity::Warning, 2)];
+        rows[1].alerts = vec![count("Escalation", Severity::Critical, 2)];
+        rows[2].alerts = vec![
+            count("Escalation", Severity::Critical, 1),
+            count("Refund", Severity::Warning, 2),
+        ];
+        let f = FloorState::new(rows);
+        let most = FloorQuery {
+            sort: Sort::Alerts,
+            ..Default::default()
+        };
+        // 3 has three; 2 and 1 have two each, 2's more severe; 4 none.
+        assert_eq!(ids(&f.view(&most, None)), ["03", "02", "01", "04"]);
+        let with = FloorQuery {
+            with_alerts: true,
+            ..Default::default()
+        };
+        assert_eq!(ids(&f.view(&with, None)), ["03", "02", "01"]);
+    }
+
+    #[test]
     fn pushed_rows_replace_their_call_and_a_new_table_replaces_all() {
         let mut f = floor();
         let mut ended = row(2, 2_000, Some(9_000), "+14155550102", "bob");
         ended.agent = Some("bob".into());
-        assert_eq!(f.apply(ServerMsg::FloorRow { row: ended }), Flow::Continue);
+        assert_eq!(
+            f.apply(ServerMsg::FloorRow {
+                row: Box::new(ended)
+            }),
+            Flow::Continue
+        );
         assert_eq!(f.len(), 3);
         let live = FloorQuery {
             live_only: true,

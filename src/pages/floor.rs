@@ -8,6 +8,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use crate::api::load_floor;
+use crate::components::alerts::AlertBadges;
 use crate::components::call_card::{format_local, format_rfc3339, format_utc};
 use crate::components::controls::call_path;
 use crate::components::status::StatusBadge;
@@ -102,6 +103,7 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
             <h2>"Calls"</h2>
             <StatusBadge status />
             <a href="/" class="to-dashboard" data-testid="to-dashboard">"Follow the newest call"</a>
+            <RulesLink />
         </div>
         <form class="floor-tools" role="search" on:submit=|ev| ev.prevent_default()>
             <label class="tool">
@@ -142,14 +144,13 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
                     data-testid="floor-sort"
                     prop:value=move || query.with(|q| q.sort.as_str())
                     on:change=move |ev| {
-                        let longest = event_target_value(&ev) == "longest";
-                        set_query.with_value(|set| {
-                            set(&|q| q.sort = if longest { Sort::Longest } else { Sort::Newest })
-                        });
+                        let sort = Sort::parse(&event_target_value(&ev));
+                        set_query.with_value(|set| set(&|q| q.sort = sort));
                     }
                 >
                     <option value="newest">"Newest first"</option>
                     <option value="longest">"Longest first"</option>
+                    <option value="alerts">"Most alerts"</option>
                 </select>
             </label>
             <label class="switch">
@@ -165,6 +166,20 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
                 />
                 <span class="track" aria-hidden="true"></span>
                 <span>"Live only"</span>
+            </label>
+            <label class="switch">
+                <input
+                    type="checkbox"
+                    role="switch"
+                    data-testid="floor-with-alerts"
+                    prop:checked=move || query.with(|q| q.with_alerts)
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        set_query.with_value(|set| set(&|q| q.with_alerts = on));
+                    }
+                />
+                <span class="track" aria-hidden="true"></span>
+                <span>"With alerts"</span>
             </label>
         </form>
         <Show
@@ -195,13 +210,21 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
                         <th scope="col">"Started"</th>
                         <th scope="col">"Duration"</th>
                         <th scope="col">"State"</th>
+                        <th scope="col">"Alerts"</th>
                         <th scope="col">"Last said"</th>
                     </tr>
                 </thead>
                 <tbody>
                     <For
                         each=move || shown.get()
-                        key=|row| (row.call.call_id.clone(), row.call.ended_at_ms, row.last_line.clone())
+                        key=|row| {
+                            (
+                                row.call.call_id.clone(),
+                                row.call.ended_at_ms,
+                                row.last_line.clone(),
+                                row.alerts.iter().map(|c| (c.label.clone(), c.count)).collect::<Vec<_>>(),
+                            )
+                        }
                         let:row
                     >
                         <Row row now=Signal::derive(now) />
@@ -235,6 +258,7 @@ fn Row(row: FloorRow, #[prop(into)] now: Signal<Option<i64>>) -> impl IntoView {
     };
     // The same elements with or without a line (the page may hydrate
     // rows a moment newer than the server drew them).
+    let alerts = row.alerts.clone();
     let (speaker, said) = match &row.last_line {
         Some(line) => (format!("{}: ", line.speaker.label()), line.text.clone()),
         None => (String::new(), String::new()),
@@ -257,10 +281,32 @@ fn Row(row: FloorRow, #[prop(into)] now: Signal<Option<i64>>) -> impl IntoView {
                     {if live { "Live" } else { "Ended" }}
                 </span>
             </td>
+            <td data-label="Alerts" class="row-alerts" data-testid="row-alerts">
+                <AlertBadges counts=alerts />
+            </td>
             <td data-label="Last said" class="last-line" data-testid="row-last-line">
                 <strong>{speaker}</strong>
                 <span>{said}</span>
             </td>
         </tr>
+    }
+}
+
+/// A link to the alert rules, for those who may edit them.
+#[component]
+fn RulesLink() -> impl IntoView {
+    let me = use_context::<crate::context::Me>().map(|m| m.0);
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                let user = match me {
+                    Some(me) => me.await.ok().flatten(),
+                    None => None,
+                };
+                user.filter(|u| u.role != crate::model::Role::Agent).map(|_| {
+                    view! { <a href="/rules" class="to-rules" data-testid="rules-link">"Alert rules"</a> }
+                })
+            })}
+        </Suspense>
     }
 }

@@ -49,6 +49,8 @@ pub enum Door {
     Export,
     /// The floor view: the list of calls, and its live socket.
     Floor,
+    /// The alert rules (reading and editing them).
+    Rules,
 }
 
 impl Door {
@@ -61,6 +63,7 @@ impl Door {
             Door::Share => "share",
             Door::Export => "export",
             Door::Floor => "floor",
+            Door::Rules => "rules",
         }
     }
 }

@@ -19,8 +19,9 @@ use super::store::{StoreError, StoreNotice};
 /// What changed on the floor.
 #[derive(Clone, Debug)]
 pub enum FloorChange {
-    /// One call's row as it now stands.
-    Row(FloorRow),
+    /// One call's row as it now stands (boxed: a row is large, and the
+    /// channel holds many changes).
+    Row(Box<FloorRow>),
     /// Calls left the floor (or many changed): read the whole table again.
     Table,
 }
@@ -229,7 +230,7 @@ impl Floor {
                 .and_then(|row| change(row).then(|| row.clone()))
         };
         if let Some(row) = changed {
-            let _ = self.tx.send(FloorChange::Row(row));
+            let _ = self.tx.send(FloorChange::Row(Box::new(row)));
         }
     }
 
@@ -289,7 +290,7 @@ impl Floor {
             }
             (row, is_new)
         };
-        let _ = self.tx.send(FloorChange::Row(row));
+        let _ = self.tx.send(FloorChange::Row(Box::new(row)));
         if is_new {
             self.follow(call, None);
         }
@@ -443,7 +444,7 @@ mod tests {
                 .expect("a row update in time")
                 .expect("the floor is running");
             if let FloorChange::Row(row) = change {
-                return row;
+                return *row;
             }
         }
     }

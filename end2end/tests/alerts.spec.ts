@@ -147,3 +147,75 @@ test.describe('as an agent', () => {
     await expect(page.getByTestId('rules-link')).toHaveCount(0);
   });
 });
+
+test('alert latency, write to badge, on the call and the floor (figures printed)', async ({ writer, page, context }, info) => {
+  const id = await writer.createCall('+14155550147', { agentUsername: 'amy' });
+  await live(page, `/calls/${id}`);
+  const floor = await context.newPage();
+  await live(floor, '/calls');
+  await expect(row(floor, id)).toBeVisible();
+  const onCall: number[] = [];
+  const onFloor: number[] = [];
+  const runs = 15;
+  for (let i = 1; i <= runs; i++) {
+    const n = String(i);
+    const call = whenShown(page, `[data-testid="alert-badge"][data-label="Escalation"][data-count="${n}"]`);
+    const fl = whenShown(floor, `[data-call-id="${id}"] [data-testid="alert-badge"][data-label="Escalation"][data-count="${n}"]`);
+    const written = Date.now();
+    await writer.say(id, 'Customer', i * 2_000, `Line ${i}: let me speak to your supervisor.`);
+    const [a, b] = await Promise.all([call, fl]);
+    onCall.push(a - written);
+    onFloor.push(b - written);
+  }
+  const pct = (xs: number[], p: number) => {
+    const s = [...xs].sort((x, y) => x - y);
+    return Math.round(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]);
+  };
+  console.log(
+    `${info.project.name}: alert write -> badge over ${runs} finals: call p50 ${pct(onCall, 50)} ms, p95 ${pct(onCall, 95)} ms; floor p50 ${pct(onFloor, 50)} ms, p95 ${pct(onFloor, 95)} ms`,
+  );
+  await expect(page.locator('[data-testid="alert-badge"][data-label="Escalation"]')).toHaveAttribute('data-count', String(runs));
+  await expect(page.getByTestId('alert-hit')).toHaveCount(runs);
+});
+
+test('critical alerts notify only once switched on, and the choice is remembered', async ({ writer, page }) => {
+  // The page's notifications, recorded instead of shown.
+  await page.addInitScript(() => {
+    const w = window as unknown as { __notes: { title: string; body?: string }[]; Notification: unknown };
+    w.__notes = [];
+    class Recorded {
+      static permission = 'granted';
+      static requestPermission = async () => 'granted';
+      constructor(title: string, options?: { body?: string }) {
+        w.__notes.push({ title, body: options?.body });
+      }
+    }
+    w.Notification = Recorded;
+  });
+  const notes = () => page.evaluate(() => (window as unknown as { __notes: { body?: string }[] }).__notes);
+  const id = await writer.createCall('+14155550148', { agentUsername: 'amy' });
+  await live(page, `/calls/${id}`);
+  const toggle = page.getByTestId('details-toggle');
+  if (await toggle.isVisible()) await toggle.click();
+  const sw = page.getByTestId('notify-critical');
+  await expect(sw).not.toBeChecked();
+
+  // Off by default: a critical alert shows its badge, and nothing else.
+  await writer.say(id, 'Customer', 0, 'I want to speak to a manager.');
+  await expect(page.locator('[data-testid="alert-badge"][data-label="Escalation"]')).toHaveAttribute('data-count', '1');
+  expect(await notes()).toEqual([]);
+
+  await sw.check();
+  await writer.say(id, 'Customer', 2_000, 'A refund, please.');
+  await expect(page.locator('[data-testid="alert-badge"][data-label="Refund"]')).toBeVisible();
+  await writer.say(id, 'Customer', 4_000, 'Let me speak to your supervisor.');
+  await expect(page.locator('[data-testid="alert-badge"][data-label="Escalation"]')).toHaveAttribute('data-count', '2');
+  // One notification: the critical one (a warning never notifies).
+  await expect.poll(notes).toHaveLength(1);
+  expect((await notes())[0].body).toContain(`call ${id.split('-')[0]}`);
+
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  if (await toggle.isVisible()) await toggle.click();
+  await expect(page.getByTestId('notify-critical')).toBeChecked();
+});

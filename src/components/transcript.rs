@@ -6,6 +6,7 @@ use leptos::html::Div;
 use leptos::prelude::*;
 
 use crate::components::alerts::marked_text;
+use crate::components::find::{Finding, LineFinds};
 use crate::context::ReadingBack;
 use crate::live::state::LiveState;
 use crate::model::{format_offset, Alert, Segment, SegmentKey, Speaker};
@@ -39,6 +40,7 @@ pub fn TranscriptView(#[prop(into)] live: Signal<LiveState>) -> impl IntoView {
             })
         })
     });
+    let finding = use_context::<Finding>();
     let scroller = NodeRef::<Div>::new();
     // Follow the newest line until the reader scrolls up.
     let stick = RwSignal::new(true);
@@ -115,7 +117,12 @@ pub fn TranscriptView(#[prop(into)] live: Signal<LiveState>) -> impl IntoView {
                 </Show>
                 <ol class="bubbles">
                     <For each=move || keys.get() key=|k| *k let:k>
-                        <Bubble id=k seg=segment(live, k) alerts=alerts_on(live, k) />
+                        <Bubble
+                            id=k
+                            seg=segment(live, k)
+                            alerts=alerts_on(live, k)
+                            found=finding.map(|f| f.on(k))
+                        />
                     </For>
                 </ol>
             </div>
@@ -150,7 +157,13 @@ fn alerts_on(live: Signal<LiveState>, key: SegmentKey) -> Memo<Vec<Alert>> {
 
 /// One utterance; `id` says who and when they started.
 #[component]
-fn Bubble(id: SegmentKey, seg: Memo<Option<Segment>>, alerts: Memo<Vec<Alert>>) -> impl IntoView {
+fn Bubble(
+    id: SegmentKey,
+    seg: Memo<Option<Segment>>,
+    alerts: Memo<Vec<Alert>>,
+    /// The transcript search's hits in this line (none: no search here).
+    found: Option<Memo<LineFinds>>,
+) -> impl IntoView {
     let SegmentKey { speaker, start_ms } = id;
     let partial = move || seg.with(|s| s.as_ref().is_some_and(|s| s.partial));
     let side = match speaker {
@@ -178,7 +191,8 @@ fn Bubble(id: SegmentKey, seg: Memo<Option<Segment>>, alerts: Memo<Vec<Alert>>) 
                 {move || {
                     seg.with(|s| {
                         let text = s.as_ref().map(|s| s.text.as_str()).unwrap_or_default();
-                        alerts.with(|alerts| marked_text(text, alerts))
+                        let finds = found.map(|f| f.get()).unwrap_or_default();
+                        alerts.with(|alerts| marked_text(text, alerts, &finds.ranges, finds.current))
                     })
                 }}
             </p>

@@ -66,6 +66,16 @@ impl FloorState {
         self.rows.len()
     }
 
+    /// Critical alerts on every call of the floor (a rise is a new one).
+    pub fn critical_alerts(&self) -> u32 {
+        self.rows
+            .values()
+            .flat_map(|r| &r.alerts)
+            .filter(|c| c.severity == crate::model::Severity::Critical)
+            .map(|c| c.count)
+            .sum()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
@@ -382,6 +392,8 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(ids(&f.view(&with, None)), ["03", "02", "01"]);
+        // Critical ones counted over the floor, for notifications.
+        assert_eq!(f.critical_alerts(), 3);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::api::load_floor;
 use crate::components::alerts::AlertBadges;
 use crate::components::call_card::{format_local, format_rfc3339, format_utc};
 use crate::components::controls::call_path;
+use crate::components::notify::CriticalNotify;
 use crate::components::status::StatusBadge;
 use crate::components::top_bar::TopBar;
 use crate::context::Clock;
@@ -89,6 +90,7 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
         state.with(|s| s.view(&q, at))
     });
     let total = Memo::new(move |_| state.with(FloorState::len));
+    let critical = Memo::new(move |_| state.with(FloorState::critical_alerts));
     // The rows are drawn in the browser, from its own copy of the table:
     // rows change by the moment, and a page hydrating over rows the server
     // drew a moment earlier would keep the old ones' text under the new
@@ -104,6 +106,7 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
             <StatusBadge status />
             <a href="/" class="to-dashboard" data-testid="to-dashboard">"Follow the newest call"</a>
             <RulesLink />
+            <CriticalNotify critical=critical what="the floor".to_string() />
         </div>
         <form class="floor-tools" role="search" on:submit=|ev| ev.prevent_default()>
             <label class="tool">

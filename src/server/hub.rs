@@ -265,6 +265,7 @@ async fn run_feed(
     let mut backoff = Duration::from_millis(250);
     let mut healthy = true;
     let mut judged = Judged::default();
+    judge_backlog(&hub, &id, &feed, last, &mut judged).await;
     loop {
         // Asked every time: a backend polls faster while a stream is down.
         let poll = hub.store.poll_interval();
@@ -324,6 +325,34 @@ impl Judged {
     }
 }
 
+/// Judges the lines written before the feed started (a call's first
+/// lines can come before the server hears of the call; a server started
+/// mid-call): alerts are kept once whoever judges, and announced.
+async fn judge_backlog(hub: &Hub, id: &CallId, feed: &Feed, until: Seq, judged: &mut Judged) {
+    let Some(alerts) = hub.alerts() else { return };
+    let mut after = Seq::ZERO;
+    while after < until {
+        let page = match hub.store.segments_after(id, after, PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "earlier lines not judged for alerts");
+                return;
+            }
+        };
+        for seg in page.segments.iter().filter(|s| s.seq <= until) {
+            if judged.is_new(seg) {
+                for alert in alerts.raise(id, seg).await {
+                    let _ = feed.tx.send(FeedEvent::Alert(alert));
+                }
+            }
+        }
+        match page.segments.last() {
+            Some(last) if page.more => after = last.seq,
+            _ => return,
+        }
+    }
+}
+
 async fn read_changes(
     hub: &Hub,
     id: &CallId,
@@ -354,5 +383,80 @@ async fn read_changes(
         if !page.more {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::Speaker;
+    use crate::server::alerts::book::LocalBook;
+    use crate::server::store::memory::MemoryStore;
+    use crate::server::store::{CallSink, NewContact, SegmentWrite};
+
+    #[tokio::test]
+    async fn lines_written_before_a_feed_started_are_judged_once_it_starts() {
+        let store = Arc::new(MemoryStore::new(10));
+        let hub = Hub::start(store.clone(), Duration::from_secs(1));
+        let rules =
+            std::env::temp_dir().join(format!("travoiq-hub-rules-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&rules);
+        hub.set_alerts(Arc::new(Alerts::new(Arc::new(LocalBook::new(&rules)))));
+        let id = CallId::parse("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap();
+        store
+            .start_call(NewContact {
+                call_id: id.clone(),
+                attributes: BTreeMap::from([("contactId".to_string(), id.to_string())]),
+            })
+            .await
+            .unwrap();
+        let line = |start_ms, text: &str, partial| SegmentWrite {
+            speaker: Speaker::Customer,
+            segment_id: format!("{start_ms}"),
+            start_ms,
+            end_ms: start_ms + 500,
+            text: text.into(),
+            partial,
+        };
+        // Before anyone watches: a final that matches, a partial that would.
+        store
+            .write_segment(&id, line(0, "I want a refund", false))
+            .await
+            .unwrap();
+        store
+            .write_segment(&id, line(900, "cancel", true))
+            .await
+            .unwrap();
+        let mut rx = hub.subscribe(&id).await.unwrap();
+        let alert = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let Ok(FeedEvent::Alert(alert)) = rx.recv().await {
+                    return alert;
+                }
+            }
+        })
+        .await
+        .expect("the earlier final is judged");
+        assert_eq!(alert.label, "Refund");
+        // The partial's final comes live, judged once.
+        store
+            .write_segment(&id, line(900, "cancel it", false))
+            .await
+            .unwrap();
+        store
+            .write_segment(&id, line(900, "cancel it", false))
+            .await
+            .unwrap();
+        let mut labels = Vec::new();
+        while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await
+        {
+            if let FeedEvent::Alert(a) = event {
+                labels.push(a.label);
+            }
+        }
+        assert_eq!(labels, ["Cancellation"]);
+        let _ = std::fs::remove_file(&rules);
     }
 }

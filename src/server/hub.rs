@@ -162,6 +162,9 @@ impl Hub {
             tx,
             wake: Notify::new(),
         });
+        // A change written while the feed was being positioned woke no
+        // one (the feed was not registered yet): its first turn reads.
+        feed.wake.notify_one();
         let span = tracing::info_span!("feed", call_id = %id);
         tokio::spawn(
             run_feed(self.clone(), id.clone(), feed.clone(), start, details).instrument(span),

@@ -388,10 +388,11 @@ async fn the_floor_lists_for_each_role_only_the_calls_it_may_see() {
     let bobs = call_for(&w.app, "bob", "newer").await;
     let mine = call_for(&w.app, "agent", "newer").await;
     let mut heard = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !heard.contains(&format!("{SECRET} newer")) {
-        let frame = tokio::time::timeout(Duration::from_secs(5), next_json(&mut floor))
+        let frame = tokio::time::timeout_at(deadline, next_json(&mut floor))
             .await
-            .expect("the agent's new line is pushed");
+            .unwrap_or_else(|_| panic!("the agent's new line is pushed; heard {heard}"));
         assert_eq!(frame["type"], "floorRow", "{frame}");
         assert_eq!(frame["row"]["call"]["callId"], mine.as_str(), "not {bobs}");
         heard.push_str(&frame.to_string());

@@ -74,9 +74,14 @@ pub fn ws_request(
 pub fn plain_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(ANSWER_WITHIN)
         .build()
         .expect("client")
 }
+
+/// How long a test waits for any one answer from a test server: a server
+/// that hangs fails the test, naming where, instead of holding up the run.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 
 /// The developer API's token in every test server.
 pub const DEV_TOKEN: &str = "test-dev-token";
@@ -309,6 +314,7 @@ pub async fn spawn_app_at(addr: &str, extra: &[(&str, &str)]) -> TestApp {
         metrics_base,
         http: reqwest::Client::builder()
             .default_headers(headers)
+            .timeout(ANSWER_WITHIN)
             .build()
             .expect("client"),
         cookie,
@@ -375,7 +381,11 @@ impl TestApp {
     /// the handshake's HTTP status.
     pub async fn connect_as(&self, path: &str, cookie: Option<&str>) -> Result<Ws, u16> {
         let request = ws_request(&format!("{}{path}", self.ws_base), cookie);
-        match tokio_tungstenite::connect_async(request).await {
+        let handshake = tokio_tungstenite::connect_async(request);
+        let Ok(connected) = tokio::time::timeout(ANSWER_WITHIN, handshake).await else {
+            panic!("no socket handshake on {path} within {ANSWER_WITHIN:?}");
+        };
+        match connected {
             Ok((ws, _)) => Ok(ws),
             Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
             Err(e) => panic!("socket failed: {e}"),
@@ -385,6 +395,12 @@ impl TestApp {
 
 /// The next frame that is not a heartbeat, as raw JSON.
 pub async fn next_json(ws: &mut Ws) -> Value {
+    tokio::time::timeout(ANSWER_WITHIN, next_json_among_heartbeats(ws))
+        .await
+        .expect("a frame other than heartbeats in time")
+}
+
+async fn next_json_among_heartbeats(ws: &mut Ws) -> Value {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
             .await

@@ -50,10 +50,15 @@ for (const scheme of ['light', 'dark'] as const) {
       await writer.say(id, 'Customer', 0, 'Hello, I would like to change my booking.');
       await writer.say(id, 'Agent', 1500, 'Of course, let me look that up for you.');
       await writer.say(id, 'Customer', 3000, 'It is for next Tues', true);
+      await writer.say(id, 'Customer', 900, 'Or I want a refund, or to speak to a manager.');
       await dashboard.goto(`/calls/${id}`);
-      await expect(dashboard.bubbles).toHaveCount(3);
+      await expect(dashboard.bubbles).toHaveCount(4);
+      // Alert badges and marked words, and a search with its hits.
+      await expect(page.getByTestId('alert-hit')).toHaveCount(2);
       await expectAccessible(page, `call (${scheme})`);
       await openEverything(dashboard, page);
+      await page.getByTestId('find-input').fill('booking');
+      await expect(page.getByTestId('find-hit')).toHaveCount(1);
       await expectAccessible(page, `call, details open (${scheme})`);
       await writer.end(id);
       await expect(dashboard.callState).toHaveText('Ended');
@@ -69,6 +74,23 @@ for (const scheme of ['light', 'dark'] as const) {
       await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
       await expect(page.getByTestId('call-row')).toHaveCount(2);
       await expectAccessible(page, `floor (${scheme})`);
+    });
+
+    test.describe('the rules page', () => {
+      test.use({ allowConsole: ['status of 400'] });
+      test('the alert rules', async ({ page }) => {
+        await page.goto('/rules');
+        await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+        await expect(page.getByTestId('rule-row').first()).toBeVisible();
+        await expectAccessible(page, `rules (${scheme})`);
+        // With a refusal on it.
+        await page.getByTestId('rule-label').fill('Broken');
+        await page.getByTestId('rule-kind').selectOption('regex');
+        await page.getByTestId('rule-pattern-input').fill('(');
+        await page.getByTestId('rule-save').click();
+        await expect(page.getByTestId('rules-error')).toBeVisible();
+        await expectAccessible(page, `rules with an error (${scheme})`);
+      });
     });
 
     test('an unknown call, and an address that is no call id', async ({ dashboard, page }) => {

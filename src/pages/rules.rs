@@ -23,10 +23,12 @@ pub fn Rules() -> impl IntoView {
     );
     // The rule being edited (none: the form adds one).
     let editing = RwSignal::new(None::<Rule>);
+    let fields = Fields::new();
     let message = RwSignal::new(None::<Result<String, String>>);
     Effect::new(move |_| match save.value().get() {
         Some(Ok(rule)) => {
             editing.set(None);
+            fields.clear();
             message.set(Some(Ok(format!(
                 "Rule \u{201c}{}\u{201d} saved.",
                 rule.label
@@ -59,8 +61,8 @@ pub fn Rules() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match rules.await {
                         Ok(list) => view! {
-                            <RuleTable list editing delete />
-                            <RuleForm save editing />
+                            <RuleTable list editing fields delete />
+                            <RuleForm save editing fields />
                         }
                         .into_any(),
                         Err(AppError::NotAllowed) => view! {
@@ -87,6 +89,7 @@ fn watches_words(w: Watches) -> &'static str {
 fn RuleTable(
     list: Vec<Rule>,
     editing: RwSignal<Option<Rule>>,
+    fields: Fields,
     delete: ServerAction<DeleteRule>,
 ) -> impl IntoView {
     if list.is_empty() {
@@ -121,7 +124,10 @@ fn RuleTable(
                     <td data-label="Speaker">{watches_words(rule.speaker)}</td>
                     <td data-label="Severity">{rule.severity.as_str()}</td>
                     <td class="actions">
-                        <button type="button" data-testid="rule-edit" on:click=move |_| editing.set(Some(for_edit.clone()))>
+                        <button type="button" data-testid="rule-edit" on:click=move |_| {
+                            fields.fill(&for_edit);
+                            editing.set(Some(for_edit.clone()));
+                        }>
                             "Edit"
                         </button>
                         <button type="button" class="danger" data-testid="rule-delete" on:click=on_delete>
@@ -149,27 +155,55 @@ fn RuleTable(
     .into_any()
 }
 
+/// The form's fields. Kept by the page, so a form drawn again (the list
+/// reloads after every change) keeps what was typed.
+#[derive(Clone, Copy)]
+struct Fields {
+    kind: RwSignal<String>,
+    pattern: RwSignal<String>,
+    speaker: RwSignal<String>,
+    severity: RwSignal<String>,
+    label: RwSignal<String>,
+}
+
+impl Fields {
+    fn new() -> Self {
+        Self {
+            kind: RwSignal::new("phrase".to_string()),
+            pattern: RwSignal::new(String::new()),
+            speaker: RwSignal::new("customer".to_string()),
+            severity: RwSignal::new("warning".to_string()),
+            label: RwSignal::new(String::new()),
+        }
+    }
+
+    fn fill(self, rule: &Rule) {
+        self.kind.set(rule.kind.as_str().into());
+        self.pattern.set(rule.pattern.clone());
+        self.speaker.set(rule.speaker.as_str().into());
+        self.severity.set(rule.severity.as_str().into());
+        self.label.set(rule.label.clone());
+    }
+
+    fn clear(self) {
+        self.pattern.set(String::new());
+        self.label.set(String::new());
+    }
+}
+
 #[component]
-fn RuleForm(save: ServerAction<SaveRule>, editing: RwSignal<Option<Rule>>) -> impl IntoView {
-    let kind = RwSignal::new("phrase".to_string());
-    let pattern = RwSignal::new(String::new());
-    let speaker = RwSignal::new("customer".to_string());
-    let severity = RwSignal::new("warning".to_string());
-    let label = RwSignal::new(String::new());
-    // Editing fills the form; saving or cancelling empties it.
-    Effect::new(move |_| match editing.get() {
-        Some(rule) => {
-            kind.set(rule.kind.as_str().into());
-            pattern.set(rule.pattern);
-            speaker.set(rule.speaker.as_str().into());
-            severity.set(rule.severity.as_str().into());
-            label.set(rule.label);
-        }
-        None => {
-            pattern.set(String::new());
-            label.set(String::new());
-        }
-    });
+fn RuleForm(
+    save: ServerAction<SaveRule>,
+    editing: RwSignal<Option<Rule>>,
+    fields: Fields,
+) -> impl IntoView {
+    let Fields {
+        kind,
+        pattern,
+        speaker,
+        severity,
+        label,
+    } = fields;
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         save.dispatch(SaveRule {
@@ -212,7 +246,10 @@ fn RuleForm(save: ServerAction<SaveRule>, editing: RwSignal<Option<Rule>>) -> im
                     {move || if editing.with(Option::is_some) { "Save rule" } else { "Add rule" }}
                 </button>
                 <Show when=move || editing.with(Option::is_some)>
-                    <button type="button" data-testid="rule-cancel" on:click=move |_| editing.set(None)>"Cancel"</button>
+                    <button type="button" data-testid="rule-cancel" on:click=move |_| {
+                        editing.set(None);
+                        fields.clear();
+                    }>"Cancel"</button>
                 </Show>
             </div>
         </form>

@@ -8,3 +8,4 @@ pub mod floor;
 pub mod state;
 pub mod status;
 pub mod transcript;
+pub mod wall;

@@ -5,3 +5,4 @@ pub mod dashboard;
 pub mod floor;
 pub mod not_found;
 pub mod sign_in;
+pub mod wall;

@@ -149,9 +149,12 @@ pub(crate) enum Door {
     FloorPage,
     FnFloor,
     FloorSocket,
+    /// The wall's page, naming a call (its tiles then ask [`Door::FnCall`]
+    /// and [`Door::Socket`] for each call).
+    WallPage,
 }
 
-const DOORS: [Door; 10] = [
+const DOORS: [Door; 11] = [
     Door::RestDetails,
     Door::RestLatest,
     Door::FnCall,
@@ -162,6 +165,7 @@ const DOORS: [Door; 10] = [
     Door::FloorPage,
     Door::FnFloor,
     Door::FloorSocket,
+    Door::WallPage,
 ];
 
 pub(crate) async fn knock(app: &TestApp, door: Door, cookie: Option<&str>, call: &str) -> Answer {
@@ -204,6 +208,11 @@ pub(crate) async fn knock(app: &TestApp, door: Door, cookie: Option<&str>, call:
         }
         Door::Page => {
             with_cookie(client.get(format!("{}/calls/{call}", app.base)))
+                .send()
+                .await
+        }
+        Door::WallPage => {
+            with_cookie(client.get(format!("{}/wall?calls={call}", app.base)))
                 .send()
                 .await
         }
@@ -285,7 +294,7 @@ async fn without_a_valid_session_no_door_opens_and_nothing_leaks() {
             let a = knock(&w.app, door, cookie, &w.own).await;
             assert!(!a.leaks(), "{what} at {door:?} leaked: {a:?}");
             let expected = match door {
-                Door::Page | Door::FloorPage => 303,
+                Door::Page | Door::FloorPage | Door::WallPage => 303,
                 _ => 401,
             };
             assert_eq!(a.status, expected, "{what} at {door:?}: {a:?}");
@@ -296,10 +305,44 @@ async fn without_a_valid_session_no_door_opens_and_nothing_leaks() {
                         && !a.body.starts_with("/signin?next=/calls/"),
                     "{a:?}"
                 ),
+                Door::WallPage => assert!(a.body.starts_with("/signin?next=/wall"), "{a:?}"),
                 _ => {}
             }
         }
     }
+}
+
+/// The wall's page carries no call data itself (its tiles load each call
+/// through the call's own doors, as the viewer may see it): it opens for
+/// every signed-in role and says nothing of the call it names.
+#[tokio::test]
+async fn the_wall_opens_for_every_role_and_its_tiles_ask_the_calls_own_doors() {
+    let w = world().await;
+    for (who, cookie) in [
+        ("supervisor", w.app.cookie.as_str()),
+        ("admin", w.admin.as_str()),
+        ("agent", w.agent.as_str()),
+        ("bob", w.bob.as_str()),
+    ] {
+        for call in [&w.own, &w.other] {
+            let a = knock(&w.app, Door::WallPage, Some(cookie), call).await;
+            assert_eq!(a.status, 200, "{who}: {a:?}");
+            assert!(!a.leaks(), "{who} on the wall page: {a:?}");
+        }
+        // The following wall (no calls named) as well.
+        let a = knock(&w.app, Door::WallPage, Some(cookie), "").await;
+        assert_eq!(a.status, 200, "{who}: {a:?}");
+        assert!(!a.leaks(), "{who} on the following wall: {a:?}");
+    }
+    // What a tile asks: an agent gets their own call, and for another's
+    // the same answer as for an unknown call (see
+    // `another_agents_call_looks_exactly_like_an_unknown_one`).
+    let own = knock(&w.app, Door::FnCall, Some(&w.agent), &w.own).await;
+    assert_eq!(own.status, 200, "{own:?}");
+    let theirs = knock(&w.app, Door::FnCall, Some(&w.agent), &w.other).await;
+    let unknown = knock(&w.app, Door::FnCall, Some(&w.agent), UNKNOWN).await;
+    assert_eq!(theirs.status, unknown.status);
+    assert!(!theirs.leaks(), "{theirs:?}");
 }
 
 #[tokio::test]

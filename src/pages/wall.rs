@@ -27,10 +27,6 @@ use crate::model::{CallDetails, CallId, CallSnapshot, CallStatus};
 pub fn Wall() -> impl IntoView {
     let params = use_query_map();
     let request = Memo::new(move |_| params.with(|p| parse_calls(p.get_str("calls"))));
-    // The tiles are drawn in the browser (each loads its call and opens its
-    // socket there); until the page runs it says it is loading.
-    let running = RwSignal::new(false);
-    Effect::new(move |_| running.set(true));
     view! {
         <Title text="Wall · TravoIQ Monitor" />
         <main class="page wall">
@@ -47,31 +43,28 @@ pub fn Wall() -> impl IntoView {
                 </p>
                 <a href="/calls" class="to-dashboard" data-testid="to-floor">"All calls"</a>
             </div>
-            <Show
-                when=move || running.get()
-                fallback=|| view! { <p class="empty" data-testid="wall-loading">"Loading calls…"</p> }
-            >
-                {move || match request.get() {
-                    WallRequest::Following => view! { <FollowingWall /> }.into_any(),
-                    WallRequest::Chosen(tiles) => view! {
-                        <div class="wall-grid" data-testid="wall-grid">
-                            {tiles.into_iter().map(|tile| view! { <WallTile tile /> }).collect_view()}
-                        </div>
-                    }
-                    .into_any(),
-                    WallRequest::TooMany(n) => view! {
-                        <section class="empty-state" data-testid="wall-refused" role="alert">
-                            <h2>{format!("A wall shows at most {MAX_TILES} calls; this address names {n}.")}</h2>
-                            <p>
-                                "Pick up to " {MAX_TILES} " calls on "
-                                <a href="/calls">"the floor"</a>
-                                "."
-                            </p>
-                        </section>
-                    }
-                    .into_any(),
-                }}
-            </Show>
+            {move || match request.get() {
+                WallRequest::Following => view! { <FollowingWall /> }.into_any(),
+                // The chosen calls come with the page, each loaded as the
+                // viewer may see it.
+                WallRequest::Chosen(tiles) => view! {
+                    <div class="wall-grid" data-testid="wall-grid">
+                        {tiles.into_iter().map(|tile| view! { <WallTile tile /> }).collect_view()}
+                    </div>
+                }
+                .into_any(),
+                WallRequest::TooMany(n) => view! {
+                    <section class="empty-state" data-testid="wall-refused" role="alert">
+                        <h2>{format!("A wall shows at most {MAX_TILES} calls; this address names {n}.")}</h2>
+                        <p>
+                            "Pick up to " {MAX_TILES} " calls on "
+                            <a href="/calls">"the floor"</a>
+                            "."
+                        </p>
+                    </section>
+                }
+                .into_any(),
+            }}
         </main>
     }
 }
@@ -80,6 +73,23 @@ pub fn Wall() -> impl IntoView {
 /// live over `/ws/floor`.
 #[component]
 fn FollowingWall() -> impl IntoView {
+    // The floor's calls change by the moment: the tiles are chosen and
+    // drawn in the browser (as the floor draws its rows), from the
+    // floor's table and socket.
+    let running = RwSignal::new(false);
+    Effect::new(move |_| running.set(true));
+    view! {
+        <Show
+            when=move || running.get()
+            fallback=|| view! { <p class="empty" data-testid="wall-loading">"Loading calls…"</p> }
+        >
+            <FollowingLoad />
+        </Show>
+    }
+}
+
+#[component]
+fn FollowingLoad() -> impl IntoView {
     let rows = LocalResource::new(load_floor);
     view! {
         <Suspense fallback=|| view! { <p class="empty" data-testid="wall-loading">"Loading calls…"</p> }>
@@ -168,9 +178,9 @@ fn TileMessage(shown: String, message: String) -> impl IntoView {
 #[component]
 fn CallTile(id: CallId) -> impl IntoView {
     let asked = id.to_string();
-    let snapshot = LocalResource::new({
+    let snapshot = Resource::new(|| (), {
         let asked = asked.clone();
-        move || load_call(asked.clone(), None)
+        move |_| load_call(asked.clone(), None)
     });
     view! {
         <Suspense fallback={

@@ -2,7 +2,8 @@
 //! grow with the number of viewers: the real server on the DynamoDB backend
 //! (moto on loopback), one simulated call written by the writer, and 1 then
 //! 50 WebSocket viewers on it; once with streams on the tables (as upstream
-//! creates them) and once without. Prints requests per second by kind.
+//! creates them) and once without; then, with streams, 1 and 50 viewers of
+//! the floor (`/ws/floor`) instead. Prints requests per second by kind.
 //!
 //!     cargo bench --features ssr --bench read_cost
 //!
@@ -45,18 +46,22 @@ async fn main() {
         "{:<14} {:>8} {:>8} {:>8} {:>8} {:>10} {:>8}",
         "tables", "viewers", "Query", "GetItem", "Scan", "GetRecords", "total"
     );
-    for streams in [true, false] {
+    for (streams, on) in [
+        (true, Watching::Call),
+        (false, Watching::Call),
+        (true, Watching::Floor),
+    ] {
         let mut totals = Vec::new();
         for viewers in [1usize, 50] {
-            let c = run(streams, viewers, window).await;
+            let c = run(streams, on, viewers, window).await;
             let per_s = |n: u64| n as f64 / window.as_secs_f64();
             let total = c.query + c.get_item + c.scan + c.get_records;
             println!(
                 "{:<14} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>10.2} {:>8.2}",
-                if streams {
-                    "with streams"
-                } else {
-                    "no streams"
+                match (streams, on) {
+                    (true, Watching::Call) => "with streams",
+                    (false, Watching::Call) => "no streams",
+                    (_, Watching::Floor) => "floor viewers",
                 },
                 viewers,
                 per_s(c.query),
@@ -74,7 +79,14 @@ async fn main() {
     }
 }
 
-async fn run(streams: bool, viewers: usize, window: Duration) -> RequestCounts {
+/// What the viewers open: the call's socket, or the floor's.
+#[derive(Clone, Copy)]
+enum Watching {
+    Call,
+    Floor,
+}
+
+async fn run(streams: bool, on: Watching, viewers: usize, window: Duration) -> RequestCounts {
     let prefix = dynamo::unique_prefix("bench");
     let tables = dynamo::tables(&prefix);
     let sdk = sdk_config(Duration::from_secs(5), None).await.expect("sdk");
@@ -147,7 +159,11 @@ async fn run(streams: bool, viewers: usize, window: Duration) -> RequestCounts {
 
     let mut sockets = Vec::new();
     for _ in 0..viewers {
-        let mut request = format!("ws://127.0.0.1:{port}/ws/{id}")
+        let path = match on {
+            Watching::Call => format!("/ws/{id}"),
+            Watching::Floor => "/ws/floor".to_string(),
+        };
+        let mut request = format!("ws://127.0.0.1:{port}{path}")
             .into_client_request()
             .expect("request");
         request

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { defineConfig, devices } from '@playwright/test';
 
 // Two servers from the same release binary (built by `cargo leptos build --release`):
@@ -49,6 +50,9 @@ export const DEV_TOKEN = 'e2e-dev-token';
 export const SERVER_BIN = bin;
 /** The dev server's accounts file (embedded store), relative to the repository. */
 export const devAccountsFile = (port: number) => `target/e2e-accounts-${port}.json`;
+/** Each server's alert rules (embedded store), started afresh with the
+ * shipped rules at every run (paths are relative to the repository). */
+const rulesFile = (port: number) => `target/e2e-rules-${port}.json`;
 const SIM_PORT = Number(process.env.E2E_SIM_PORT ?? 3102);
 /** The test OpenID provider (oidc/provider.mjs): the dev server signs in with it too. */
 export const OIDC_PORT = Number(process.env.E2E_OIDC_PORT ?? 3109);
@@ -97,8 +101,10 @@ const webProcess = (port: number, command: string, env: Record<string, string>) 
   env: { RUST_LOG: 'warn,travoiq_monitor=info', ...env },
 });
 
-const server = (port: number, env: Record<string, string>) =>
-  webProcess(
+const server = (port: number, env: Record<string, string>) => {
+  // Once, in the runner (its workers load this file too, while servers run).
+  if (process.env.TEST_WORKER_INDEX === undefined) rmSync(`../${rulesFile(port)}`, { force: true });
+  return webProcess(
     port,
     // On DynamoDB, create the tables (if missing) before serving.
     onDynamo ? `${bin} writer --create-tables --calls 0 && ${bin} accounts create-tables && exec ${bin}` : bin,
@@ -109,6 +115,7 @@ const server = (port: number, env: Record<string, string>) =>
       TRAVOIQ_DEMO_USERS: 'on',
       TRAVOIQ_DEMO_PASSWORD: DEMO_PASSWORD,
       TRAVOIQ_ACCOUNTS_FILE: devAccountsFile(port),
+      TRAVOIQ_RULES_FILE: rulesFile(port),
       // Every test signs in afresh from one address, well past the
       // production limits (the Rust tests check the limits themselves).
       TRAVOIQ_SIGN_IN_PER_ACCOUNT: '10000',
@@ -116,6 +123,7 @@ const server = (port: number, env: Record<string, string>) =>
       ...env,
     },
   );
+};
 
 /** The arguments that start the writer server on `port`, writing in `format`. */
 export const writerServeArgs = (port: number, format: string): string[] => [

@@ -10,6 +10,7 @@ use crate::pages::admin::Admin;
 use crate::pages::dashboard::Dashboard;
 use crate::pages::floor::Floor;
 use crate::pages::not_found::NotFound;
+use crate::pages::rules::Rules;
 use crate::pages::sign_in::SignIn;
 use crate::pages::wall::Wall;
 
@@ -88,6 +89,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin") view=Admin />
                 <Route path=path!("/calls") view=Floor />
                 <Route path=path!("/wall") view=Wall />
+                <Route path=path!("/rules") view=Rules />
                 // One dashboard for both addresses, so switching calls keeps
                 // the page (and its controls) in place.
                 <ParentRoute path=path!("") view=Dashboard>

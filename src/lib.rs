@@ -14,6 +14,7 @@ pub mod live;
 pub mod model;
 pub mod pages;
 pub mod protocol;
+pub mod rules_api;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod url;

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CallDetails, CallId, FloorRow, Segment, Seq};
+use crate::model::{Alert, CallDetails, CallId, FloorRow, Segment, Seq};
 
 /// Close codes the server uses; the browser shows a status for each.
 pub mod close {
@@ -50,6 +50,10 @@ pub enum ServerMsg {
         call: CallDetails,
         after: Seq,
         epoch: u64,
+        /// Every alert the call's lines raised so far (those raised later
+        /// come as `alert` frames).
+        #[serde(default)]
+        alerts: Vec<Alert>,
     },
     /// A segment as it now stands: new, grown (partial) or final. A segment
     /// already shown is replaced in place (same speaker and start time).
@@ -57,6 +61,11 @@ pub enum ServerMsg {
     /// Everything written before the socket opened has been sent.
     #[serde(rename_all = "camelCase")]
     CaughtUp { seq: Seq },
+    /// Every alert the call's lines raised so far, after the socket
+    /// re-read what it missed: replaces the page's.
+    Alerts { alerts: Vec<Alert> },
+    /// A final line raised an alert.
+    Alert { alert: Alert },
     /// The call's details changed (for example, it ended).
     CallUpdated { call: CallDetails },
     /// A new call started somewhere in the contact centre.
@@ -70,7 +79,8 @@ pub enum ServerMsg {
     /// viewer may see, newest first (sent again if the socket fell behind).
     Floor { rows: Vec<FloorRow> },
     /// One call's row as it now stands (new, a new last line, ended).
-    FloorRow { row: FloorRow },
+    /// (Boxed: a row is the largest frame, and most frames are small.)
+    FloorRow { row: Box<FloorRow> },
     /// Sent when nothing else was for a while, so the browser can tell a
     /// quiet call from a dead connection.
     Heartbeat,

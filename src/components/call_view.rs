@@ -6,19 +6,23 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 
+use crate::components::alerts::AlertBadges;
 use crate::components::call_card::CallCard;
 use crate::components::controls::call_path;
 use crate::components::downloads::Downloads;
+use crate::components::find::{FindBox, Finding};
 use crate::components::new_call_notice::NewCallNotice;
+use crate::components::notify::CriticalNotify;
 use crate::components::share_link::ShareLink;
 use crate::components::status::StatusBadge;
+use crate::components::talk::TalkChart;
 use crate::components::transcript::TranscriptView;
 use crate::context::Shown;
 use crate::hooks::live::use_live;
 use crate::hooks::wake_lock::use_wake_lock;
 use crate::live::state::LiveState;
 use crate::live::status::Status;
-use crate::model::{CallDetails, CallId, CallSnapshot};
+use crate::model::{CallDetails, CallId, CallSnapshot, Severity};
 
 /// A call and its live transcript. `grant` is a shared link's, if the call
 /// was opened from one.
@@ -38,6 +42,25 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
             .unwrap_or_else(|| loaded.clone())
     });
     let status = Memo::new(move |_| live.with(LiveState::status));
+    let finding = Finding::new(live.into());
+    let critical = Memo::new(move |_| {
+        live.with(|s| {
+            s.alerts()
+                .map(|a| {
+                    a.iter()
+                        .filter(|a| a.severity == Severity::Critical)
+                        .count() as u32
+                })
+                .unwrap_or(0)
+        })
+    });
+    let call_words = format!(
+        "call {}",
+        id.to_string().split('-').next().unwrap_or_default()
+    );
+    provide_context(finding);
+    let alert_counts =
+        Memo::new(move |_| live.with(|s| s.alerts().map(|a| a.counts()).unwrap_or_default()));
     // The page still hears from the server: not once the session or the
     // access to this call has ended (what it shows may be out of date).
     let current = Memo::new(move |_| status.with(|s| !s.is_final()));
@@ -63,6 +86,8 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
             <CallCard call current details_open>
                 <StatusBadge status />
             </CallCard>
+            <AlertBadges counts=alert_counts />
+            <TalkChart live />
             <Show when=move || cant_stay_awake.get()>
                 <p class="wake-note" role="status" data-testid="wake-lock-refused">
                     "This browser can't keep the screen on: it may sleep during the call."
@@ -71,8 +96,10 @@ pub fn CallView(snap: CallSnapshot, grant: Option<String>) -> impl IntoView {
             // One row of tools under the card: downloads, and sharing
             // folded up until it is wanted.
             <div class="call-tools">
+                <FindBox finding />
                 {downloads}
                 <ShareLink id current />
+                <CriticalNotify critical what=call_words />
             </div>
         </div>
         <NewCallNotice live />

@@ -5,9 +5,11 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
+use crate::components::alerts::marked_text;
+use crate::components::find::{Finding, LineFinds};
 use crate::context::ReadingBack;
 use crate::live::state::LiveState;
-use crate::model::{format_offset, Segment, SegmentKey, Speaker};
+use crate::model::{format_offset, Alert, Segment, SegmentKey, Speaker};
 
 /// Pixels from the bottom within which the reader counts as "at the end".
 const STICK_SLACK: i32 = 48;
@@ -38,6 +40,7 @@ pub fn TranscriptView(#[prop(into)] live: Signal<LiveState>) -> impl IntoView {
             })
         })
     });
+    let finding = use_context::<Finding>();
     let scroller = NodeRef::<Div>::new();
     // Follow the newest line until the reader scrolls up.
     let stick = RwSignal::new(true);
@@ -114,7 +117,12 @@ pub fn TranscriptView(#[prop(into)] live: Signal<LiveState>) -> impl IntoView {
                 </Show>
                 <ol class="bubbles">
                     <For each=move || keys.get() key=|k| *k let:k>
-                        <Bubble id=k seg=segment(live, k) />
+                        <Bubble
+                            id=k
+                            seg=segment(live, k)
+                            alerts=alerts_on(live, k)
+                            found=finding.map(|f| f.on(k))
+                        />
                     </For>
                 </ol>
             </div>
@@ -136,9 +144,26 @@ fn segment(live: Signal<LiveState>, key: SegmentKey) -> Memo<Option<Segment>> {
     })
 }
 
+/// The alerts raised on the line with `key`.
+fn alerts_on(live: Signal<LiveState>, key: SegmentKey) -> Memo<Vec<Alert>> {
+    Memo::new(move |_| {
+        live.with(|s| {
+            s.alerts()
+                .map(|a| a.on(key).cloned().collect())
+                .unwrap_or_default()
+        })
+    })
+}
+
 /// One utterance; `id` says who and when they started.
 #[component]
-fn Bubble(id: SegmentKey, seg: Memo<Option<Segment>>) -> impl IntoView {
+fn Bubble(
+    id: SegmentKey,
+    seg: Memo<Option<Segment>>,
+    alerts: Memo<Vec<Alert>>,
+    /// The transcript search's hits in this line (none: no search here).
+    found: Option<Memo<LineFinds>>,
+) -> impl IntoView {
     let SegmentKey { speaker, start_ms } = id;
     let partial = move || seg.with(|s| s.as_ref().is_some_and(|s| s.partial));
     let side = match speaker {
@@ -149,6 +174,7 @@ fn Bubble(id: SegmentKey, seg: Memo<Option<Segment>>) -> impl IntoView {
         <li
             class=side
             class:partial=partial
+            class:alerted=move || alerts.with(|a| !a.is_empty())
             data-testid="bubble"
             data-speaker=speaker.label()
             data-start=start_ms
@@ -161,7 +187,15 @@ fn Bubble(id: SegmentKey, seg: Memo<Option<Segment>>) -> impl IntoView {
                     <span class="typing" aria-label="still speaking">"…"</span>
                 </Show>
             </div>
-            <p class="text" data-testid="bubble-text">{move || seg.with(|s| s.as_ref().map(|s| s.text.clone()).unwrap_or_default())}</p>
+            <p class="text" data-testid="bubble-text">
+                {move || {
+                    seg.with(|s| {
+                        let text = s.as_ref().map(|s| s.text.as_str()).unwrap_or_default();
+                        let finds = found.map(|f| f.get()).unwrap_or_default();
+                        alerts.with(|alerts| marked_text(text, alerts, &finds.ranges, finds.current))
+                    })
+                }}
+            </p>
         </li>
     }
 }

@@ -37,7 +37,7 @@ impl FloorState {
                 }
             }
             ServerMsg::FloorRow { row } => {
-                self.rows.insert(row.call.call_id.clone(), row);
+                self.rows.insert(row.call.call_id.clone(), *row);
             }
             ServerMsg::Error {
                 code: ErrorCode::SignedOut,
@@ -72,6 +72,16 @@ impl FloorState {
         self.rows.values()
     }
 
+    /// Critical alerts on every call of the floor (a rise is a new one).
+    pub fn critical_alerts(&self) -> u32 {
+        self.rows
+            .values()
+            .flat_map(|r| &r.alerts)
+            .filter(|c| c.severity == crate::model::Severity::Critical)
+            .map(|c| c.count)
+            .sum()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
@@ -104,6 +114,14 @@ impl FloorState {
             Sort::Longest => rows.sort_by_key(|r| {
                 (
                     std::cmp::Reverse(duration_ms(r, now_ms)),
+                    std::cmp::Reverse(started(r)),
+                )
+            }),
+            // The most alerts, the most severe breaking a tie, then newest.
+            Sort::Alerts => rows.sort_by_key(|r| {
+                (
+                    std::cmp::Reverse(r.alert_total()),
+                    std::cmp::Reverse(r.alerts.iter().map(|c| c.severity).max()),
                     std::cmp::Reverse(started(r)),
                 )
             }),
@@ -232,6 +250,7 @@ pub enum Sort {
     #[default]
     Newest,
     Longest,
+    Alerts,
 }
 
 impl Sort {
@@ -239,6 +258,15 @@ impl Sort {
         match self {
             Sort::Newest => "newest",
             Sort::Longest => "longest",
+            Sort::Alerts => "alerts",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "longest" => Sort::Longest,
+            "alerts" => Sort::Alerts,
+            _ => Sort::Newest,
         }
     }
 }
@@ -251,6 +279,8 @@ pub struct FloorQuery {
     /// match whatever its formatting.
     pub search: String,
     pub live_only: bool,
+    /// Only calls that raised an alert.
+    pub with_alerts: bool,
     pub agent: Option<String>,
     pub sort: Sort,
     /// Calls started in this range only.
@@ -265,11 +295,9 @@ impl FloorQuery {
         Self {
             search: get("q").unwrap_or_default().trim().to_string(),
             live_only: get("live") == Some("1"),
+            with_alerts: get("alerts") == Some("1"),
             agent: get("agent").filter(|a| !a.is_empty()).map(str::to_string),
-            sort: match get("sort") {
-                Some("longest") => Sort::Longest,
-                _ => Sort::Newest,
-            },
+            sort: Sort::parse(get("sort").unwrap_or_default()),
             since: get("since").and_then(Since::parse).unwrap_or_default(),
             by_agent: get("group") == Some("agent"),
         }
@@ -283,6 +311,9 @@ impl FloorQuery {
         }
         if self.live_only {
             parts.push("live=1".into());
+        }
+        if self.with_alerts {
+            parts.push("alerts=1".into());
         }
         if let Some(agent) = &self.agent {
             parts.push(format!("agent={}", crate::url::percent_encode(agent)));
@@ -305,6 +336,9 @@ impl FloorQuery {
 
     fn admits(&self, row: &FloorRow) -> bool {
         if self.live_only && row.call.status() != CallStatus::Live {
+            return false;
+        }
+        if self.with_alerts && row.alerts.is_empty() {
             return false;
         }
         if let Some(agent) = &self.agent {
@@ -347,6 +381,7 @@ mod tests {
                 attributes: BTreeMap::new(),
             },
             agent: Some(agent.into()),
+            alerts: Vec::new(),
             last_line: None,
         }
     }
@@ -441,8 +476,9 @@ mod tests {
         let q = FloorQuery {
             search: "+1 415".into(),
             live_only: true,
+            with_alerts: true,
             agent: Some("amy".into()),
-            sort: Sort::Longest,
+            sort: Sort::Alerts,
             since: Since::Today,
             by_agent: true,
         };
@@ -580,11 +616,52 @@ mod tests {
     }
 
     #[test]
+    fn most_alerts_first_and_only_calls_with_alerts_when_asked() {
+        use crate::model::{AlertCount, Severity};
+        let count = |label: &str, severity, count| AlertCount {
+            label: label.into(),
+            severity,
+            count,
+        };
+        let mut rows = vec![
+            row(1, 1_000, None, "+1", "amy"),
+            row(2, 2_000, None, "+2", "bob"),
+            row(3, 3_000, None, "+3", "amy"),
+            row(4, 4_000, None, "+4", "cy"),
+        ];
+        rows[0].alerts = vec![count("Refund", Severity::Warning, 2)];
+        rows[1].alerts = vec![count("Escalation", Severity::Critical, 2)];
+        rows[2].alerts = vec![
+            count("Escalation", Severity::Critical, 1),
+            count("Refund", Severity::Warning, 2),
+        ];
+        let f = FloorState::new(rows);
+        let most = FloorQuery {
+            sort: Sort::Alerts,
+            ..Default::default()
+        };
+        // 3 has three; 2 and 1 have two each, 2's more severe; 4 none.
+        assert_eq!(ids(&f.view(&most, None)), ["03", "02", "01", "04"]);
+        let with = FloorQuery {
+            with_alerts: true,
+            ..Default::default()
+        };
+        assert_eq!(ids(&f.view(&with, None)), ["03", "02", "01"]);
+        // Critical ones counted over the floor, for notifications.
+        assert_eq!(f.critical_alerts(), 3);
+    }
+
+    #[test]
     fn pushed_rows_replace_their_call_and_a_new_table_replaces_all() {
         let mut f = floor();
         let mut ended = row(2, 2_000, Some(9_000), "+14155550102", "bob");
         ended.agent = Some("bob".into());
-        assert_eq!(f.apply(ServerMsg::FloorRow { row: ended }), Flow::Continue);
+        assert_eq!(
+            f.apply(ServerMsg::FloorRow {
+                row: Box::new(ended)
+            }),
+            Flow::Continue
+        );
         assert_eq!(f.len(), 3);
         let live = FloorQuery {
             live_only: true,

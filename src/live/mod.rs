@@ -4,8 +4,10 @@
 //! APIs, so it compiles everywhere and is unit-tested natively; the
 //! components hold a [`state::LiveState`] in a signal and only render it.
 
+pub mod find;
 pub mod floor;
 pub mod state;
 pub mod status;
+pub mod talk;
 pub mod transcript;
 pub mod wall;

@@ -4,7 +4,7 @@
 
 use crate::live::status::{Flow, Link, Status};
 use crate::live::transcript::Transcript;
-use crate::model::{CallDetails, CallId, CallSnapshot, CallStatus, Seq};
+use crate::model::{AlertSet, CallDetails, CallId, CallSnapshot, CallStatus, Seq};
 use crate::protocol::{call_socket_path, ErrorCode, ServerMsg, LOBBY_SOCKET_PATH};
 
 /// The dashboard's live state: what it shows, the state of the link and
@@ -36,6 +36,8 @@ pub struct CallFeed {
     pub epoch: u64,
     /// A shared link's grant, if the call was opened from one.
     pub grant: Option<String>,
+    /// The alerts the call's lines raised.
+    pub alerts: AlertSet,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +90,7 @@ impl LiveState {
             last_seq: snap.last_seq,
             epoch: snap.epoch,
             grant,
+            alerts: AlertSet::new(snap.alerts),
         }))
     }
 
@@ -108,7 +111,16 @@ impl LiveState {
     pub fn apply(&mut self, msg: ServerMsg, follow: bool) -> Reaction {
         let mut then = Reaction::default();
         match (msg, &mut self.showing) {
-            (ServerMsg::Hello { call, after, epoch }, Showing::Call(feed)) => {
+            (
+                ServerMsg::Hello {
+                    call,
+                    after,
+                    epoch,
+                    alerts,
+                },
+                Showing::Call(feed),
+            ) => {
+                feed.alerts = AlertSet::new(alerts);
                 // The server could not resume where we were (it restarted,
                 // or renumbered the call): it replays the call in full.
                 if epoch != feed.epoch || after != feed.last_seq {
@@ -118,6 +130,14 @@ impl LiveState {
                 }
                 feed.call = call;
                 then.redraw = true;
+            }
+            (ServerMsg::Alerts { alerts }, Showing::Call(feed)) => {
+                let alerts = AlertSet::new(alerts);
+                then.redraw = feed.alerts != alerts;
+                feed.alerts = alerts;
+            }
+            (ServerMsg::Alert { alert }, Showing::Call(feed)) => {
+                then.redraw = feed.alerts.add(alert);
             }
             (ServerMsg::CallUpdated { call }, Showing::Call(feed)) => {
                 feed.call = call;
@@ -236,6 +256,14 @@ impl LiveState {
     pub fn call_details(&self) -> Option<&CallDetails> {
         match &self.showing {
             Showing::Call(feed) => Some(&feed.call),
+            Showing::Lobby(_) => None,
+        }
+    }
+
+    /// The alerts of the call shown (none in the lobby).
+    pub fn alerts(&self) -> Option<&AlertSet> {
+        match &self.showing {
+            Showing::Call(feed) => Some(&feed.alerts),
             Showing::Lobby(_) => None,
         }
     }

@@ -146,6 +146,7 @@ mod tests {
             },
             agent: None,
             last_line: None,
+            alerts: Vec::new(),
         }
     }
 

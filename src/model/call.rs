@@ -168,6 +168,9 @@ pub struct CallSnapshot {
     /// The numbering `last_seq` belongs to (see [`CallStore::epoch`] on the
     /// server): positions from another epoch mean nothing.
     pub epoch: u64,
+    /// The alerts its lines raised so far.
+    #[serde(default)]
+    pub alerts: Vec<super::Alert>,
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{CallDetails, Segment, Speaker};
+use super::{AlertCount, CallDetails, Segment, Speaker};
 
 /// The most a row carries of the last line said (characters); the page
 /// shortens it further to fit.
@@ -19,6 +19,16 @@ pub struct FloorRow {
     pub agent: Option<String>,
     /// The last final line said (partials never: they would flicker).
     pub last_line: Option<LastLine>,
+    /// The call's alerts, counted per label.
+    #[serde(default)]
+    pub alerts: Vec<AlertCount>,
+}
+
+impl FloorRow {
+    /// All the call's alerts.
+    pub fn alert_total(&self) -> u32 {
+        self.alerts.iter().map(|c| c.count).sum()
+    }
 }
 
 /// A final line, shortened to [`LAST_LINE_CHARS`].

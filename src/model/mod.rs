@@ -2,12 +2,17 @@
 //! transcript segments, users. Everything that crosses the wire is defined
 //! here once.
 
+mod alert;
 mod call;
 mod floor;
 mod link;
 mod segment;
 mod user;
 
+pub use alert::{
+    mark_hits, Alert, AlertCount, AlertSet, PatternKind, Rule, RuleId, Severity, Watches,
+    MAX_LABEL, MAX_PATTERN,
+};
 pub use call::{
     CallDetails, CallId, CallIdError, CallSnapshot, CallStatus, ATTR_AUDIO_FROM_CUSTOMER,
     ATTR_AUDIO_TO_CUSTOMER, ATTR_COMBINED_AUDIO, ATTR_CONTACT_ID, ATTR_DATE, ATTR_PHONE,

@@ -10,6 +10,7 @@ use crate::admin_api::{
 use crate::components::top_bar::TopBar;
 use crate::error::AppError;
 use crate::model::{AccountSummary, Role};
+use crate::pages::confirm;
 
 /// What the last action on the page came to: one message at a time, at
 /// the top, naming the account.
@@ -132,20 +133,6 @@ fn report<A, T>(
             }));
         }
     });
-}
-
-/// Asks the user to confirm; without a window (on the server) nothing is
-/// confirmed.
-fn confirm(question: &str) -> bool {
-    #[cfg(feature = "hydrate")]
-    {
-        window().confirm_with_message(question).unwrap_or(false)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = question;
-        false
-    }
 }
 
 /// The last action's message, at the top of the page where it is seen; a

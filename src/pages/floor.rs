@@ -9,8 +9,10 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use crate::api::load_floor;
+use crate::components::alerts::AlertBadges;
 use crate::components::call_card::{format_local, format_rfc3339, format_utc};
 use crate::components::controls::call_path;
+use crate::components::notify::CriticalNotify;
 use crate::components::status::StatusBadge;
 use crate::components::top_bar::TopBar;
 use crate::context::Clock;
@@ -117,6 +119,7 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
     provide_context(picked);
     let wall_href = move || picked.0.with(|ids| wall_path(ids));
     let total = Memo::new(move |_| state.with(FloorState::len));
+    let critical = Memo::new(move |_| state.with(FloorState::critical_alerts));
     // The rows are drawn in the browser, from its own copy of the table:
     // rows change by the moment, and a page hydrating over rows the server
     // drew a moment earlier would keep the old ones' text under the new
@@ -131,6 +134,8 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
             <h2>"Calls"</h2>
             <StatusBadge status />
             <a href="/" class="to-dashboard" data-testid="to-dashboard">"Follow the newest call"</a>
+            <RulesLink />
+            <CriticalNotify critical=critical what="the floor".to_string() />
             <a href=wall_href class="to-wall" data-testid="open-wall">
                 {move || match picked.0.with(Vec::len) {
                     0 => "Wall of the newest calls".to_string(),
@@ -177,14 +182,13 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
                     data-testid="floor-sort"
                     prop:value=move || query.with(|q| q.sort.as_str())
                     on:change=move |ev| {
-                        let longest = event_target_value(&ev) == "longest";
-                        set_query.with_value(|set| {
-                            set(&|q| q.sort = if longest { Sort::Longest } else { Sort::Newest })
-                        });
+                        let sort = Sort::parse(&event_target_value(&ev));
+                        set_query.with_value(|set| set(&|q| q.sort = sort));
                     }
                 >
                     <option value="newest">"Newest first"</option>
                     <option value="longest">"Longest first"</option>
+                    <option value="alerts">"Most alerts"</option>
                 </select>
             </label>
             <label class="tool">
@@ -231,6 +235,20 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
                 <span class="track" aria-hidden="true"></span>
                 <span>"Live only"</span>
             </label>
+            <label class="switch">
+                <input
+                    type="checkbox"
+                    role="switch"
+                    data-testid="floor-with-alerts"
+                    prop:checked=move || query.with(|q| q.with_alerts)
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        set_query.with_value(|set| set(&|q| q.with_alerts = on));
+                    }
+                />
+                <span class="track" aria-hidden="true"></span>
+                <span>"With alerts"</span>
+            </label>
         </form>
         <Show
             when=move || running.get()
@@ -261,6 +279,7 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
                         <th scope="col">"Started"</th>
                         <th scope="col">"Duration"</th>
                         <th scope="col">"State"</th>
+                        <th scope="col">"Alerts"</th>
                         <th scope="col">"Last said"</th>
                     </tr>
                 </thead>
@@ -288,12 +307,24 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
     }
 }
 
-/// A row's key: it is drawn again when its call ends or says a new line.
-fn row_key(row: &FloorRow) -> (CallId, Option<i64>, Option<crate::model::LastLine>) {
+/// A row's key: it is drawn again when its call ends, says a new line or
+/// raises an alert.
+type RowKey = (
+    CallId,
+    Option<i64>,
+    Option<crate::model::LastLine>,
+    Vec<(String, u32)>,
+);
+
+fn row_key(row: &FloorRow) -> RowKey {
     (
         row.call.call_id.clone(),
         row.call.ended_at_ms,
         row.last_line.clone(),
+        row.alerts
+            .iter()
+            .map(|c| (c.label.clone(), c.count))
+            .collect(),
     )
 }
 
@@ -367,7 +398,7 @@ fn Group(
     view! {
         <tbody class="agent-group" class:open=move || is_open.get()>
             <tr class="agent-row" data-testid="agent-row" data-agent=agent.clone().unwrap_or_default()>
-                <th scope="rowgroup" colspan="8">
+                <th scope="rowgroup" colspan="9">
                     <div class="agent-head">
                         <button
                             type="button"
@@ -426,6 +457,7 @@ fn Row(row: FloorRow, #[prop(into)] now: Signal<Option<i64>>) -> impl IntoView {
     };
     // The same elements with or without a line (the page may hydrate
     // rows a moment newer than the server drew them).
+    let alerts = row.alerts.clone();
     let (speaker, said) = match &row.last_line {
         Some(line) => (format!("{}: ", line.speaker.label()), line.text.clone()),
         None => (String::new(), String::new()),
@@ -475,10 +507,32 @@ fn Row(row: FloorRow, #[prop(into)] now: Signal<Option<i64>>) -> impl IntoView {
                     {if live { "Live" } else { "Ended" }}
                 </span>
             </td>
+            <td data-label="Alerts" class="row-alerts" data-testid="row-alerts">
+                <AlertBadges counts=alerts />
+            </td>
             <td data-label="Last said" class="last-line" data-testid="row-last-line">
                 <strong>{speaker}</strong>
                 <span>{said}</span>
             </td>
         </tr>
+    }
+}
+
+/// A link to the alert rules, for those who may edit them.
+#[component]
+fn RulesLink() -> impl IntoView {
+    let me = use_context::<crate::context::Me>().map(|m| m.0);
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                let user = match me {
+                    Some(me) => me.await.ok().flatten(),
+                    None => None,
+                };
+                user.filter(|u| u.role != crate::model::Role::Agent).map(|_| {
+                    view! { <a href="/rules" class="to-rules" data-testid="rules-link">"Alert rules"</a> }
+                })
+            })}
+        </Suspense>
     }
 }

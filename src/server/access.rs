@@ -16,12 +16,14 @@ use std::sync::Arc;
 
 use crate::error::AppError;
 use crate::model::{
-    conversation_order, CallDetails, CallId, CallSnapshot, FloorRow, Role, Segment, SegmentKey, Seq,
+    conversation_order, Alert, AlertSet, CallDetails, CallId, CallSnapshot, FloorRow, Role,
+    Segment, SegmentKey, Seq,
 };
 
 /// Changes of the floor; each row for [`CallAccess::floor_row`] to filter.
 pub type FloorUpdates = tokio::sync::broadcast::Receiver<super::floor::FloorChange>;
 
+use super::alerts::Alerts;
 use super::auth::grant::{Granted, Signer};
 use super::auth::{audit, Auth, Viewer};
 use super::config::Settings;
@@ -47,6 +49,8 @@ pub enum Door {
     Export,
     /// The floor view: the list of calls, and its live socket.
     Floor,
+    /// The alert rules (reading and editing them).
+    Rules,
 }
 
 impl Door {
@@ -59,6 +63,7 @@ impl Door {
             Door::Share => "share",
             Door::Export => "export",
             Door::Floor => "floor",
+            Door::Rules => "rules",
         }
     }
 }
@@ -297,7 +302,10 @@ impl CallAccess {
     /// see.
     pub fn floor_row(&self, who: &Asking, row: FloorRow) -> Option<FloorRow> {
         let FloorRow {
-            call, last_line, ..
+            call,
+            last_line,
+            alerts,
+            ..
         } = row;
         let agent = call
             .attributes
@@ -308,6 +316,7 @@ impl CallAccess {
             call,
             agent,
             last_line,
+            alerts,
         })
     }
 
@@ -325,16 +334,17 @@ impl CallAccess {
         who: &Asking,
         raw: &str,
         what: &str,
-    ) -> Result<(CallDetails, TranscriptPages), AppError> {
+    ) -> Result<(CallDetails, TranscriptPages, AlertSet), AppError> {
         let details = self.open(who, raw).await?;
         audit::transcript_exported(&who.viewer, &details.call_id, what, who.addr);
+        let alerts = AlertSet::new(self.alerts_of(&details.call_id).await);
         let pages = TranscriptPages {
             hub: self.hub.clone(),
             id: details.call_id.clone(),
             after: None,
             done: false,
         };
-        Ok((details, pages))
+        Ok((details, pages, alerts))
     }
 
     /// The newest call this asker may see, opened, with its transcript.
@@ -369,12 +379,40 @@ impl CallAccess {
             }
         }
         segments.sort_by(conversation_order);
+        let alerts = self.alerts_of(&details.call_id).await;
         Ok(CallSnapshot {
             details,
             segments,
             last_seq: last,
             epoch,
+            alerts,
         })
+    }
+
+    /// The alerts kept with a call the asker was admitted to. Alerts that
+    /// can't be read are left out (and logged): the transcript still shows.
+    pub async fn alerts_of(&self, id: &CallId) -> Vec<Alert> {
+        let Some(alerts) = self.hub.alerts() else {
+            return Vec::new();
+        };
+        alerts.of_call(id).await.unwrap_or_else(|e| {
+            tracing::warn!(call_id = %id, error = %e, "alerts not read");
+            Vec::new()
+        })
+    }
+
+    /// The rules, for someone who may edit them (supervisors and admins).
+    pub fn rules(&self, who: &Asking) -> Result<&Arc<Alerts>, AppError> {
+        match who.viewer.user.role {
+            Role::Supervisor | Role::Admin => self.hub.alerts().ok_or(AppError::Unavailable),
+            Role::Agent => Err(AppError::NotAllowed),
+        }
+    }
+
+    /// The shared floor (started at server start, so that every live
+    /// call's finals are judged).
+    pub fn shared_floor(&self) -> &Arc<Floor> {
+        &self.floor
     }
 }
 

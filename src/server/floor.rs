@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, OnceCell, Semaphore};
 
-use crate::model::{CallDetails, CallId, CallStatus, FloorRow, LastLine, Seq};
+use crate::model::{Alert, AlertSet, CallDetails, CallId, CallStatus, FloorRow, LastLine, Seq};
 
 use super::hub::{FeedEvent, Hub, PAGE};
 use super::store::{StoreError, StoreNotice};
@@ -19,8 +19,9 @@ use super::store::{StoreError, StoreNotice};
 /// What changed on the floor.
 #[derive(Clone, Debug)]
 pub enum FloorChange {
-    /// One call's row as it now stands.
-    Row(FloorRow),
+    /// One call's row as it now stands (boxed: a row is large, and the
+    /// channel holds many changes).
+    Row(Box<FloorRow>),
     /// Calls left the floor (or many changed): read the whole table again.
     Table,
 }
@@ -36,6 +37,8 @@ pub struct Floor {
     /// How many recent calls the floor holds.
     limit: usize,
     rows: Mutex<HashMap<CallId, FloorRow>>,
+    /// Each call's alerts, counted into its row.
+    alerts: Mutex<HashMap<CallId, AlertSet>>,
     tx: broadcast::Sender<FloorChange>,
     started: OnceCell<()>,
 }
@@ -47,6 +50,7 @@ impl Floor {
             hub,
             limit,
             rows: Mutex::new(HashMap::new()),
+            alerts: Mutex::new(HashMap::new()),
             tx,
             started: OnceCell::new(),
         })
@@ -67,6 +71,19 @@ impl Floor {
         Ok((self.snapshot(), updates))
     }
 
+    /// Starts the floor now rather than at its first viewer, trying again
+    /// until the store answers. Running, it keeps every live call's feed
+    /// open, so every final line is judged for alerts even while nobody
+    /// watches that call.
+    pub async fn keep_running(self: Arc<Self>) {
+        let mut wait = std::time::Duration::from_secs(1);
+        while let Err(e) = self.started.get_or_try_init(|| self.start()).await {
+            tracing::warn!(error = %e, retry_in = ?wait, "floor not started");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(30));
+        }
+    }
+
     /// The rows now, newest call first, at most `limit`.
     pub fn snapshot(&self) -> Vec<FloorRow> {
         let mut rows: Vec<FloorRow> = self.rows().values().cloned().collect();
@@ -84,11 +101,7 @@ impl Floor {
             let mut rows = self.rows();
             for call in &recent {
                 rows.entry(call.call_id.clone())
-                    .or_insert_with(|| FloorRow {
-                        call: call.clone(),
-                        agent: None,
-                        last_line: None,
-                    });
+                    .or_insert_with(|| fresh_row(call));
             }
         }
         let fill = Arc::new(Semaphore::new(FILL_AT_ONCE));
@@ -135,6 +148,7 @@ impl Floor {
             };
             if let Some(f) = floor.upgrade() {
                 f.read_last_line(&call.call_id).await;
+                f.read_alerts(&call.call_id).await;
             }
             drop(permit);
             if let Some(feed) = feed {
@@ -174,6 +188,40 @@ impl Floor {
         }
     }
 
+    /// Reads the alerts kept with a call (once per call, and after the
+    /// floor fell behind its feed).
+    async fn read_alerts(&self, id: &CallId) {
+        let Some(alerts) = self.hub.alerts() else {
+            return;
+        };
+        match alerts.of_call(id).await {
+            Ok(kept) => self.take_alerts(id, kept),
+            Err(e) => tracing::warn!(call_id = %id, error = %e, "floor: alerts not read"),
+        }
+    }
+
+    /// Counts alerts into a call's row (an alert already counted, the same
+    /// rule on the same line, counts once).
+    fn take_alerts(&self, id: &CallId, new: impl IntoIterator<Item = Alert>) {
+        let counts = {
+            let mut sets = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
+            let set = sets.entry(id.clone()).or_default();
+            let mut changed = false;
+            for alert in new {
+                changed |= set.add(alert);
+            }
+            if !changed {
+                return;
+            }
+            set.counts()
+        };
+        self.update(id, |row| {
+            let changed = row.alerts != counts;
+            row.alerts = counts;
+            changed
+        });
+    }
+
     /// Changes a row; tells every floor viewer when it changed.
     fn update(&self, id: &CallId, change: impl FnOnce(&mut FloorRow) -> bool) {
         let changed = {
@@ -182,12 +230,16 @@ impl Floor {
                 .and_then(|row| change(row).then(|| row.clone()))
         };
         if let Some(row) = changed {
-            let _ = self.tx.send(FloorChange::Row(row));
+            let _ = self.tx.send(FloorChange::Row(Box::new(row)));
         }
     }
 
     /// A call gone from the store leaves the floor.
     fn remove(&self, id: &CallId) {
+        self.alerts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
         if self.rows().remove(id).is_some() {
             let _ = self.tx.send(FloorChange::Table);
         }
@@ -215,14 +267,7 @@ impl Floor {
                 .collect()
         };
         for call in added {
-            self.rows().insert(
-                call.call_id.clone(),
-                FloorRow {
-                    call: call.clone(),
-                    agent: None,
-                    last_line: None,
-                },
-            );
+            self.rows().insert(call.call_id.clone(), fresh_row(&call));
             self.follow(call, None);
         }
         let _ = self.tx.send(FloorChange::Table);
@@ -238,21 +283,27 @@ impl Floor {
             let row = rows
                 .entry(call.call_id.clone())
                 .and_modify(|row| row.call = call.clone())
-                .or_insert_with(|| FloorRow {
-                    call: call.clone(),
-                    agent: None,
-                    last_line: None,
-                })
+                .or_insert_with(|| fresh_row(&call))
                 .clone();
             if rows.len() > 2 * self.limit {
                 prune(&mut rows, self.limit);
             }
             (row, is_new)
         };
-        let _ = self.tx.send(FloorChange::Row(row));
+        let _ = self.tx.send(FloorChange::Row(Box::new(row)));
         if is_new {
             self.follow(call, None);
         }
+    }
+}
+
+/// A row for a call the floor has just heard of.
+fn fresh_row(call: &CallDetails) -> FloorRow {
+    FloorRow {
+        call: call.clone(),
+        agent: None,
+        last_line: None,
+        alerts: Vec::new(),
     }
 }
 
@@ -342,9 +393,13 @@ async fn follow_feed(floor: Weak<Floor>, id: CallId, mut feed: broadcast::Receiv
                     return;
                 }
             }
+            Ok(FeedEvent::Alert(alert)) => floor.take_alerts(&id, [alert]),
             Ok(FeedEvent::Source(_)) => {}
-            // Fell behind the feed: read the last line again.
-            Err(RecvError::Lagged(_)) => floor.read_last_line(&id).await,
+            // Fell behind the feed: read the last line and alerts again.
+            Err(RecvError::Lagged(_)) => {
+                floor.read_last_line(&id).await;
+                floor.read_alerts(&id).await;
+            }
             Err(RecvError::Closed) => return,
         }
     }
@@ -389,7 +444,7 @@ mod tests {
                 .expect("a row update in time")
                 .expect("the floor is running");
             if let FloorChange::Row(row) = change {
-                return row;
+                return *row;
             }
         }
     }
@@ -480,14 +535,7 @@ mod tests {
         // ...and now as an announcement a moment older would have it.
         let mut announced = store.call_details(&quick).await.unwrap().unwrap();
         announced.ended_at_ms = None;
-        floor.rows().insert(
-            quick.clone(),
-            FloorRow {
-                call: announced.clone(),
-                agent: None,
-                last_line: None,
-            },
-        );
+        floor.rows().insert(quick.clone(), fresh_row(&announced));
         floor.follow(announced, None);
         let mut seen_ended = false;
         for _ in 0..50 {

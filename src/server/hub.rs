@@ -13,8 +13,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, Notify, OnceCell};
 use tracing::Instrument;
 
-use crate::model::{CallDetails, CallId, Segment, Seq};
+use crate::model::{Alert, CallDetails, CallId, Segment, SegmentKey, Seq};
 
+use super::alerts::Alerts;
 use super::metrics::{Metrics, Resync};
 use super::store::metered::MeteredStore;
 use super::store::{CallStore, StoreError, StoreNotice};
@@ -26,6 +27,8 @@ pub enum FeedEvent {
     Details(CallDetails),
     /// The store stopped (false) or resumed (true) answering for this call.
     Source(bool),
+    /// A final line raised an alert (already kept with the call).
+    Alert(Alert),
 }
 
 /// Per-feed broadcast capacity. A viewer further behind than this re-reads
@@ -44,6 +47,8 @@ pub struct Hub {
     new_calls: broadcast::Sender<CallDetails>,
     linger: Duration,
     metrics: Arc<Metrics>,
+    /// Judges each final line a feed reads (none: no alerts).
+    alerts: std::sync::OnceLock<Arc<Alerts>>,
 }
 
 struct Feed {
@@ -75,9 +80,21 @@ impl Hub {
             new_calls,
             linger,
             metrics,
+            alerts: std::sync::OnceLock::new(),
         });
         tokio::spawn(watch_store(Arc::downgrade(&hub)));
         hub
+    }
+
+    /// Judges every final line the feeds read from now on (set once, at
+    /// start).
+    pub fn set_alerts(&self, alerts: Arc<Alerts>) {
+        let _ = self.alerts.set(alerts);
+    }
+
+    /// The rules and the alerts kept, if alerts are on.
+    pub fn alerts(&self) -> Option<&Arc<Alerts>> {
+        self.alerts.get()
     }
 
     pub fn store(&self) -> &Arc<dyn CallStore> {
@@ -247,6 +264,8 @@ async fn run_feed(
     let mut idle_since: Option<tokio::time::Instant> = None;
     let mut backoff = Duration::from_millis(250);
     let mut healthy = true;
+    let mut judged = Judged::default();
+    judge_backlog(&hub, &id, &feed, last, &mut judged).await;
     loop {
         // Asked every time: a backend polls faster while a stream is down.
         let poll = hub.store.poll_interval();
@@ -267,7 +286,7 @@ async fn run_feed(
         if !woken && poll.is_none() {
             continue;
         }
-        match read_changes(&hub, &id, &feed, &mut last, &mut details).await {
+        match read_changes(&hub, &id, &feed, &mut last, &mut details, &mut judged).await {
             Ok(()) => {
                 if !healthy {
                     tracing::info!("data source answering again");
@@ -290,12 +309,57 @@ async fn run_feed(
     }
 }
 
+/// The text of each final line already judged, so a final is judged once
+/// (again only if a late update changes its words).
+#[derive(Default)]
+struct Judged(HashMap<SegmentKey, String>);
+
+impl Judged {
+    /// Whether `seg` is a final not judged yet in these words.
+    fn is_new(&mut self, seg: &Segment) -> bool {
+        if seg.partial || self.0.get(&seg.key()) == Some(&seg.text) {
+            return false;
+        }
+        self.0.insert(seg.key(), seg.text.clone());
+        true
+    }
+}
+
+/// Judges the lines written before the feed started (a call's first
+/// lines can come before the server hears of the call; a server started
+/// mid-call): alerts are kept once whoever judges, and announced.
+async fn judge_backlog(hub: &Hub, id: &CallId, feed: &Feed, until: Seq, judged: &mut Judged) {
+    let Some(alerts) = hub.alerts() else { return };
+    let mut after = Seq::ZERO;
+    while after < until {
+        let page = match hub.store.segments_after(id, after, PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "earlier lines not judged for alerts");
+                return;
+            }
+        };
+        for seg in page.segments.iter().filter(|s| s.seq <= until) {
+            if judged.is_new(seg) {
+                for alert in alerts.raise(id, seg).await {
+                    let _ = feed.tx.send(FeedEvent::Alert(alert));
+                }
+            }
+        }
+        match page.segments.last() {
+            Some(last) if page.more => after = last.seq,
+            _ => return,
+        }
+    }
+}
+
 async fn read_changes(
     hub: &Hub,
     id: &CallId,
     feed: &Feed,
     last: &mut Seq,
     details: &mut Option<CallDetails>,
+    judged: &mut Judged,
 ) -> Result<(), StoreError> {
     if let Some(current) = hub.store.call_details(id).await? {
         if details.as_ref() != Some(&current) {
@@ -307,10 +371,92 @@ async fn read_changes(
         let page = hub.store.segments_after(id, *last, PAGE).await?;
         for seg in page.segments {
             *last = seg.seq;
+            let raised = match hub.alerts() {
+                Some(alerts) if judged.is_new(&seg) => alerts.raise(id, &seg).await,
+                _ => Vec::new(),
+            };
             let _ = feed.tx.send(FeedEvent::Segment(seg));
+            for alert in raised {
+                let _ = feed.tx.send(FeedEvent::Alert(alert));
+            }
         }
         if !page.more {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::Speaker;
+    use crate::server::alerts::book::LocalBook;
+    use crate::server::store::memory::MemoryStore;
+    use crate::server::store::{CallSink, NewContact, SegmentWrite};
+
+    #[tokio::test]
+    async fn lines_written_before_a_feed_started_are_judged_once_it_starts() {
+        let store = Arc::new(MemoryStore::new(10));
+        let hub = Hub::start(store.clone(), Duration::from_secs(1));
+        let rules =
+            std::env::temp_dir().join(format!("travoiq-hub-rules-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&rules);
+        hub.set_alerts(Arc::new(Alerts::new(Arc::new(LocalBook::new(&rules)))));
+        let id = CallId::parse("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap();
+        store
+            .start_call(NewContact {
+                call_id: id.clone(),
+                attributes: BTreeMap::from([("contactId".to_string(), id.to_string())]),
+            })
+            .await
+            .unwrap();
+        let line = |start_ms, text: &str, partial| SegmentWrite {
+            speaker: Speaker::Customer,
+            segment_id: format!("{start_ms}"),
+            start_ms,
+            end_ms: start_ms + 500,
+            text: text.into(),
+            partial,
+        };
+        // Before anyone watches: a final that matches, a partial that would.
+        store
+            .write_segment(&id, line(0, "I want a refund", false))
+            .await
+            .unwrap();
+        store
+            .write_segment(&id, line(900, "cancel", true))
+            .await
+            .unwrap();
+        let mut rx = hub.subscribe(&id).await.unwrap();
+        let alert = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let Ok(FeedEvent::Alert(alert)) = rx.recv().await {
+                    return alert;
+                }
+            }
+        })
+        .await
+        .expect("the earlier final is judged");
+        assert_eq!(alert.label, "Refund");
+        // The partial's final comes live, judged once.
+        store
+            .write_segment(&id, line(900, "cancel it", false))
+            .await
+            .unwrap();
+        store
+            .write_segment(&id, line(900, "cancel it", false))
+            .await
+            .unwrap();
+        let mut labels = Vec::new();
+        while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await
+        {
+            if let FeedEvent::Alert(a) = event {
+                labels.push(a.label);
+            }
+        }
+        assert_eq!(labels, ["Cancellation"]);
+        let _ = std::fs::remove_file(&rules);
     }
 }

@@ -1,6 +1,7 @@
 //! Everything that runs only on the server.
 
 pub mod access;
+pub mod alerts;
 pub mod auth;
 pub mod config;
 pub mod contact;

@@ -11,6 +11,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::access::CallAccess;
+use super::alerts::book::{AlertBook, LocalBook};
+use super::alerts::dynamo::DynamoBook;
+use super::alerts::Alerts;
 use super::auth::accounts::AccountStore;
 use super::auth::dynamo_store::DynamoAccounts;
 use super::auth::file_store::FileAccounts;
@@ -101,6 +104,34 @@ async fn open_store(settings: &Settings) -> Result<Opened, StartupError> {
             )
         }
     })
+}
+
+/// The rules and the alerts raised: in a file and in memory on the
+/// embedded store, in two tables on DynamoDB (made if missing). `None`,
+/// said in the log, when the tables can't be made or reached: calls are
+/// still shown, without alerts.
+async fn open_alerts(settings: &Settings, store: &Arc<dyn CallStore>) -> Option<Alerts> {
+    let book: Arc<dyn AlertBook> = match settings.store {
+        StoreKind::Memory => Arc::new(LocalBook::new(&settings.rules_file)),
+        StoreKind::Dynamodb => {
+            let dynamo = DynamoStore::downcast(store)?;
+            let (rules, alerts) = settings.alert_tables();
+            let book = DynamoBook::new(dynamo.client().clone(), rules.clone(), alerts.clone());
+            if let Err(e) = book.create_tables().await {
+                tracing::error!(error = %e, rules, alerts, "alerts off: their tables could not be made");
+                return None;
+            }
+            Arc::new(book)
+        }
+    };
+    let alerts = Alerts::new(book);
+    match alerts.rules().await {
+        Ok(rules) => tracing::info!(rules = rules.len(), "alert rules read"),
+        Err(e) => {
+            tracing::warn!(error = %e, "alert rules not read yet; trying again at each final line")
+        }
+    }
+    Some(alerts)
 }
 
 /// Makes the demo accounts when configured, and says how to sign in.
@@ -216,6 +247,9 @@ impl Application {
             Duration::from_secs(settings.feed_linger_secs),
             counts.clone(),
         );
+        if let Some(alerts) = open_alerts(&settings, hub.store()).await {
+            hub.set_alerts(Arc::new(alerts));
+        }
         let metrics = metrics.map(|(listener, bound)| {
             let routes = super::http::metrics::routes(counts, settings.metrics_token(), bound);
             (listener, routes)
@@ -251,6 +285,9 @@ impl Application {
         };
         let allowed_origins = Arc::new(settings.allowed_origins());
         let access = Arc::new(CallAccess::new(hub.clone(), auth.clone(), &settings));
+        // Running from the start, the floor keeps every live call's feed
+        // open: every final line is judged for alerts, watched or not.
+        tokio::spawn(access.shared_floor().clone().keep_running());
         let state = AppState {
             trusted_proxies: Arc::new(settings.trusted_proxies()),
             hosts: Arc::new(super::http::hosts::Hosts::new(

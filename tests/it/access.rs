@@ -843,3 +843,243 @@ async fn accounts_are_managed_by_admins_only() {
     assert_eq!(a.status, 401);
     assert!(sign_in_at(&w.app.base, "carol", &password).await.is_err());
 }
+
+/// A rules server function, as the Rules page calls it.
+async fn rules_fn(
+    app: &TestApp,
+    cookie: Option<&str>,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let client = plain_client();
+    let mut rb = client
+        .post(format!("{}/api/{endpoint}", app.base))
+        .form(form);
+    if let Some(c) = cookie {
+        rb = rb.header("cookie", c);
+    }
+    let res = rb.send().await.expect("the server answers");
+    (res.status().as_u16(), res.text().await.unwrap_or_default())
+}
+
+fn rule_form<'a>(id: &'a str, pattern: &'a str, kind: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("id", id),
+        ("kind", kind),
+        ("pattern", pattern),
+        ("speaker", "either"),
+        ("severity", "critical"),
+        ("label", "Chargeback"),
+    ]
+}
+
+#[tokio::test]
+async fn only_supervisors_and_admins_read_and_change_the_rules_at_every_rules_door() {
+    let w = world().await;
+    let new_rule = rule_form("", "chargeback", "phrase");
+    // No session, a forged or expired one, a disabled account: nothing.
+    for cookie in [
+        None,
+        Some(w.forged.as_str()),
+        Some(w.expired.as_str()),
+        Some(w.disabled.as_str()),
+    ] {
+        for (endpoint, form) in [
+            ("rules", vec![]),
+            ("rules/save", new_rule.clone()),
+            ("rules/delete", vec![("id", "refund")]),
+        ] {
+            let (status, body) = rules_fn(&w.app, cookie, endpoint, &form).await;
+            assert_eq!(status, 401, "{endpoint} {cookie:?}: {body}");
+        }
+    }
+    // An agent: refused at each, and nothing changes.
+    for (endpoint, form) in [
+        ("rules", vec![]),
+        ("rules/save", new_rule.clone()),
+        ("rules/delete", vec![("id", "refund")]),
+    ] {
+        let (status, body) = rules_fn(&w.app, Some(&w.agent), endpoint, &form).await;
+        assert_eq!(status, 403, "{endpoint}: {body}");
+        assert!(!body.contains("Escalation"), "{body}");
+    }
+    // The page itself: sign-in first without a session; an agent is told
+    // they may not see the rules.
+    let page = |cookie: Option<String>| {
+        let client = plain_client();
+        let url = format!("{}/rules", w.app.base);
+        async move {
+            let mut rb = client.get(url);
+            if let Some(c) = cookie {
+                rb = rb.header("cookie", c);
+            }
+            let res = rb.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap_or_default())
+        }
+    };
+    assert_eq!(page(None).await.0, 303);
+    let (status, body) = page(Some(w.agent.clone())).await;
+    assert_eq!(status, 200);
+    assert!(
+        !body.contains("speak to (a|your)"),
+        "no rule reaches an agent's page"
+    );
+
+    // A supervisor and an admin: the shipped rules, then a change each.
+    for (cookie, id) in [(w.app.cookie.as_str(), "sup"), (w.admin.as_str(), "adm")] {
+        let (status, body) = rules_fn(&w.app, Some(cookie), "rules", &[]).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body.contains("Escalation") && body.contains("speak to (a|your)"),
+            "{body}"
+        );
+        let (status, body) = page(Some(cookie.to_string())).await;
+        assert_eq!(status, 200);
+        assert!(
+            body.contains("rules-table"),
+            "{id}: the page lists the rules"
+        );
+        let (status, body) = rules_fn(
+            &w.app,
+            Some(cookie),
+            "rules/save",
+            &rule_form("", &format!("chargeback {id}"), "phrase"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let saved: Value = serde_json::from_str(&body).unwrap();
+        let (status, _) = rules_fn(
+            &w.app,
+            Some(cookie),
+            "rules/delete",
+            &[("id", saved["id"].as_str().unwrap())],
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    // A rule that can't work is refused with the reason.
+    let (status, body) = rules_fn(
+        &w.app,
+        Some(&w.app.cookie),
+        "rules/save",
+        &rule_form("", "speak to (a|your", "regex"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("unclosed"), "{body}");
+    let (status, body) = rules_fn(
+        &w.app,
+        Some(&w.app.cookie),
+        "rules/save",
+        &rule_form("<script>", "x", "phrase"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test]
+async fn alerts_reach_only_those_who_may_see_the_call_and_a_new_rule_applies_to_the_next_final() {
+    let w = world().await;
+    // The agent watches their own call.
+    let mut own = w
+        .app
+        .connect_as(&format!("/ws/{}", w.own), Some(&w.agent))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut own).await["type"], "hello");
+    while next_json(&mut own).await["type"] != "caughtUp" {}
+    // Bob's customer asks for a manager: the agent never hears of it.
+    w.app
+        .say(
+            &w.other,
+            "Customer",
+            5_000,
+            "Let me speak to a manager",
+            false,
+        )
+        .await;
+    // A partial of the agent's customer: no alert (it may still change).
+    w.app
+        .say(&w.own, "Customer", 6_000, "I want a refu", true)
+        .await;
+    w.app
+        .say(&w.own, "Customer", 6_000, "I want a refund now", false)
+        .await;
+    let mut alert = None;
+    while alert.is_none() {
+        let frame = tokio::time::timeout(Duration::from_secs(5), next_json(&mut own))
+            .await
+            .expect("the alert is pushed");
+        assert_ne!(frame["type"], "alert", "{frame}",);
+        if frame["type"] == "transcript" && frame["partial"] == false && frame["startMs"] == 6_000 {
+            let next = tokio::time::timeout(Duration::from_secs(5), next_json(&mut own))
+                .await
+                .expect("the alert follows its line");
+            alert = Some(next);
+        }
+    }
+    let alert = alert.unwrap();
+    assert_eq!(alert["type"], "alert", "{alert}");
+    assert_eq!(alert["alert"]["label"], "Refund");
+    assert_eq!(alert["alert"]["startMs"], 6_000);
+    // Kept with the call: a page opened later has it; Bob's stays Bob's.
+    let (status, body) = {
+        let res = plain_client()
+            .post(format!("{}/api/call", w.app.base))
+            .header("cookie", &w.agent)
+            .form(&[("id", w.own.as_str())])
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    };
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("\"Refund\"") && !body.contains("Escalation"),
+        "{body}"
+    );
+    let a = knock(&w.app, Door::FnFloor, Some(&w.agent), "").await;
+    assert!(
+        a.body.contains("\"Refund\"") && !a.body.contains("Escalation"),
+        "{a:?}"
+    );
+    let a = knock(&w.app, Door::FnFloor, Some(&w.app.cookie), "").await;
+    assert!(
+        a.body.contains("\"Refund\"") && a.body.contains("Escalation"),
+        "{a:?}"
+    );
+    // The export names the alert on its line.
+    let csv = plain_client()
+        .get(format!("{}/calls/{}/transcript.csv", w.app.base, w.own))
+        .header("cookie", &w.agent)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("I want a refund now,Refund"), "{csv}");
+
+    // A supervisor adds a rule: the next final is judged by it.
+    let (status, body) = rules_fn(
+        &w.app,
+        Some(&w.app.cookie),
+        "rules/save",
+        &rule_form("", "chargeback", "phrase"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    w.app
+        .say(&w.own, "Agent", 7_000, "No CHARGEBACK needed", false)
+        .await;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), next_json(&mut own))
+            .await
+            .expect("the new rule's alert is pushed");
+        if frame["type"] == "alert" {
+            assert_eq!(frame["alert"]["label"], "Chargeback");
+            assert_eq!(frame["alert"]["severity"], "critical");
+            break;
+        }
+    }
+}

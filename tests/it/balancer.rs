@@ -228,6 +228,7 @@ impl Viewer {
                         segments: Vec::new(),
                         last_seq: Seq::ZERO,
                         epoch: *epoch,
+                        alerts: Vec::new(),
                     },
                     None,
                 ));

@@ -141,6 +141,8 @@ async fn viewers_are_told_of_an_outage_and_resume_with_nothing_lost_or_doubled()
         match next_msg(&mut ws).await {
             ServerMsg::Transcript(seg) => texts.push((seg.speaker, seg.text, seg.partial)),
             ServerMsg::SourceStatus { available: true } => back = true,
+            // The call's alerts, read again with what was missed.
+            ServerMsg::Alerts { .. } => {}
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -215,8 +215,18 @@ async fn fifty_viewers_share_one_feed_and_all_get_every_change() {
         assert_eq!(transcript(next_msg(ws).await).text, "Hello everyone");
     }
 
-    // The feed stops a while (feed_linger_secs = 1) after the last viewer leaves.
+    // While the call is live the floor follows it (so its finals are
+    // judged for alerts, watched or not): still one feed. Once the call
+    // ended, the feed stops a while (feed_linger_secs = 1) after the last
+    // viewer leaves.
     drop(viewers);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.hub.active_feeds().await,
+        1,
+        "the floor follows a live call"
+    );
+    app.end(&id).await;
     eventually(Duration::from_secs(4), || async {
         (app.hub.active_feeds().await == 0).then_some(())
     })

@@ -131,9 +131,11 @@ async fn metrics_need_the_token_and_count_sockets_feeds_frames_and_store_reads()
     ));
     assert!(series(&app, FRAMES).await > frames);
 
-    // The viewer leaves: its socket is no longer counted, then its feed
-    // stops (feed_linger_secs is 1 in tests).
+    // The viewer leaves: its socket is no longer counted. The call ends
+    // (while live the floor follows it, for alerts): then its feed stops
+    // (feed_linger_secs is 1 in tests).
     call.close(None).await.expect("close");
+    app.end(&id).await;
     let closed = eventually(Duration::from_secs(15), || async {
         (series(&app, CALL_SOCKETS).await == 0.0).then_some(())
     })

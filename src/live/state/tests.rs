@@ -24,6 +24,7 @@ fn watching() -> LiveState {
             segments: vec![seg(2, Speaker::Customer, 0, "Hello?", false)],
             last_seq: Seq(2),
             epoch: 7,
+            alerts: Vec::new(),
         },
         None,
     )
@@ -46,6 +47,7 @@ fn hello(after: u64, epoch: u64) -> ServerMsg {
         call: details(CALL, false),
         after: Seq(after),
         epoch,
+        alerts: Vec::new(),
     }
 }
 
@@ -171,6 +173,7 @@ fn reconnects_resume_after_the_last_position_received() {
             segments: vec![],
             last_seq: Seq(0),
             epoch: 1,
+            alerts: Vec::new(),
         },
         Some("12.abc_-".into()),
     );
@@ -366,4 +369,50 @@ fn frames_for_a_call_are_ignored_in_the_lobby() {
     }
     assert_eq!(s, before);
     assert!(s.transcript().is_none() && s.call_details().is_none());
+}
+
+#[test]
+fn alerts_come_with_the_hello_one_at_a_time_and_whole_after_a_resync() {
+    use crate::model::{Alert, RuleId, Severity};
+    let alert = |rule: &str, start_ms: i64| Alert {
+        rule_id: RuleId::parse(rule).unwrap(),
+        label: rule.into(),
+        severity: Severity::Warning,
+        speaker: Speaker::Customer,
+        start_ms,
+        hits: vec![(0, 1)],
+        raised_at_ms: 0,
+    };
+    let mut s = watching();
+    let mut h = hello(2, 7);
+    if let ServerMsg::Hello { alerts, .. } = &mut h {
+        alerts.push(alert("refund", 0));
+    }
+    s.apply(h, true);
+    assert_eq!(s.alerts().unwrap().len(), 1);
+    let r = s.apply(
+        ServerMsg::Alert {
+            alert: alert("cancel", 0),
+        },
+        true,
+    );
+    assert!(r.redraw);
+    let r = s.apply(
+        ServerMsg::Alert {
+            alert: alert("cancel", 0),
+        },
+        true,
+    );
+    assert!(!r.redraw, "the same alert again changes nothing");
+    assert_eq!(s.alerts().unwrap().counts().len(), 2);
+    s.apply(
+        ServerMsg::Alerts {
+            alerts: vec![alert("refund", 0)],
+        },
+        true,
+    );
+    assert_eq!(s.alerts().unwrap().len(), 1, "a resync replaces the set");
+    // A reconnect's hello brings the set as the server has it.
+    s.apply(hello(2, 7), true);
+    assert!(s.alerts().unwrap().is_empty());
 }

@@ -80,3 +80,7 @@ pub fn link_revoked(by: &Username, call: &CallId, link: &LinkId) {
 pub fn link_revoke_refused(by: &Username, call: &CallId, link: &LinkId) {
     tracing::warn!(target: "audit", event = "link_revoke_refused", user = %by, call = %call, link = %link);
 }
+
+pub fn rule_changed(by: &Username, rule: &str, change: &str) {
+    tracing::info!(target: "audit", event = "rule_changed", by = %by, rule, change);
+}

@@ -105,6 +105,13 @@ pub struct Settings {
     /// default name).
     #[serde(default)]
     pub links_table: String,
+    /// Alert rules on the embedded store.
+    pub rules_file: String,
+    /// Alert rules and raised alerts on DynamoDB ("" = the default names).
+    #[serde(default)]
+    pub rules_table: String,
+    #[serde(default)]
+    pub alerts_table: String,
     pub demo_users: Switch,
     /// `TRAVOIQ_DEMO_PASSWORD`: the demo accounts' password ("" = random).
     #[serde(default)]
@@ -228,6 +235,18 @@ impl Settings {
             sessions: pick(&self.sessions_table, "monitorSessions"),
             links: pick(&self.links_table, "monitorLinks"),
         }
+    }
+
+    /// Where alert rules and raised alerts live on DynamoDB.
+    pub fn alert_tables(&self) -> (String, String) {
+        let pick = |explicit: &str, suffix: &str| match explicit.trim() {
+            "" => format!("{}{suffix}", self.table_prefix),
+            named => named.to_string(),
+        };
+        (
+            pick(&self.rules_table, "monitorRules"),
+            pick(&self.alerts_table, "monitorAlerts"),
+        )
     }
 
     /// Whether the demo accounts are made at start.

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures::stream::{self, StreamExt};
 
 use crate::error::AppError;
+use crate::model::AlertSet;
 use crate::server::access::{Asking, Door, TranscriptPages};
 use crate::server::store::now_ms;
 
@@ -47,12 +48,12 @@ async fn export(
     format: Format,
 ) -> Result<Response, AppError> {
     let who = Asking::new(viewer, addr, Door::Export).with_grant(query.grant);
-    let (call, pages) = state.access.export(&who, &raw, format.ext()).await?;
+    let (call, pages, alerts) = state.access.export(&who, &raw, format.ext()).await?;
 
     let name = format::file_name(&call, format, now_ms());
     let writer = Writer::new(format);
     let head = Bytes::from(writer.head(&call));
-    let body = stream::once(async move { Ok(head) }).chain(rows(pages, writer));
+    let body = stream::once(async move { Ok(head) }).chain(rows(pages, writer, alerts));
 
     // The name is a parsed UUID and digits: always a valid header value.
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
@@ -76,18 +77,23 @@ async fn export(
 fn rows(
     pages: TranscriptPages,
     writer: Writer,
+    alerts: AlertSet,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    stream::try_unfold(Some((pages, writer)), |state| async move {
-        let Some((mut pages, mut writer)) = state else {
+    stream::try_unfold(Some((pages, writer, alerts)), |state| async move {
+        let Some((mut pages, mut writer, alerts)) = state else {
             return Ok(None);
         };
         match pages.next_page().await {
             Ok(Some(segments)) => {
                 let mut chunk = String::new();
                 for segment in &segments {
-                    writer.segment(segment, &[], &mut chunk);
+                    // Labels of alerts on this line, once each.
+                    let mut labels: Vec<String> =
+                        alerts.on(segment.key()).map(|a| a.label.clone()).collect();
+                    labels.dedup();
+                    writer.segment(segment, &labels, &mut chunk);
                 }
-                Ok(Some((Bytes::from(chunk), Some((pages, writer)))))
+                Ok(Some((Bytes::from(chunk), Some((pages, writer, alerts)))))
             }
             Ok(None) => {
                 tracing::debug!(rows = writer.rows(), "export complete");

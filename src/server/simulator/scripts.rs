@@ -70,7 +70,7 @@ pub const SCRIPTS: &[Script] = &[
             (Agent, "Let me take a look. Can you confirm the email address on the booking?"),
             (Customer, "It's j dot okafor at example dot com."),
             (Agent, "Thanks, Mr Okafor. I see two charges of two hundred and fourteen dollars on the eighteenth."),
-            (Customer, "Right, and I only rented one car."),
+            (Customer, "Right, and I only rented one car. This is the second time, so if it isn't sorted today I want to speak to a manager, and I want my refund."),
             (Agent, "You're right, the second one is a duplicate authorisation. I've released it; it should disappear within three to five business days."),
             (Customer, "Will I get an email confirming that?"),
             (Agent, "Yes, the refund confirmation is on its way now, with the reference R F nine zero three one."),

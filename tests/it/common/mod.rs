@@ -109,9 +109,14 @@ pub async fn sign_in_at(base: &str, user: &str, password: &str) -> Result<String
 
 /// A unique accounts file under the system's temp dir.
 fn temp_accounts_file() -> String {
+    temp_file("accounts")
+}
+
+/// A unique file under the system's temp dir, named for `what`.
+pub fn temp_file(what: &str) -> String {
     let n: u64 = rand::random();
     std::env::temp_dir()
-        .join(format!("travoiq-test-accounts-{n:x}.json"))
+        .join(format!("travoiq-test-{what}-{n:x}.json"))
         .to_string_lossy()
         .into_owned()
 }
@@ -251,7 +256,9 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 /// such as an identity provider, must know it first).
 pub async fn spawn_app_at(addr: &str, extra: &[(&str, &str)]) -> TestApp {
     let accounts_file = temp_accounts_file();
+    let rules_file = temp_file("rules");
     let mut overrides = vec![
+        ("rules_file", rules_file.as_str()),
         ("simulator", "off"),
         ("dev_api", "on"),
         ("dev_api_token", DEV_TOKEN),

@@ -5,7 +5,7 @@
 //! still-growing one marked `"partial": true` (the transcriber may still
 //! revise it). Offsets are seconds from the start of the call's
 //! transcription, to the hundredth (`12.34`); text shows them as
-//! `mm:ss.s` as well. Alerts do not exist yet: every line's list is empty.
+//! `mm:ss.s` as well. Each line carries the labels of the alerts it raised.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

@@ -332,8 +332,11 @@ where
         updates: &mut FloorUpdates,
     ) -> Result<(), End> {
         match change {
-            Ok(FloorChange::Row(row)) => match self.ctx.access.floor_row(&self.who, row) {
-                Some(row) => self.send(&ServerMsg::FloorRow { row }).await,
+            Ok(FloorChange::Row(row)) => match self.ctx.access.floor_row(&self.who, *row) {
+                Some(row) => {
+                    let row = Box::new(row);
+                    self.send(&ServerMsg::FloorRow { row }).await
+                }
                 None => Ok(()),
             },
             Ok(FloorChange::Table) | Err(RecvError::Lagged(_)) => {

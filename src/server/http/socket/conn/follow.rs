@@ -83,10 +83,13 @@ where
             ends,
         };
         let shown = access.redact(&self.who.viewer, watch.call.clone());
+        // Read after subscribing: an alert raised since comes on the feed.
+        let alerts = access.alerts_of(&watch.id).await;
         let hello = ServerMsg::Hello {
             call: shown,
             after,
             epoch,
+            alerts,
         };
         if let Err(end) = self.send(&hello).await {
             return end;
@@ -97,6 +100,7 @@ where
         if let Err(end) = self.send(&ServerMsg::CaughtUp { seq: watch.after }).await {
             return end;
         }
+
         // A call that started while the page was between sockets.
         if let Some(known) = resume.known {
             if let Ok(Some(newest)) = access.latest(&self.who).await {
@@ -130,11 +134,13 @@ where
                 let call = self.ctx.access.redact(&self.who.viewer, call);
                 self.send(&ServerMsg::CallUpdated { call }).await
             }
+            Ok(FeedEvent::Alert(alert)) => self.send(&ServerMsg::Alert { alert }).await,
             Ok(FeedEvent::Source(available)) => {
                 // Back: whatever the feed missed, this viewer reads itself.
                 if available {
                     self.ctx.access.hub().metrics().resync(Resync::SourceBack);
                     self.catch_up(watch).await?;
+                    self.send_alerts(&watch.id).await?;
                 }
                 self.send(&ServerMsg::SourceStatus { available }).await
             }
@@ -143,10 +149,17 @@ where
                 let metrics = self.ctx.access.hub().metrics();
                 metrics.frames_dropped(Dropped::Lagged, missed);
                 metrics.resync(Resync::ViewerLagged);
-                self.catch_up(watch).await
+                self.catch_up(watch).await?;
+                self.send_alerts(&watch.id).await
             }
             Err(RecvError::Closed) => Err(End::Close(close::GOING_AWAY, "feed closed")),
         }
+    }
+
+    /// Sends the call's alerts so far.
+    async fn send_alerts(&mut self, id: &CallId) -> Result<(), End> {
+        let alerts = self.ctx.access.alerts_of(id).await;
+        self.send(&ServerMsg::Alerts { alerts }).await
     }
 
     /// Sends every change after the watch's position, in pages, advancing it.

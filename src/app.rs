@@ -12,6 +12,7 @@ use crate::pages::floor::Floor;
 use crate::pages::not_found::NotFound;
 use crate::pages::rules::Rules;
 use crate::pages::sign_in::SignIn;
+use crate::pages::wall::Wall;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The page's Content-Security-Policy names this response's nonce, which
@@ -87,6 +88,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signin") view=SignIn />
                 <Route path=path!("/admin") view=Admin />
                 <Route path=path!("/calls") view=Floor />
+                <Route path=path!("/wall") view=Wall />
                 <Route path=path!("/rules") view=Rules />
                 // One dashboard for both addresses, so switching calls keeps
                 // the page (and its controls) in place.

@@ -93,6 +93,49 @@ for (const scheme of ['light', 'dark'] as const) {
       });
     });
 
+    test('the floor grouped by agent, a group open, calls picked for the wall', async ({ writer, page }) => {
+      const id = await writer.createCall('+14155550123', { agentUsername: 'bob' });
+      await writer.say(id, 'Customer', 0, 'Hello, I would like to change my booking.');
+      const ended = await writer.createCall('+14155550124', { agentUsername: 'amy' });
+      await writer.end(ended);
+      await writer.createCall('+14155550125');
+      await page.goto('/calls?group=agent&since=today');
+      await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+      await expect(page.getByTestId('agent-row')).toHaveCount(3);
+      await expectAccessible(page, `floor grouped (${scheme})`);
+      await page.locator('[data-testid="agent-row"][data-agent="bob"]').getByTestId('agent-toggle').click();
+      await expect(page.getByTestId('call-row')).toHaveCount(1);
+      await page.getByTestId('wall-pick').check();
+      await expect(page.getByTestId('open-wall')).toHaveText(/Open wall/);
+      await expectAccessible(page, `floor grouped, a group open (${scheme})`);
+    });
+
+    test('the wall: live calls, an ended one, and tiles that show no call', async ({ writer, page }) => {
+      const live = await writer.createCall('+14155550123', { agentUsername: 'bob' });
+      await writer.say(live, 'Customer', 0, 'Hello, I would like to change my booking.');
+      await writer.say(live, 'Agent', 1500, 'Of course, let me look that up for you.');
+      await writer.say(live, 'Customer', 3000, 'It is for next Tues', true);
+      const ended = await writer.createCall('+14155550124', { agentUsername: 'amy' });
+      await writer.say(ended, 'Agent', 0, 'Goodbye.');
+      await writer.end(ended);
+      await page.goto(`/wall?calls=${live},${ended},not-a-call,0f8fad5b-d9cb-469f-a165-70867728950e`);
+      await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+      await expect(page.getByTestId('wall-tile')).toHaveCount(4);
+      await expect(page.getByTestId('bubble')).toHaveCount(4);
+      await expect(page.locator(`[data-call-id="${live}"] [data-testid="connection-status"]`)).toHaveAttribute(
+        'data-state',
+        'live',
+      );
+      await expectAccessible(page, `wall (${scheme})`);
+      // The following wall, and one refused.
+      await page.goto('/wall');
+      await expect(page.getByTestId('wall-tile')).toHaveCount(1);
+      await expectAccessible(page, `following wall (${scheme})`);
+      await page.goto(`/wall?calls=${['a', 'b', 'c', 'd', 'e', 'f', 'g'].join(',')}`);
+      await expect(page.getByTestId('wall-refused')).toBeVisible();
+      await expectAccessible(page, `wall refused (${scheme})`);
+    });
+
     test('an unknown call, and an address that is no call id', async ({ dashboard, page }) => {
       await dashboard.goto('/calls/0f8fad5b-d9cb-469f-a165-70867728950e');
       await expect(dashboard.emptyState).toBeVisible();

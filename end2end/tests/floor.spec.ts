@@ -68,7 +68,7 @@ test('search, filter and sort live in the address, so a view can be bookmarked',
 
   await page.getByTestId('floor-agent').selectOption('amy');
   await expect(page.getByTestId('call-row')).toHaveCount(2);
-  await page.locator('.floor-tools label.switch').click();
+  await page.locator('label.switch', { has: page.getByTestId('floor-live-only') }).click();
   await expect(page.getByTestId('call-row')).toHaveCount(1);
   await expect(row(page, amy)).toBeVisible();
   await expect(page).toHaveURL(/\/calls\?live=1&agent=amy$/);
@@ -121,4 +121,100 @@ test('the dashboard links to the floor and the floor back', async ({ writer, das
   await expect(row(page, id)).toBeVisible();
   await page.getByTestId('to-dashboard').click();
   await expect(page).toHaveURL(new RegExp(`/calls/${id}$`));
+});
+
+const agentRow = (page: Page, agent: string) => page.locator(`[data-testid="agent-row"][data-agent="${agent}"]`);
+
+test('grouped by agent: one row per agent with their call now and a count, their calls beneath', async ({
+  writer,
+  page,
+}) => {
+  const amyEnded = await writer.createCall('+14155550101', { agentUsername: 'amy' });
+  await writer.end(amyEnded);
+  const amyLive = await writer.createCall('+14155550102', { agentUsername: 'amy' });
+  await writer.say(amyLive, 'Agent', 0, 'Amy speaking.');
+  const bob = await writer.createCall('+14155550103', { agentUsername: 'bob' });
+  await writer.end(bob);
+  const nobody = await writer.createCall('+14155550104');
+  await openFloor(page);
+  await expect(page.getByTestId('call-row')).toHaveCount(4);
+
+  await page.locator('label.switch', { has: page.getByTestId('floor-group') }).click();
+  await expect(page).toHaveURL(/\/calls\?group=agent$/);
+  await expect(page.getByTestId('agent-row')).toHaveCount(3);
+  // Collapsed: the agents' rows alone.
+  await expect(page.getByTestId('call-row')).toHaveCount(0);
+  await expect(agentRow(page, 'amy').getByTestId('agent-name')).toHaveText('amy');
+  await expect(agentRow(page, 'amy').getByTestId('agent-count')).toHaveText('2 calls');
+  // Amy's call now is her live one, though she has an ended one too.
+  await expect(agentRow(page, 'amy').getByTestId('agent-current')).toHaveAttribute('data-call-id', amyLive);
+  await expect(agentRow(page, 'amy').getByTestId('agent-current-state')).toHaveText('Live');
+  await expect(agentRow(page, 'amy')).toContainText('Agent: Amy speaking.');
+  // Bob's most recent call, ended.
+  await expect(agentRow(page, 'bob').getByTestId('agent-count')).toHaveText('1 call');
+  await expect(agentRow(page, 'bob').getByTestId('agent-current')).toHaveAttribute('data-call-id', bob);
+  await expect(agentRow(page, 'bob').getByTestId('agent-current-state')).toHaveText('Ended');
+  // Calls with no agent, last.
+  await expect(page.getByTestId('agent-row').last()).toHaveAttribute('data-agent', '');
+  await expect(agentRow(page, '').getByTestId('agent-name')).toHaveText('Unassigned');
+  await expect(agentRow(page, '').getByTestId('agent-current')).toHaveAttribute('data-call-id', nobody);
+
+  // Opened, an agent's calls are beneath their row.
+  const toggle = agentRow(page, 'amy').getByTestId('agent-toggle');
+  await toggle.click();
+  await expect(toggle).toHaveAttribute('aria-expanded', 'true');
+  await expect(page.getByTestId('call-row')).toHaveCount(2);
+  await expect(row(page, amyEnded)).toBeVisible();
+  await expect(row(page, amyLive)).toBeVisible();
+
+  // Live by push: Bob's new call becomes his call now.
+  const bob2 = await writer.createCall('+14155550105', { agentUsername: 'bob' });
+  await expect(agentRow(page, 'bob').getByTestId('agent-count')).toHaveText('2 calls');
+  await expect(agentRow(page, 'bob').getByTestId('agent-current')).toHaveAttribute('data-call-id', bob2);
+  await expect(agentRow(page, 'bob').getByTestId('agent-current-state')).toHaveText('Live');
+
+  // Groups follow the filters, and the view is in the address.
+  await page.locator('label.switch', { has: page.getByTestId('floor-live-only') }).click();
+  await expect(page.getByTestId('agent-row')).toHaveCount(3);
+  await expect(agentRow(page, 'bob').getByTestId('agent-count')).toHaveText('1 call');
+  await expect(page).toHaveURL(/\/calls\?live=1&group=agent$/);
+  await openFloor(page, '?group=agent&agent=amy');
+  await expect(page.getByTestId('agent-row')).toHaveCount(1);
+  await expect(page.getByTestId('floor-group')).toBeChecked();
+  await page.locator('label.switch', { has: page.getByTestId('floor-group') }).click();
+  await expect(page).toHaveURL(/\/calls\?agent=amy$/);
+  await expect(page.getByTestId('call-row')).toHaveCount(2);
+});
+
+test('a time range keeps the calls started in it, today in the viewer\'s zone', async ({ writer, page }) => {
+  const a = await writer.createCall('+14155550101', { agentUsername: 'amy' });
+  const b = await writer.createCall('+14155550102', { agentUsername: 'bob' });
+  // The browser's clock 20 minutes on: both calls started 20 minutes ago.
+  await page.clock.setFixedTime(Date.now() + 20 * 60_000);
+  await openFloor(page);
+  await expect(page.getByTestId('call-row')).toHaveCount(2);
+  await page.getByTestId('floor-since').selectOption('15m');
+  await expect(page).toHaveURL(/\/calls\?since=15m$/);
+  await expect(page.getByTestId('floor-empty')).toContainText('No call matches');
+  await expect(page.getByTestId('floor-count')).toHaveText('0 of 2 calls');
+  await page.getByTestId('floor-since').selectOption('1h');
+  await expect(page.getByTestId('call-row')).toHaveCount(2);
+  await expect(page).toHaveURL(/\/calls\?since=1h$/);
+  // A bookmark keeps the range, with the other filters.
+  await openFloor(page, '?agent=amy&since=1h');
+  await expect(page.getByTestId('floor-since')).toHaveValue('1h');
+  await expect(page.getByTestId('call-row')).toHaveCount(1);
+  await expect(row(page, a)).toBeVisible();
+  await openFloor(page, '?since=15m');
+  await expect(page.getByTestId('call-row')).toHaveCount(0);
+
+  // A day on, in the viewer's zone, they were yesterday's.
+  await page.clock.setFixedTime(Date.now() + 25 * 3_600_000);
+  await openFloor(page, '?since=today');
+  await expect(page.getByTestId('floor-since')).toHaveValue('today');
+  await expect(page.getByTestId('call-row')).toHaveCount(0);
+  await page.getByTestId('floor-since').selectOption('all');
+  await expect(page).toHaveURL(/\/calls$/);
+  await expect(page.getByTestId('call-row')).toHaveCount(2);
+  await expect(row(page, b)).toBeVisible();
 });

@@ -118,6 +118,7 @@ pub fn Controls() -> impl IntoView {
                 <span>"Follow new calls"</span>
             </label>
             <a href="/calls" class="floor-link" data-testid="floor-link">"All calls"</a>
+            <a href="/wall" class="floor-link" data-testid="wall-link">"Wall"</a>
             <Show when=move || error.with(Option::is_some)>
                 <p class="field-error" role="alert" data-testid="call-id-error">
                     {move || error.get()}

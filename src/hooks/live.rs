@@ -69,3 +69,34 @@ pub fn use_live(initial: LiveState) -> RwSignal<LiveState> {
     use_socket(path, on_msg, on_link);
     live
 }
+
+/// One call among several on a page (a wall tile), kept live on its own
+/// socket from `initial`: it reconnects and resumes by itself, and never
+/// follows or announces new calls.
+pub fn use_call_feed(initial: LiveState) -> RwSignal<LiveState> {
+    let live = RwSignal::new(initial);
+    let on_msg = move |msg: ServerMsg| {
+        if matches!(msg, ServerMsg::NewCall { .. }) {
+            return Flow::Continue;
+        }
+        let Some(then) = live.try_maybe_update(|state| {
+            let then = state.apply(msg, false);
+            (then.redraw, then)
+        }) else {
+            return Flow::Stop;
+        };
+        if let Some(message) = &then.warn {
+            leptos::logging::warn!("server: {message}");
+        }
+        then.flow
+    };
+    let on_link = move |link: Link| {
+        live.try_maybe_update(|state| (state.set_link(link), ()));
+    };
+    let path = move || {
+        live.try_with_untracked(|state| state.socket_path(None))
+            .unwrap_or_default()
+    };
+    use_socket(path, on_msg, on_link);
+    live
+}

@@ -1,6 +1,7 @@
 //! The floor view's state in the browser, as plain Rust: the rows the
 //! server pushed, the link, and the view a query asks for (search, filter,
-//! sort), which lives in the page's address so it can be bookmarked.
+//! time range, sort, grouping by agent), which lives in the page's address
+//! so it can be bookmarked.
 
 use std::collections::HashMap;
 
@@ -66,6 +67,11 @@ impl FloorState {
         self.rows.len()
     }
 
+    /// Every row, in no particular order.
+    pub fn rows(&self) -> impl Iterator<Item = &FloorRow> {
+        self.rows.values()
+    }
+
     /// Critical alerts on every call of the floor (a rise is a new one).
     pub fn critical_alerts(&self) -> u32 {
         self.rows
@@ -80,12 +86,27 @@ impl FloorState {
         self.rows.is_empty()
     }
 
-    /// The rows `query` asks for, in its order; `now_ms` for durations.
+    /// The rows `query` asks for, in its order; `now_ms` for durations and
+    /// the time ranges counted back from now ("today" needs [`Self::view_at`]).
     pub fn view(&self, query: &FloorQuery, now_ms: Option<i64>) -> Vec<FloorRow> {
+        self.view_at(
+            query,
+            Now {
+                ms: now_ms,
+                today_ms: None,
+            },
+        )
+    }
+
+    /// The rows `query` asks for, in its order; `now` for durations and
+    /// the time range.
+    pub fn view_at(&self, query: &FloorQuery, now: Now) -> Vec<FloorRow> {
+        let now_ms = now.ms;
+        let since = query.since.cutoff(now);
         let mut rows: Vec<FloorRow> = self
             .rows
             .values()
-            .filter(|r| query.admits(r))
+            .filter(|r| query.admits(r) && since.is_none_or(|from| started(r) >= from))
             .cloned()
             .collect();
         match query.sort {
@@ -107,6 +128,106 @@ impl FloorState {
         }
         rows
     }
+}
+
+/// The moment a view is taken, in the browser: the time, and when today
+/// began in the viewer's own zone. Both `None` until the page runs (on the
+/// server): no time range is applied then.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Now {
+    pub ms: Option<i64>,
+    pub today_ms: Option<i64>,
+}
+
+/// A range of start times the floor shows (`?since=…`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Since {
+    #[default]
+    All,
+    Minutes15,
+    Hour,
+    /// Since midnight in the viewer's zone.
+    Today,
+}
+
+impl Since {
+    pub const ALL: [Since; 4] = [Since::All, Since::Minutes15, Since::Hour, Since::Today];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Since::All => "all",
+            Since::Minutes15 => "15m",
+            Since::Hour => "1h",
+            Since::Today => "today",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Since::All => "Any time",
+            Since::Minutes15 => "Last 15 minutes",
+            Since::Hour => "Last hour",
+            Since::Today => "Today",
+        }
+    }
+
+    /// The earliest start time admitted at `now` (`None`: every call).
+    pub fn cutoff(self, now: Now) -> Option<i64> {
+        const MINUTE_MS: i64 = 60_000;
+        match self {
+            Since::All => None,
+            Since::Minutes15 => now.ms.map(|ms| ms - 15 * MINUTE_MS),
+            Since::Hour => now.ms.map(|ms| ms - 60 * MINUTE_MS),
+            Since::Today => now.today_ms,
+        }
+    }
+}
+
+/// One agent's calls on a floor grouped by agent (`?group=agent`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentGroup {
+    /// `None`: calls with no agent ("Unassigned").
+    pub agent: Option<String>,
+    /// The agent's call now: their newest live call, else their most
+    /// recent one.
+    pub current: FloorRow,
+    /// Every call of theirs the view shows, in its order.
+    pub calls: Vec<FloorRow>,
+}
+
+/// Groups `rows` (a view, in its order) by agent: the groups in the order
+/// of their first row, calls without an agent last.
+pub fn group_by_agent(rows: Vec<FloorRow>) -> Vec<AgentGroup> {
+    let mut order: Vec<Option<String>> = Vec::new();
+    let mut by_agent: HashMap<Option<String>, Vec<FloorRow>> = HashMap::new();
+    for row in rows {
+        let agent = row.agent.clone().filter(|a| !a.is_empty());
+        if !by_agent.contains_key(&agent) {
+            order.push(agent.clone());
+        }
+        by_agent.entry(agent).or_default().push(row);
+    }
+    // Unassigned calls last, whatever the order.
+    order.sort_by_key(Option::is_none);
+    order
+        .into_iter()
+        .filter_map(|agent| {
+            let calls = by_agent.remove(&agent)?;
+            let current = calls
+                .iter()
+                .max_by_key(|r| (r.call.status() == CallStatus::Live, started(r)))?
+                .clone();
+            Some(AgentGroup {
+                agent,
+                current,
+                calls,
+            })
+        })
+        .collect()
 }
 
 fn started(row: &FloorRow) -> i64 {
@@ -150,7 +271,8 @@ impl Sort {
     }
 }
 
-/// What the floor shows, as the address says (`?q=…&live=1&agent=…&sort=…`).
+/// What the floor shows, as the address says
+/// (`?q=…&live=1&agent=…&since=…&sort=…&group=agent`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FloorQuery {
     /// A contact id (or its start) or a phone number; a number's digits
@@ -161,6 +283,10 @@ pub struct FloorQuery {
     pub with_alerts: bool,
     pub agent: Option<String>,
     pub sort: Sort,
+    /// Calls started in this range only.
+    pub since: Since,
+    /// One row per agent, their calls beneath.
+    pub by_agent: bool,
 }
 
 impl FloorQuery {
@@ -172,6 +298,8 @@ impl FloorQuery {
             with_alerts: get("alerts") == Some("1"),
             agent: get("agent").filter(|a| !a.is_empty()).map(str::to_string),
             sort: Sort::parse(get("sort").unwrap_or_default()),
+            since: get("since").and_then(Since::parse).unwrap_or_default(),
+            by_agent: get("group") == Some("agent"),
         }
     }
 
@@ -190,8 +318,14 @@ impl FloorQuery {
         if let Some(agent) = &self.agent {
             parts.push(format!("agent={}", crate::url::percent_encode(agent)));
         }
+        if self.since != Since::All {
+            parts.push(format!("since={}", self.since.as_str()));
+        }
         if self.sort != Sort::Newest {
             parts.push(format!("sort={}", self.sort.as_str()));
+        }
+        if self.by_agent {
+            parts.push("group=agent".into());
         }
         if parts.is_empty() {
             String::new()
@@ -345,6 +479,8 @@ mod tests {
             with_alerts: true,
             agent: Some("amy".into()),
             sort: Sort::Alerts,
+            since: Since::Today,
+            by_agent: true,
         };
         let s = q.to_query_string();
         let params: HashMap<String, String> = s
@@ -358,6 +494,125 @@ mod tests {
             q
         );
         assert_eq!(FloorQuery::default().to_query_string(), "");
+        // Every range round-trips; anything else is the default.
+        for since in Since::ALL {
+            let q = FloorQuery {
+                since,
+                ..Default::default()
+            };
+            let s = q.to_query_string();
+            let value = s.strip_prefix("?since=");
+            assert_eq!(
+                FloorQuery::from_params(|k| value.filter(|_| k == "since")),
+                q
+            );
+        }
+        let odd = FloorQuery::from_params(|k| match k {
+            "since" => Some("yesterday"),
+            "group" => Some("phone"),
+            _ => None,
+        });
+        assert_eq!(odd, FloorQuery::default());
+    }
+
+    const MINUTE: i64 = 60_000;
+
+    #[test]
+    fn a_time_range_keeps_the_calls_started_in_it_today_from_the_viewers_midnight() {
+        let now = 1_000 * MINUTE;
+        // Started 5 minutes, 30 minutes, 3 hours and 20 hours ago.
+        let f = FloorState::new(vec![
+            row(1, now - 5 * MINUTE, None, "+1", "amy"),
+            row(2, now - 30 * MINUTE, Some(now), "+2", "bob"),
+            row(3, now - 180 * MINUTE, Some(now), "+3", "amy"),
+            row(4, now - 1_200 * MINUTE, Some(now), "+4", "cy"),
+        ]);
+        // The viewer's midnight was 4 hours ago.
+        let at = Now {
+            ms: Some(now),
+            today_ms: Some(now - 240 * MINUTE),
+        };
+        let range = |since| {
+            ids(&f.view_at(
+                &FloorQuery {
+                    since,
+                    ..Default::default()
+                },
+                at,
+            ))
+        };
+        assert_eq!(range(Since::All), ["01", "02", "03", "04"]);
+        assert_eq!(range(Since::Minutes15), ["01"]);
+        assert_eq!(range(Since::Hour), ["01", "02"]);
+        assert_eq!(range(Since::Today), ["01", "02", "03"]);
+        // Just at the edge: a call started exactly 15 minutes ago is in.
+        let edge = FloorState::new(vec![row(5, now - 15 * MINUTE, None, "+5", "amy")]);
+        let q15 = FloorQuery {
+            since: Since::Minutes15,
+            ..Default::default()
+        };
+        assert_eq!(ids(&edge.view_at(&q15, at)), ["05"]);
+        // Ranges combine with the other filters.
+        let amy_today = FloorQuery {
+            since: Since::Today,
+            agent: Some("amy".into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(&f.view_at(&amy_today, at)), ["01", "03"]);
+        // Before the page knows the time (on the server), nothing is cut.
+        assert_eq!(ids(&f.view_at(&q15, Now::default())).len(), 4);
+    }
+
+    #[test]
+    fn grouped_by_agent_each_agent_has_one_group_with_their_current_call_and_count() {
+        let mut unassigned = row(6, 6_000, None, "+6", "");
+        unassigned.agent = None;
+        let mut blank = row(7, 500, Some(900), "+7", "");
+        blank.agent = Some(String::new());
+        let f = FloorState::new(vec![
+            // Amy: an ended call newer than her live one; her live one is current.
+            row(1, 1_000, None, "+1", "amy"),
+            row(3, 3_000, Some(4_000), "+3", "amy"),
+            // Bob: two ended calls; the most recent is current.
+            row(2, 2_000, Some(2_500), "+2", "bob"),
+            row(4, 4_000, Some(4_500), "+4", "bob"),
+            unassigned,
+            blank,
+        ]);
+        let groups = group_by_agent(f.view(&FloorQuery::default(), Some(10_000)));
+        let summary: Vec<(Option<&str>, String, usize)> = groups
+            .iter()
+            .map(|g| {
+                (
+                    g.agent.as_deref(),
+                    g.current.call.call_id.as_str()[34..].to_string(),
+                    g.calls.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                // Groups in the view's order (newest first): Bob's newest
+                // call (4) is newer than Amy's (3); no agent last.
+                (Some("bob"), "04".to_string(), 2),
+                (Some("amy"), "01".to_string(), 2),
+                (None, "06".to_string(), 2),
+            ]
+        );
+        // Each group's calls keep the view's order.
+        assert_eq!(ids(&groups[1].calls), ["03", "01"]);
+        // Groups follow the filters: live only leaves Amy's live call and
+        // the unassigned one.
+        let live = FloorQuery {
+            live_only: true,
+            ..Default::default()
+        };
+        let groups = group_by_agent(f.view(&live, None));
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].agent.as_deref(), Some("amy"));
+        assert_eq!(groups[1].agent, None);
+        assert!(group_by_agent(Vec::new()).is_empty());
     }
 
     #[test]

@@ -10,3 +10,4 @@ pub mod state;
 pub mod status;
 pub mod talk;
 pub mod transcript;
+pub mod wall;

@@ -1,6 +1,7 @@
-//! The floor: every live and recent call the user may see, one row each,
-//! kept live by one socket (`/ws/floor`). Search, filter and sort live in
-//! the address, so a view can be bookmarked.
+//! The floor: every live and recent call the user may see, one row each
+//! (or one row per agent, their calls beneath), kept live by one socket
+//! (`/ws/floor`). Search, filters, sort and grouping live in the address,
+//! so a view can be bookmarked. Calls picked here open on the wall.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -17,9 +18,16 @@ use crate::components::top_bar::TopBar;
 use crate::context::Clock;
 use crate::error::AppError;
 use crate::hooks::socket::use_socket;
-use crate::live::floor::{duration_ms, FloorQuery, FloorState, Sort};
+use crate::live::floor::{
+    duration_ms, group_by_agent, AgentGroup, FloorQuery, FloorState, Now, Since, Sort,
+};
 use crate::live::status::{Link, Status};
-use crate::model::{format_offset, CallStatus, FloorRow};
+use crate::live::wall::{wall_path, MAX_TILES};
+use crate::model::{format_offset, CallId, CallStatus, FloorRow};
+
+/// The calls picked for the wall, in the order picked.
+#[derive(Clone, Copy)]
+struct Picked(RwSignal<Vec<CallId>>);
 
 #[component]
 pub fn Floor() -> impl IntoView {
@@ -83,12 +91,33 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
     let set_query = StoredValue::new(set_query);
     let clock = use_context::<Clock>().map(|c| c.0);
     let now = move || clock.and_then(|c| c.get());
-    // Sorting by duration follows the clock; the other views need not.
+    // Sorting by duration and the time ranges follow the clock; the other
+    // views need not.
     let shown = Memo::new(move |_| {
         let q = query.get();
-        let at = if q.sort == Sort::Longest { now() } else { None };
-        state.with(|s| s.view(&q, at))
+        let at = if q.sort == Sort::Longest || q.since != Since::All {
+            Now {
+                ms: now(),
+                today_ms: now().and_then(local_midnight_ms),
+            }
+        } else {
+            Now::default()
+        };
+        state.with(|s| s.view_at(&q, at))
     });
+    let grouped = Memo::new(move |_| query.with(|q| q.by_agent));
+    let groups = Memo::new(move |_| {
+        if grouped.get() {
+            group_by_agent(shown.get())
+        } else {
+            Vec::new()
+        }
+    });
+    // Groups opened to show their calls (by agent).
+    let open_groups = RwSignal::new(Vec::<Option<String>>::new());
+    let picked = Picked(RwSignal::new(Vec::new()));
+    provide_context(picked);
+    let wall_href = move || picked.0.with(|ids| wall_path(ids));
     let total = Memo::new(move |_| state.with(FloorState::len));
     let critical = Memo::new(move |_| state.with(FloorState::critical_alerts));
     // The rows are drawn in the browser, from its own copy of the table:
@@ -107,6 +136,12 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
             <a href="/" class="to-dashboard" data-testid="to-dashboard">"Follow the newest call"</a>
             <RulesLink />
             <CriticalNotify critical=critical what="the floor".to_string() />
+            <a href=wall_href class="to-wall" data-testid="open-wall">
+                {move || match picked.0.with(Vec::len) {
+                    0 => "Wall of the newest calls".to_string(),
+                    n => format!("Open wall ({n} of {MAX_TILES})"),
+                }}
+            </a>
         </div>
         <form class="floor-tools" role="search" on:submit=|ev| ev.prevent_default()>
             <label class="tool">
@@ -155,6 +190,36 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
                     <option value="longest">"Longest first"</option>
                     <option value="alerts">"Most alerts"</option>
                 </select>
+            </label>
+            <label class="tool">
+                <span>"Started"</span>
+                <select
+                    data-testid="floor-since"
+                    prop:value=move || query.with(|q| q.since.as_str())
+                    on:change=move |ev| {
+                        let since = Since::parse(&event_target_value(&ev)).unwrap_or_default();
+                        set_query.with_value(|set| set(&|q| q.since = since));
+                    }
+                >
+                    {Since::ALL
+                        .into_iter()
+                        .map(|s| view! { <option value=s.as_str()>{s.label()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <label class="switch">
+                <input
+                    type="checkbox"
+                    role="switch"
+                    data-testid="floor-group"
+                    prop:checked=move || query.with(|q| q.by_agent)
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        set_query.with_value(|set| set(&|q| q.by_agent = on));
+                    }
+                />
+                <span class="track" aria-hidden="true"></span>
+                <span>"Group by agent"</span>
             </label>
             <label class="switch">
                 <input
@@ -207,6 +272,7 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
             <table class="floor-table" data-testid="floor-table">
                 <thead>
                     <tr>
+                        <th scope="col">"Wall"</th>
                         <th scope="col">"Call"</th>
                         <th scope="col">"Customer"</th>
                         <th scope="col">"Agent"</th>
@@ -217,25 +283,155 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
                         <th scope="col">"Last said"</th>
                     </tr>
                 </thead>
-                <tbody>
+                <Show
+                    when=move || grouped.get()
+                    fallback=move || view! {
+                        <tbody>
+                            <For each=move || shown.get() key=row_key let:row>
+                                <Row row now=Signal::derive(now) />
+                            </For>
+                        </tbody>
+                    }
+                >
                     <For
-                        each=move || shown.get()
-                        key=|row| {
-                            (
-                                row.call.call_id.clone(),
-                                row.call.ended_at_ms,
-                                row.last_line.clone(),
-                                row.alerts.iter().map(|c| (c.label.clone(), c.count)).collect::<Vec<_>>(),
-                            )
-                        }
-                        let:row
+                        each=move || groups.get()
+                        key=|g| (g.agent.clone(), g.calls.iter().map(row_key).collect::<Vec<_>>())
+                        let:group
                     >
-                        <Row row now=Signal::derive(now) />
+                        <Group group open_groups now=Signal::derive(now) />
                     </For>
-                </tbody>
+                </Show>
             </table>
         </Show>
         </Show>
+    }
+}
+
+/// A row's key: it is drawn again when its call ends, says a new line or
+/// raises an alert.
+type RowKey = (
+    CallId,
+    Option<i64>,
+    Option<crate::model::LastLine>,
+    Vec<(String, u32)>,
+);
+
+fn row_key(row: &FloorRow) -> RowKey {
+    (
+        row.call.call_id.clone(),
+        row.call.ended_at_ms,
+        row.last_line.clone(),
+        row.alerts
+            .iter()
+            .map(|c| (c.label.clone(), c.count))
+            .collect(),
+    )
+}
+
+/// When today began in the viewer's zone, for a time `ms` (browser only).
+fn local_midnight_ms(ms: i64) -> Option<i64> {
+    #[cfg(feature = "hydrate")]
+    {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        date.set_hours(0);
+        date.set_minutes(0);
+        date.set_seconds(0);
+        date.set_milliseconds(0);
+        Some(date.get_time() as i64)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ms;
+        None
+    }
+}
+
+/// One agent's row (their call now, how many calls), and their calls
+/// beneath once opened.
+#[component]
+fn Group(
+    group: AgentGroup,
+    open_groups: RwSignal<Vec<Option<String>>>,
+    #[prop(into)] now: Signal<Option<i64>>,
+) -> impl IntoView {
+    let AgentGroup {
+        agent,
+        current,
+        calls,
+    } = group;
+    let name = agent.clone().unwrap_or_else(|| "Unassigned".into());
+    let count = match calls.len() {
+        1 => "1 call".to_string(),
+        n => format!("{n} calls"),
+    };
+    let is_open = {
+        let agent = agent.clone();
+        Memo::new(move |_| open_groups.with(|o| o.contains(&agent)))
+    };
+    let toggle = {
+        let agent = agent.clone();
+        move |_| {
+            open_groups.update(|o| match o.iter().position(|a| *a == agent) {
+                Some(i) => {
+                    o.remove(i);
+                }
+                None => o.push(agent.clone()),
+            })
+        }
+    };
+    let current_id = current.call.call_id.to_string();
+    let current_short = current_id.split('-').next().unwrap_or_default().to_string();
+    let live = current.call.status() == CallStatus::Live;
+    let said = current
+        .last_line
+        .as_ref()
+        .map(|l| format!("{}: {}", l.speaker.label(), l.text))
+        .unwrap_or_default();
+    let calls = StoredValue::new(calls);
+    let rows = move || {
+        calls
+            .get_value()
+            .into_iter()
+            .map(|row| view! { <Row row now /> })
+            .collect_view()
+    };
+    view! {
+        <tbody class="agent-group" class:open=move || is_open.get()>
+            <tr class="agent-row" data-testid="agent-row" data-agent=agent.clone().unwrap_or_default()>
+                <th scope="rowgroup" colspan="9">
+                    <div class="agent-head">
+                        <button
+                            type="button"
+                            class="agent-toggle"
+                            data-testid="agent-toggle"
+                            aria-expanded=move || is_open.get().to_string()
+                            on:click=toggle
+                        >
+                            <span aria-hidden="true">{move || if is_open.get() { "▾" } else { "▸" }}</span>
+                            <span class="agent-name" data-testid="agent-name">{name.clone()}</span>
+                        </button>
+                        <span class="agent-count" data-testid="agent-count">{count}</span>
+                        <span class="agent-current">
+                            <a
+                                href=call_path(&current.call.call_id)
+                                class="mono"
+                                title=current_id.clone()
+                                data-testid="agent-current"
+                                data-call-id=current_id.clone()
+                            >
+                                {current_short}
+                            </a>
+                            " "
+                            <span class="pill" class:ended=!live data-testid="agent-current-state">
+                                {if live { "Live" } else { "Ended" }}
+                            </span>
+                        </span>
+                        <span class="agent-said">{said}</span>
+                    </div>
+                </th>
+            </tr>
+            <Show when=move || is_open.get()>{rows}</Show>
+        </tbody>
     }
 }
 
@@ -266,8 +462,35 @@ fn Row(row: FloorRow, #[prop(into)] now: Signal<Option<i64>>) -> impl IntoView {
         Some(line) => (format!("{}: ", line.speaker.label()), line.text.clone()),
         None => (String::new(), String::new()),
     };
+    let picked = expect_context::<Picked>().0;
+    let call_id = row.call.call_id.clone();
+    let is_picked = {
+        let call_id = call_id.clone();
+        Memo::new(move |_| picked.with(|p| p.contains(&call_id)))
+    };
+    let full = Memo::new(move |_| picked.with(Vec::len) >= MAX_TILES);
+    let on_pick = move |ev| {
+        let on = event_target_checked(&ev);
+        picked.update(|p| {
+            p.retain(|c| *c != call_id);
+            if on && p.len() < MAX_TILES {
+                p.push(call_id.clone());
+            }
+        });
+    };
+    let pick_label = format!("Show call {short} on the wall");
     view! {
         <tr data-testid="call-row" data-call-id=id.clone() class:ended=!live>
+            <td data-label="Wall" class="pick">
+                <input
+                    type="checkbox"
+                    data-testid="wall-pick"
+                    aria-label=pick_label
+                    prop:checked=move || is_picked.get()
+                    disabled=move || full.get() && !is_picked.get()
+                    on:change=on_pick
+                />
+            </td>
             <td data-label="Call">
                 <a href=path class="mono" title=id.clone() data-testid="call-link">{short}</a>
             </td>

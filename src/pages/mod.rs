@@ -6,6 +6,7 @@ pub mod floor;
 pub mod not_found;
 pub mod rules;
 pub mod sign_in;
+pub mod wall;
 
 /// Asks the user to confirm; without a window (on the server) nothing is
 /// confirmed.

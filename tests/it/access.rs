@@ -149,9 +149,12 @@ pub(crate) enum Door {
     FloorPage,
     FnFloor,
     FloorSocket,
+    /// The wall's page, naming a call (its tiles then ask [`Door::FnCall`]
+    /// and [`Door::Socket`] for each call).
+    WallPage,
 }
 
-const DOORS: [Door; 10] = [
+const DOORS: [Door; 11] = [
     Door::RestDetails,
     Door::RestLatest,
     Door::FnCall,
@@ -162,6 +165,7 @@ const DOORS: [Door; 10] = [
     Door::FloorPage,
     Door::FnFloor,
     Door::FloorSocket,
+    Door::WallPage,
 ];
 
 pub(crate) async fn knock(app: &TestApp, door: Door, cookie: Option<&str>, call: &str) -> Answer {
@@ -204,6 +208,11 @@ pub(crate) async fn knock(app: &TestApp, door: Door, cookie: Option<&str>, call:
         }
         Door::Page => {
             with_cookie(client.get(format!("{}/calls/{call}", app.base)))
+                .send()
+                .await
+        }
+        Door::WallPage => {
+            with_cookie(client.get(format!("{}/wall?calls={call}", app.base)))
                 .send()
                 .await
         }
@@ -285,7 +294,7 @@ async fn without_a_valid_session_no_door_opens_and_nothing_leaks() {
             let a = knock(&w.app, door, cookie, &w.own).await;
             assert!(!a.leaks(), "{what} at {door:?} leaked: {a:?}");
             let expected = match door {
-                Door::Page | Door::FloorPage => 303,
+                Door::Page | Door::FloorPage | Door::WallPage => 303,
                 _ => 401,
             };
             assert_eq!(a.status, expected, "{what} at {door:?}: {a:?}");
@@ -296,9 +305,55 @@ async fn without_a_valid_session_no_door_opens_and_nothing_leaks() {
                         && !a.body.starts_with("/signin?next=/calls/"),
                     "{a:?}"
                 ),
+                Door::WallPage => assert!(a.body.starts_with("/signin?next=/wall"), "{a:?}"),
                 _ => {}
             }
         }
+    }
+}
+
+/// The wall's page loads each call it names as the viewer may see it:
+/// an agent's own call masked, another agent's call told exactly as an
+/// unknown one; a supervisor and an admin see every call in full. The
+/// following wall (no calls named) is drawn in the browser from the floor's
+/// doors.
+#[tokio::test]
+async fn the_wall_shows_each_role_only_the_calls_it_may_see() {
+    let w = world().await;
+    // An agent: their own call masked, Bob's not at all.
+    for (cookie, mine, theirs) in [(&w.agent, &w.own, &w.other), (&w.bob, &w.other, &w.own)] {
+        let a = knock(&w.app, Door::WallPage, Some(cookie), mine).await;
+        assert_eq!(a.status, 200, "{a:?}");
+        assert!(a.body.contains(SECRET), "{a:?}");
+        assert!(a.body.contains("0199"), "{a:?}");
+        assert!(!a.body.contains(PHONE_DIGITS), "unmasked: {a:?}");
+        let refused = knock(&w.app, Door::WallPage, Some(cookie), theirs).await;
+        assert_eq!(refused.status, 200, "{refused:?}");
+        assert!(!refused.leaks(), "{refused:?}");
+        assert!(
+            refused.body.contains(&format!("No call with id {theirs}")),
+            "{refused:?}"
+        );
+        let unknown = knock(&w.app, Door::WallPage, Some(cookie), UNKNOWN).await;
+        assert!(
+            unknown.body.contains(&format!("No call with id {UNKNOWN}")),
+            "{unknown:?}"
+        );
+    }
+    // A supervisor and an admin: both calls, in full, on one wall.
+    for cookie in [w.app.cookie.as_str(), w.admin.as_str()] {
+        let both = format!("{},{}", w.own, w.other);
+        let a = knock(&w.app, Door::WallPage, Some(cookie), &both).await;
+        assert_eq!(a.status, 200, "{a:?}");
+        assert!(a.body.contains(&format!("{SECRET} own")), "{a:?}");
+        assert!(a.body.contains(&format!("{SECRET} other")), "{a:?}");
+        assert!(a.body.contains(PHONE_DIGITS), "{a:?}");
+    }
+    // The following wall carries no call itself, for anyone.
+    for cookie in [&w.agent, &w.bob, &w.admin, &w.app.cookie] {
+        let a = knock(&w.app, Door::WallPage, Some(cookie), "").await;
+        assert_eq!(a.status, 200, "{a:?}");
+        assert!(!a.leaks(), "{a:?}");
     }
 }
 

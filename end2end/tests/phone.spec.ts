@@ -87,7 +87,7 @@ for (const who of ['agent', 'supervisor'] as const) {
         await page.getByTestId('menu-button').click();
         await expect(page.getByTestId('menu-button')).toHaveAttribute('aria-expanded', 'true');
         await expectThumbSized(page, ['call-id-input', 'start-monitoring']);
-        const toggle = (await page.locator('label.switch').boundingBox())!;
+        const toggle = (await page.getByTestId('dash-menu').locator('label.switch').boundingBox())!;
         expect(toggle.height).toBeGreaterThanOrEqual(44);
         const sheet = (await page.getByTestId('dash-menu').boundingBox())!;
         expect(sheet.y + sheet.height).toBeLessThanOrEqual(menuButton.y);

@@ -8,6 +8,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{load_call, load_floor};
+use crate::components::alerts::AlertBadges;
 use crate::components::call_card::{format_local, format_rfc3339, format_utc};
 use crate::components::controls::call_path;
 use crate::components::status::StatusBadge;
@@ -218,6 +219,8 @@ fn LiveTile(snap: CallSnapshot) -> impl IntoView {
             .unwrap_or_else(|| loaded.clone())
     });
     let status = Memo::new(move |_| live.with(LiveState::status));
+    let alert_counts =
+        Memo::new(move |_| live.with(|s| s.alerts().map(|a| a.counts()).unwrap_or_default()));
     let clock = use_context::<Clock>().map(|c| c.0);
     let started = move || {
         let ms = call.with(|c| c.started_at_ms);
@@ -257,6 +260,7 @@ fn LiveTile(snap: CallSnapshot) -> impl IntoView {
                     </span>
                     <time data-local datetime=start_iso data-testid="tile-start">{started}</time>
                 </p>
+                <AlertBadges counts=alert_counts />
             </header>
             <TranscriptView live />
         </article>

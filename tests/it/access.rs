@@ -846,7 +846,7 @@ async fn accounts_are_managed_by_admins_only() {
 }
 
 /// A rules server function, as the Rules page calls it.
-async fn rules_fn(
+pub(crate) async fn rules_fn(
     app: &TestApp,
     cookie: Option<&str>,
     endpoint: &str,
@@ -863,7 +863,11 @@ async fn rules_fn(
     (res.status().as_u16(), res.text().await.unwrap_or_default())
 }
 
-fn rule_form<'a>(id: &'a str, pattern: &'a str, kind: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn rule_form<'a>(
+    id: &'a str,
+    pattern: &'a str,
+    kind: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("id", id),
         ("kind", kind),

@@ -11,6 +11,7 @@ mod common;
 
 mod access;
 mod access_dynamo;
+mod alerts_dynamo;
 mod balancer;
 mod bundle_name;
 mod create_tables;

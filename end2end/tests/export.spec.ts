@@ -57,6 +57,8 @@ test.describe('downloading a transcript', () => {
     await expect(dashboard.bubbles).toHaveCount(lines.length);
     const shown = await page.getByTestId('bubble-text').allTextContents();
     expect(shown).toEqual(lines.map(([, , text]) => text));
+    // The shipped "cancel" rule marked the second line (the files say so too).
+    await expect(page.locator('[data-testid="alert-badge"][data-label="Cancellation"]')).toHaveCount(1);
 
     for (const ext of ['txt', 'csv', 'json']) {
       await expect(page.getByTestId(`download-${ext}`)).toHaveAttribute('href', `/calls/${id}/transcript.${ext}`);
@@ -74,6 +76,7 @@ test.describe('downloading a transcript', () => {
     expect(rows.map((r) => r[1])).toEqual(['0.00', '2.50', '5.00', '7.50']);
     // A formula-like line is defused with an apostrophe.
     expect(rows.map((r) => r[3])).toEqual(shown.map((t) => (t.startsWith('=') ? `'${t}` : t)));
+    expect(rows.map((r) => r[4])).toEqual(['', 'Cancellation', '', '']);
 
     // The text file has every line shown, in the same order.
     const txt = await page.request.get(`/calls/${id}/transcript.txt`);
@@ -82,7 +85,8 @@ test.describe('downloading a transcript', () => {
     const txtLines = (await txt.text()).split('\n').filter((l) => l.startsWith('['));
     expect(txtLines).toEqual([
       '[00:00.0 - 00:00.9] Agent: Thank you for calling TravoIQ.',
-      '[00:02.5 - 00:03.4] Customer: Hi, I said "change", not cancel',
+      // The shipped rules raise an alert on "cancel": its label goes with the line.
+      '[00:02.5 - 00:03.4] Customer: Hi, I said "change", not cancel [alerts: Cancellation]',
       '[00:05.0 - 00:05.9] Agent: =1+1 is no formula here',
       '[00:07.5 - 00:08.4] Customer: Ünïcödé ☎ 日本語 <b>not bold</b>',
     ]);

@@ -119,7 +119,7 @@ export class Dashboard {
   async setFollow(on: boolean): Promise<void> {
     const opened = await this.openMenu();
     if ((await this.followSwitch.isChecked()) !== on) {
-      await this.page.locator('label.switch').click();
+      await this.page.locator('label.switch', { has: this.followSwitch }).click();
     }
     await expect(this.followSwitch).toBeChecked({ checked: on });
     if (opened) await this.closeMenu();

@@ -105,7 +105,7 @@ pub fn Controls() -> impl IntoView {
             <button type="submit" class="primary" data-testid="start-monitoring">
                 "Start Monitoring"
             </button>
-            <label class="switch">
+            <label class="switch" title="Follow new calls: show each new call as it starts">
                 <input
                     type="checkbox"
                     role="switch"

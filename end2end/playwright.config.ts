@@ -204,7 +204,7 @@ export default defineConfig({
     server(SIM_PORT, {
       TRAVOIQ_SIMULATOR: 'on',
       TRAVOIQ_SIMULATOR_PACE: '4',
-      TRAVOIQ_SIMULATOR_CALL_EVERY_SECS: '40',
+      TRAVOIQ_SIMULATOR_CALL_EVERY_SECS: '12',
       ...backendEnv('sim', 'kvs-ms'),
     }),
   ],

@@ -21,3 +21,24 @@ test('out of the box a simulated call streams, with partials that settle into fi
   );
   expect(new Set(keys).size).toBe(keys.length);
 });
+
+test('out of the box the floor lists several simulated calls live, and the wall follows them', async ({ page, context }) => {
+  await page.goto('/calls?live=1');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const live = page.locator('[data-testid="call-row"]').filter({ has: page.getByTestId('row-state').getByText('Live') });
+  // Several calls at once (a new one every few seconds at this pace).
+  await expect.poll(() => live.count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+  // A live row's last line changes by push while the page sits still.
+  const first = live.first();
+  const id = await first.getAttribute('data-call-id');
+  const row = page.locator(`[data-testid="call-row"][data-call-id="${id}"]`);
+  const before = await row.getByTestId('row-last-line').textContent();
+  await expect(row.getByTestId('row-last-line')).not.toHaveText(before ?? '', { timeout: 15_000 });
+
+  // The following wall shows the newest live calls, each streaming.
+  const wall = await context.newPage();
+  await wall.goto('/wall');
+  await expect(wall.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect.poll(() => wall.getByTestId('wall-tile').count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+  await expect(wall.locator('[data-testid="wall-tile"] [data-testid="bubble"]').first()).toBeVisible({ timeout: 15_000 });
+});

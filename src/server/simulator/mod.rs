@@ -113,8 +113,10 @@ pub struct SimulatorSettings {
 }
 
 /// The agents simulated calls are handled by, in turn: the demo `agent`
-/// takes every other call, so signing in as them shows calls soon.
-pub const SIMULATED_AGENTS: [&str; 4] = ["agent", "maria", "agent", "tom"];
+/// takes the first call (signing in as them shows a call at once) and
+/// every sixth after it, which at the default pace is about one call at a
+/// time, as a real agent's.
+pub const SIMULATED_AGENTS: [&str; 6] = ["agent", "maria", "tom", "priya", "sam", "lena"];
 
 fn scaled(ms: u64, pace: f64) -> Duration {
     Duration::from_secs_f64(ms as f64 / 1000.0 / pace)

@@ -207,48 +207,24 @@ fn FloorTable(rows: Vec<FloorRow>) -> impl IntoView {
                         .collect_view()}
                 </select>
             </label>
-            <label class="switch">
-                <input
-                    type="checkbox"
-                    role="switch"
-                    data-testid="floor-group"
-                    prop:checked=move || query.with(|q| q.by_agent)
-                    on:change=move |ev| {
-                        let on = event_target_checked(&ev);
-                        set_query.with_value(|set| set(&|q| q.by_agent = on));
-                    }
-                />
-                <span class="track" aria-hidden="true"></span>
-                <span>"Group by agent"</span>
-            </label>
-            <label class="switch">
-                <input
-                    type="checkbox"
-                    role="switch"
-                    data-testid="floor-live-only"
-                    prop:checked=move || query.with(|q| q.live_only)
-                    on:change=move |ev| {
-                        let on = event_target_checked(&ev);
-                        set_query.with_value(|set| set(&|q| q.live_only = on));
-                    }
-                />
-                <span class="track" aria-hidden="true"></span>
-                <span>"Live only"</span>
-            </label>
-            <label class="switch">
-                <input
-                    type="checkbox"
-                    role="switch"
-                    data-testid="floor-with-alerts"
-                    prop:checked=move || query.with(|q| q.with_alerts)
-                    on:change=move |ev| {
-                        let on = event_target_checked(&ev);
-                        set_query.with_value(|set| set(&|q| q.with_alerts = on));
-                    }
-                />
-                <span class="track" aria-hidden="true"></span>
-                <span>"With alerts"</span>
-            </label>
+            <FilterSwitch
+                label="Group by agent"
+                testid="floor-group"
+                checked=Signal::derive(move || query.with(|q| q.by_agent))
+                set=move |on| set_query.with_value(|set| set(&|q| q.by_agent = on))
+            />
+            <FilterSwitch
+                label="Live only"
+                testid="floor-live-only"
+                checked=Signal::derive(move || query.with(|q| q.live_only))
+                set=move |on| set_query.with_value(|set| set(&|q| q.live_only = on))
+            />
+            <FilterSwitch
+                label="With alerts"
+                testid="floor-with-alerts"
+                checked=Signal::derive(move || query.with(|q| q.with_alerts))
+                set=move |on| set_query.with_value(|set| set(&|q| q.with_alerts = on))
+            />
         </form>
         <Show
             when=move || running.get()
@@ -534,5 +510,28 @@ fn RulesLink() -> impl IntoView {
                 })
             })}
         </Suspense>
+    }
+}
+
+/// One of the floor's on/off filters (kept in the address by `set`).
+#[component]
+fn FilterSwitch(
+    label: &'static str,
+    testid: &'static str,
+    #[prop(into)] checked: Signal<bool>,
+    set: impl Fn(bool) + 'static,
+) -> impl IntoView {
+    view! {
+        <label class="switch">
+            <input
+                type="checkbox"
+                role="switch"
+                data-testid=testid
+                prop:checked=move || checked.get()
+                on:change=move |ev| set(event_target_checked(&ev))
+            />
+            <span class="track" aria-hidden="true"></span>
+            <span>{label}</span>
+        </label>
     }
 }

@@ -122,8 +122,9 @@ impl Floor {
         tokio::spawn(async move {
             let live = call.status() == CallStatus::Live;
             // Subscribed before the last line is read: no line between.
+            // In the background: a call only the floor follows is unwatched.
             let feed = match floor.upgrade() {
-                Some(f) if live => f.hub.subscribe(&call.call_id).await.ok(),
+                Some(f) if live => f.hub.subscribe_background(&call.call_id).await.ok(),
                 _ => None,
             };
             // The call as it stands once the feed is on: a call that ended
@@ -151,7 +152,7 @@ impl Floor {
                 f.read_alerts(&call.call_id).await;
             }
             drop(permit);
-            if let Some(feed) = feed {
+            if let Some((feed, _background)) = feed {
                 follow_feed(floor, call.call_id, feed).await;
             }
         });

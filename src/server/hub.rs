@@ -7,6 +7,7 @@
 //! the store after their own position, so nothing is lost.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +55,39 @@ pub struct Hub {
 struct Feed {
     tx: broadcast::Sender<FeedEvent>,
     wake: Notify,
+    /// Listeners that watch in the background (the floor, which follows
+    /// every live call): a feed heard by no one else is unwatched.
+    background: AtomicUsize,
+}
+
+impl Feed {
+    /// Whether someone other than a background listener is subscribed.
+    fn watched(&self) -> bool {
+        self.tx.receiver_count() > self.background.load(Ordering::Relaxed)
+    }
+}
+
+/// A background listener's place on a feed; let go when dropped.
+pub struct Background(Arc<Feed>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.background.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// An unwatched feed whose call has not changed for this many reads in a
+/// row reads half as often, then again, up to [`QUIET_MAX`]: a call left
+/// live upstream long after anyone spoke costs little. A viewer's
+/// subscription wakes it and it reads at its pace again.
+const QUIET_AFTER: u32 = 10;
+const QUIET_MAX: Duration = Duration::from_secs(4);
+
+/// How long an unwatched feed waits between reads after `quiet` reads
+/// that found nothing new.
+fn unwatched_tick(tick: Duration, quiet: u32) -> Duration {
+    let doublings = (quiet / QUIET_AFTER).min(3);
+    (tick * 2u32.pow(doublings)).min(QUIET_MAX.max(tick))
 }
 
 type Slot = Arc<OnceCell<Arc<Feed>>>;
@@ -118,6 +152,27 @@ impl Hub {
         self: &Arc<Self>,
         id: &CallId,
     ) -> Result<broadcast::Receiver<FeedEvent>, StoreError> {
+        let (rx, feed) = self.join(id).await?;
+        // A quiet unwatched feed may be reading slowly: at its pace again.
+        feed.wake.notify_one();
+        Ok(rx)
+    }
+
+    /// Subscribes in the background (the floor): the feed runs for this
+    /// listener too, but counts as unwatched while no one else listens.
+    pub async fn subscribe_background(
+        self: &Arc<Self>,
+        id: &CallId,
+    ) -> Result<(broadcast::Receiver<FeedEvent>, Background), StoreError> {
+        let (rx, feed) = self.join(id).await?;
+        feed.background.fetch_add(1, Ordering::Relaxed);
+        Ok((rx, Background(feed)))
+    }
+
+    async fn join(
+        self: &Arc<Self>,
+        id: &CallId,
+    ) -> Result<(broadcast::Receiver<FeedEvent>, Arc<Feed>), StoreError> {
         loop {
             let slot = self.feeds().entry(id.clone()).or_default().clone();
             let started = slot.get_or_try_init(|| self.start_feed(id)).await;
@@ -142,7 +197,7 @@ impl Hub {
                 .get(id)
                 .is_some_and(|current| Arc::ptr_eq(current, &slot))
             {
-                return Ok(rx);
+                return Ok((rx, feed.clone()));
             }
         }
     }
@@ -161,6 +216,7 @@ impl Hub {
         let feed = Arc::new(Feed {
             tx,
             wake: Notify::new(),
+            background: AtomicUsize::new(0),
         });
         // A change written while the feed was being positioned woke no
         // one (the feed was not registered yet): its first turn reads.
@@ -268,11 +324,18 @@ async fn run_feed(
     let mut backoff = Duration::from_millis(250);
     let mut healthy = true;
     let mut judged = Judged::default();
+    // Reads in a row that found nothing new.
+    let mut quiet: u32 = 0;
     judge_backlog(&hub, &id, &feed, last, &mut judged).await;
     loop {
         // Asked every time: a backend polls faster while a stream is down.
         let poll = hub.store.poll_interval();
         let tick = poll.unwrap_or(hub.linger).min(hub.linger);
+        let tick = if feed.watched() {
+            tick
+        } else {
+            unwatched_tick(tick, quiet)
+        };
         let woken = tokio::time::timeout(tick, feed.wake.notified())
             .await
             .is_ok();
@@ -289,8 +352,14 @@ async fn run_feed(
         if !woken && poll.is_none() {
             continue;
         }
+        let before = (last, details.clone());
         match read_changes(&hub, &id, &feed, &mut last, &mut details, &mut judged).await {
             Ok(()) => {
+                quiet = if before == (last, details.clone()) {
+                    quiet.saturating_add(1)
+                } else {
+                    0
+                };
                 if !healthy {
                     tracing::info!("data source answering again");
                     healthy = true;
@@ -398,6 +467,45 @@ mod tests {
     use crate::server::alerts::book::LocalBook;
     use crate::server::store::memory::MemoryStore;
     use crate::server::store::{CallSink, NewContact, SegmentWrite};
+
+    #[test]
+    fn an_unwatched_quiet_feed_reads_less_often_up_to_a_cap() {
+        let tick = Duration::from_millis(500);
+        assert_eq!(unwatched_tick(tick, 0), tick);
+        assert_eq!(unwatched_tick(tick, QUIET_AFTER - 1), tick);
+        assert_eq!(unwatched_tick(tick, QUIET_AFTER), tick * 2);
+        assert_eq!(unwatched_tick(tick, 2 * QUIET_AFTER), tick * 4);
+        assert_eq!(unwatched_tick(tick, 3 * QUIET_AFTER), QUIET_MAX);
+        assert_eq!(unwatched_tick(tick, u32::MAX), QUIET_MAX);
+        // A pace already slower than the cap is kept.
+        let slow = Duration::from_secs(10);
+        assert_eq!(unwatched_tick(slow, u32::MAX), slow);
+    }
+
+    #[tokio::test]
+    async fn a_feed_heard_only_in_the_background_is_unwatched_until_a_viewer_comes() {
+        let store = Arc::new(MemoryStore::new(10));
+        let hub = Hub::start(store.clone(), Duration::from_secs(1));
+        let id = CallId::parse("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap();
+        store
+            .start_call(NewContact {
+                call_id: id.clone(),
+                attributes: BTreeMap::from([("contactId".to_string(), id.to_string())]),
+            })
+            .await
+            .unwrap();
+        let (floor_rx, floor) = hub.subscribe_background(&id).await.unwrap();
+        let feed = hub.feeds().get(&id).and_then(|s| s.get().cloned()).unwrap();
+        assert!(!feed.watched());
+        let viewer = hub.subscribe(&id).await.unwrap();
+        assert!(feed.watched());
+        drop(viewer);
+        assert!(!feed.watched());
+        drop(floor);
+        drop(floor_rx);
+        assert_eq!(feed.background.load(Ordering::Relaxed), 0);
+        assert!(!feed.watched());
+    }
 
     #[tokio::test]
     async fn lines_written_before_a_feed_started_are_judged_once_it_starts() {

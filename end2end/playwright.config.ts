@@ -24,7 +24,9 @@ export function backendEnv(name: string, format: string): Record<string, string>
   if (!endpoint) throw new Error('E2E_BACKEND=dynamodb needs E2E_DYNAMODB_ENDPOINT');
   return {
     TRAVOIQ_STORE: 'dynamodb',
-    TRAVOIQ_TABLE_PREFIX: `e2e-${name}-`,
+    // E2E_TABLE_TAG: a run of its own on the same DynamoDB server (tables
+    // holding no calls left live by an earlier run).
+    TRAVOIQ_TABLE_PREFIX: `e2e-${process.env.E2E_TABLE_TAG ?? ''}${name}-`,
     TRAVOIQ_SIMULATOR_FORMAT: format,
     AWS_ENDPOINT_URL_DYNAMODB: endpoint,
     // E2E_STREAMS_ENDPOINT: the Streams client elsewhere (scripts/test

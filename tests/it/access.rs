@@ -280,7 +280,7 @@ async fn next_json_or_close(ws: &mut crate::common::Ws) -> Option<String> {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_valid_session_no_door_opens_and_nothing_leaks() {
     let w = world().await;
     let cases = [
@@ -317,7 +317,7 @@ async fn without_a_valid_session_no_door_opens_and_nothing_leaks() {
 /// unknown one; a supervisor and an admin see every call in full. The
 /// following wall (no calls named) is drawn in the browser from the floor's
 /// doors.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wall_shows_each_role_only_the_calls_it_may_see() {
     let w = world().await;
     // An agent: their own call masked, Bob's not at all.
@@ -357,7 +357,7 @@ async fn the_wall_shows_each_role_only_the_calls_it_may_see() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_agents_call_looks_exactly_like_an_unknown_one() {
     let w = world().await;
     for door in [Door::RestDetails, Door::FnCall, Door::Page, Door::Socket] {
@@ -389,7 +389,7 @@ async fn another_agents_call_looks_exactly_like_an_unknown_one() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_sees_their_own_call_with_the_phone_masked() {
     let w = world().await;
     for door in [Door::RestDetails, Door::FnCall, Door::Page, Door::Socket] {
@@ -409,7 +409,7 @@ async fn an_agent_sees_their_own_call_with_the_phone_masked() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_and_an_admin_see_every_call_in_full() {
     let w = world().await;
     for cookie in [w.app.cookie.as_str(), w.admin.as_str()] {
@@ -423,7 +423,7 @@ async fn a_supervisor_and_an_admin_see_every_call_in_full() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_floor_lists_for_each_role_only_the_calls_it_may_see() {
     let w = world().await;
     let floor_doors = [Door::FloorPage, Door::FnFloor, Door::FloorSocket];
@@ -466,7 +466,7 @@ async fn the_floor_lists_for_each_role_only_the_calls_it_may_see() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latest_call_and_the_lobby_name_only_the_agents_own_calls() {
     let w = world().await;
     // Bob's call is the newest overall; the agent is told of their own.
@@ -494,7 +494,7 @@ async fn latest_call_and_the_lobby_name_only_the_agents_own_calls() {
     assert!(!heard.to_string().contains(PHONE_DIGITS));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_link_opens_one_call_for_an_agent_until_it_expires() {
     let w = world().await;
     let share = |cookie: &str, id: &str| {
@@ -560,7 +560,7 @@ async fn a_signed_link_opens_one_call_for_an_agent_until_it_expires() {
     assert!(!a.leaks());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_out_ends_the_session_and_its_live_sockets() {
     let w = world().await;
     let mut ws = w
@@ -594,7 +594,7 @@ async fn signing_out_ends_the_session_and_its_live_sockets() {
     assert_eq!(a.status, 401, "the old cookie opens nothing");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_cookie_is_http_only_and_same_site() {
     let w = world().await;
     let res = plain_client()
@@ -641,7 +641,7 @@ async fn the_session_cookie_is_http_only_and_same_site() {
     assert!(!res.headers().contains_key("strict-transport-security"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_site_state_changes_are_refused() {
     let w = world().await;
     let evil = "https://evil.example";
@@ -686,7 +686,7 @@ async fn cross_site_state_changes_are_refused() {
     assert_eq!(res.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_is_rate_limited_per_account_and_per_address_without_naming_accounts() {
     let w = world_with(&[("sign_in_per_account", "3"), ("sign_in_per_address", "8")]).await;
     let base = &w.app.base;
@@ -714,7 +714,7 @@ async fn sign_in_is_rate_limited_per_account_and_per_address_without_naming_acco
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_failed_sign_ins_count() {
     let w = world_with(&[("sign_in_per_account", "3"), ("sign_in_per_address", "100")]).await;
     // Signing in again and again is no attack.
@@ -756,7 +756,7 @@ async fn fail_via(base: &str, client: &str, name: &str) -> String {
         .to_string()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
     // Behind a trusted proxy, each client has its own address budget.
     let w = world_with(&[
@@ -790,7 +790,7 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_are_managed_by_admins_only() {
     let w = world().await;
     let call = |cookie: &str, path: &str, form: Vec<(&str, &str)>| {
@@ -878,7 +878,7 @@ pub(crate) fn rule_form<'a>(
     ]
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_supervisors_and_admins_read_and_change_the_rules_at_every_rules_door() {
     let w = world().await;
     let new_rule = rule_form("", "chargeback", "phrase");
@@ -982,7 +982,7 @@ async fn only_supervisors_and_admins_read_and_change_the_rules_at_every_rules_do
     assert_eq!(status, 400, "{body}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_reach_only_those_who_may_see_the_call_and_a_new_rule_applies_to_the_next_final() {
     let w = world().await;
     // The agent watches their own call.

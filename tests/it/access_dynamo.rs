@@ -30,7 +30,7 @@ async fn status(app: &TestApp, cookie: &str) -> u16 {
         .as_u16()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_accounts_and_sessions() {
     let prefix = unique_prefix("auth");
     writer(&prefix, WriterFormat::ConnectRt, true).await;
@@ -134,7 +134,7 @@ async fn two_instances(prefix: &str) -> (TestApp, TestApp) {
     (a, b)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_revoked_on_one_instance_closes_its_socket_on_the_other() {
     let prefix = unique_prefix("links");
     let writer = writer(&prefix, WriterFormat::ConnectRt, true).await;
@@ -181,7 +181,7 @@ async fn a_link_revoked_on_one_instance_closes_its_socket_on_the_other() {
     assert_eq!(res.status(), 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_change_ends_old_sessions_on_both_instances() {
     let prefix = unique_prefix("roles");
     writer(&prefix, WriterFormat::ConnectRt, true).await;

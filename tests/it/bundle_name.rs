@@ -21,7 +21,7 @@ impl Drop for Server {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_cargo_build_serves_pages_that_load_the_named_bundle() {
     let dir = std::env::temp_dir().join(format!("travoiq-bundle-{:x}", rand::random::<u64>()));
     std::fs::create_dir_all(&dir).expect("temp dir");

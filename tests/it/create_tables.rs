@@ -109,7 +109,7 @@ fn run(command: &mut Command, stdin: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_create_tables_returns_once_an_account_can_be_added() {
     let dynalite = dynalite();
     let prefix = unique_prefix("created");
@@ -148,7 +148,7 @@ async fn accounts_create_tables_returns_once_an_account_can_be_added() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_writer_writes_at_once_into_tables_it_created() {
     let dynalite = dynalite();
     let config = aws_sdk_dynamodb::Config::builder()

@@ -77,7 +77,7 @@ fn today_utc() -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supervisors_and_admins_download_every_call_in_every_format() {
     let w = world().await;
     for cookie in [w.app.cookie.as_str(), w.admin.as_str()] {
@@ -113,7 +113,7 @@ async fn supervisors_and_admins_download_every_call_in_every_format() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_downloads_their_own_call_masked_and_no_one_elses() {
     let w = world().await;
     for ext in FORMATS {
@@ -156,7 +156,7 @@ async fn an_agent_downloads_their_own_call_masked_and_no_one_elses() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_valid_session_nothing_downloads() {
     let w = world().await;
     for (what, cookie) in [
@@ -173,7 +173,7 @@ async fn without_a_valid_session_nothing_downloads() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_links_grant_downloads_its_call_until_expired_tampered_or_revoked() {
     let w = world().await;
     // Carol's call: neither the agent's nor bob's.
@@ -344,7 +344,7 @@ fn seconds(ms: i64) -> String {
 
 const LONG: i64 = 10_000;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ten_thousand_line_call_downloads_whole_and_in_order() {
     let app = spawn_app().await;
     let id = app.create_call("+14155550123").await;

@@ -7,7 +7,7 @@ use crate::common::{eventually, next_msg, plain_client, spawn_app, spawn_app_wit
 use tokio_tungstenite::tungstenite::Error as WsError;
 use travoiq_monitor::protocol::ServerMsg;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_carry_a_nonce_csp_and_every_response_the_safety_headers() {
     let app = spawn_app().await;
     let id = app.create_call("+1").await;
@@ -58,7 +58,7 @@ async fn handshake(app: &TestApp, url: &str, origin: Option<&str>) -> Result<(),
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sockets_from_another_sites_page_are_refused() {
     let app = spawn_app_with(&[("allowed_origins", "https://monitor.example.com")]).await;
     let id = app.create_call("+1").await;
@@ -89,7 +89,7 @@ async fn sockets_from_another_sites_page_are_refused() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_may_hold_only_so_many_sockets() {
     let app = spawn_app_with(&[("max_sockets_per_client", "3")]).await;
     let id = app.create_call("+1").await;
@@ -314,7 +314,7 @@ async fn a_viewer_that_falls_behind_the_feed_rereads_and_misses_nothing() {
     println!("slow viewer: {frames} frames for {} writes", 2 * LINES);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_name_the_server_does_not_answer_for_is_refused() {
     // A page on another name that resolves to this loopback server (DNS
     // rebinding) gets nothing, not even the sign-in page.
@@ -337,7 +337,7 @@ async fn a_host_name_the_server_does_not_answer_for_is_refused() {
     assert_eq!(res.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_developer_api_needs_its_token() {
     let app = spawn_app().await;
     for token in [None, Some("wrong")] {

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use travoiq_monitor::error::AppError;
 use travoiq_monitor::model::{CallSnapshot, Speaker};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_check_answers() {
     let app = spawn_app().await;
     let res = app.get("/healthz").await;
@@ -13,7 +13,7 @@ async fn health_check_answers() {
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "ok");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latest_call_is_404_with_a_json_body_before_the_first_call() {
     let app = spawn_app().await;
     let res = app.get("/latest-call").await;
@@ -21,7 +21,7 @@ async fn latest_call_is_404_with_a_json_body_before_the_first_call() {
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "no_call");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latest_call_names_the_newest_call_by_its_parsed_timestamp() {
     let app = spawn_app().await;
     // String order says the January call is newer ("Thu" > "Sat"); time says February.
@@ -37,7 +37,7 @@ async fn latest_call_names_the_newest_call_by_its_parsed_timestamp() {
     assert_eq!(v["contactId"], feb.as_str());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn details_answers_the_item_under_its_table_names() {
     let app = spawn_app().await;
     let id = app
@@ -65,7 +65,7 @@ async fn details_answers_the_item_under_its_table_names() {
     assert_eq!(v["contactId"], id.as_str());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_ids_get_400_unknown_ids_404_each_with_a_json_error() {
     let app = spawn_app().await;
     for bad in [
@@ -93,7 +93,7 @@ async fn bad_ids_get_400_unknown_ids_404_each_with_a_json_error() {
     assert_eq!(v["error"], "unknown_call");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_function_returns_the_snapshot_in_conversation_order() {
     let app = spawn_app().await;
     let id = app.create_call("+14155550100").await;
@@ -126,7 +126,7 @@ async fn server_function_returns_the_snapshot_in_conversation_order() {
     assert_eq!(snap.last_seq.0, 3);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_function_errors_are_typed() {
     let app = spawn_app().await;
     let res = app
@@ -153,7 +153,7 @@ async fn server_function_errors_are_typed() {
     assert!(matches!(err, AppError::UnknownCall(_)), "{err:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_that_carry_call_data_are_never_cached() {
     let app = spawn_app().await;
     let id = app.create_call("+14155550199").await;
@@ -178,7 +178,7 @@ async fn answers_that_carry_call_data_are_never_cached() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_renders_on_the_server_with_the_call_and_its_transcript_as_text() {
     let app = spawn_app().await;
     let id = app.create_call("+14155550199").await;
@@ -203,13 +203,13 @@ async fn the_page_renders_on_the_server_with_the_call_and_its_transcript_as_text
     assert!(!html.contains("<b>bold</b>"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pages_are_404() {
     let app = spawn_app().await;
     assert_eq!(app.get("/no/such/page").await.status(), 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_past_their_request_budget_is_told_when_to_come_back() {
     let app = spawn_app_with(&[("requests_per_minute", "5")]).await;
     let mut statuses = Vec::new();
@@ -248,7 +248,7 @@ async fn a_user_past_their_request_budget_is_told_when_to_come_back() {
     assert_eq!(res.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_are_compressed_for_browsers_that_accept_it() {
     let app = spawn_app().await;
     let id = app.create_call("+14155550199").await;

@@ -72,7 +72,7 @@ async fn tess(w: &World) -> String {
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_opens_for_its_agent_only_until_its_maker_or_an_admin_revokes_it() {
     let w = world().await;
     let tess = tess(&w).await;
@@ -166,7 +166,7 @@ async fn a_link_opens_for_its_agent_only_until_its_maker_or_an_admin_revokes_it(
     assert_eq!(row["mayRevoke"], false);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_link_and_role_doors_answer_each_role() {
     let w = world().await;
     let grant = share(&w.app, &w.app.cookie, &w.other, "agent").await;

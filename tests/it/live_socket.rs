@@ -18,7 +18,7 @@ fn transcript(msg: ServerMsg) -> travoiq_monitor::model::Segment {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_gets_hello_the_backlog_then_live_changes_in_order() {
     let app = spawn_app().await;
     let id = app.create_call("+14155550123").await;
@@ -66,7 +66,7 @@ async fn a_viewer_gets_hello_the_backlog_then_live_changes_in_order() {
     assert_eq!(seen.last().unwrap().text, "Hi there, I need help");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconnecting_viewer_gets_exactly_what_it_missed() {
     let app = spawn_app().await;
     let id = app.create_call("+1").await;
@@ -118,7 +118,7 @@ async fn a_reconnecting_viewer_gets_exactly_what_it_missed() {
     assert_eq!(texts, ["one", "three", "two", "four"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_malformed_ids_are_told_and_closed_with_their_codes() {
     let app = spawn_app().await;
     let mut ws = app
@@ -152,7 +152,7 @@ async fn unknown_and_malformed_ids_are_told_and_closed_with_their_codes() {
     assert_eq!(app.hub.active_feeds().await, 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_calls_are_pushed_to_the_lobby_and_to_call_viewers() {
     let app = spawn_app().await;
     let mut lobby = app.connect("/ws/calls").await;
@@ -180,7 +180,7 @@ async fn new_calls_are_pushed_to_the_lobby_and_to_call_viewers() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_end_of_a_call_reaches_its_viewers() {
     let app = spawn_app().await;
     let id = app.create_call("+1").await;
@@ -197,7 +197,7 @@ async fn the_end_of_a_call_reaches_its_viewers() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_viewers_share_one_feed_and_all_get_every_change() {
     // All fifty come from one address here: lift the per-address limit.
     let app = spawn_app_with(&[("max_sockets_per_client", "0")]).await;
@@ -234,7 +234,7 @@ async fn fifty_viewers_share_one_feed_and_all_get_every_change() {
     .expect("the feed stops after its viewers left");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_client_frames_close_the_socket_with_policy_and_harm_nothing() {
     let app = spawn_app().await;
     let id = app.create_call("+1").await;
@@ -255,7 +255,7 @@ async fn malformed_client_frames_close_the_socket_with_policy_and_harm_nothing()
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeats_arrive_on_a_quiet_call() {
     let app = spawn_app().await; // heartbeat_secs = 1
     let id = app.create_call("+1").await;
@@ -275,7 +275,7 @@ async fn heartbeats_arrive_on_a_quiet_call() {
     assert!(beats >= 2, "saw {beats} heartbeats");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_that_started_between_sockets_is_announced_on_connect() {
     let app = spawn_app().await;
     let a = app.create_call("+1").await;

@@ -52,7 +52,7 @@ const READS_OK: &str = "travoiq_store_requests_total{operation=\"segments_after\
 const READ_TIMES: &str =
     "travoiq_store_request_duration_seconds_count{operation=\"segments_after\"}";
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_need_the_token_and_count_sockets_feeds_frames_and_store_reads() {
     let app = spawn_app_with(&[("metrics_addr", "127.0.0.1:0"), ("metrics_token", TOKEN)]).await;
     let base = app.metrics_base.clone().expect("metrics are served");

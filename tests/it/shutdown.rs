@@ -164,7 +164,7 @@ async fn a_stopping_server_sends_viewers_elsewhere_and_the_next_one_replays_what
     assert_eq!(lines, whole);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lobby_is_told_to_reconnect_too_and_the_server_stops_promptly() {
     let app = spawn_app().await;
     let mut lobby = app.connect("/ws/calls").await;

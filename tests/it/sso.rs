@@ -203,7 +203,7 @@ fn absolute(current: &str, location: &str) -> String {
         .to_string()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn company_accounts_sign_in_with_the_role_their_groups_give() {
     let (app, _provider) = sso_app().await;
     let own = app
@@ -300,7 +300,7 @@ async fn company_accounts_sign_in_with_the_role_their_groups_give() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_without_a_role_or_with_a_local_name_are_refused_clearly() {
     let (app, _provider) = sso_app().await;
     // nora's groups map to no role.
@@ -327,7 +327,7 @@ async fn users_without_a_role_or_with_a_local_name_are_refused_clearly() {
     assert_eq!((local.role, local.sso_subject), (Role::Supervisor, None));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_state_nonce_or_missing_sign_in_opens_nothing() {
     let (app, _provider) = sso_app().await;
 

@@ -494,7 +494,7 @@ async fn a_hung_endpoint_times_out_instead_of_hanging() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asking_for_ids_that_name_no_call_caches_nothing() {
     let (writer, store) = on_moto(&unique_prefix("cache"), WriterFormat::ConnectRt).await;
     let (id, contact) = new_call(&format_js_date_string(time::OffsetDateTime::now_utc()));

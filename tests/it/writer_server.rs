@@ -45,7 +45,7 @@ async fn a_monitor_on_dynamodb_refuses_to_start_with_the_developer_api() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_writer_server_listens_on_loopback_only() {
     let settings = Settings::load_with(&[("dev_api_token", DEV_TOKEN)]).expect("settings");
     for listen in ["0.0.0.0:0", "[::]:0"] {

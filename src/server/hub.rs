@@ -468,6 +468,21 @@ mod tests {
     use crate::server::store::memory::MemoryStore;
     use crate::server::store::{CallSink, NewContact, SegmentWrite};
 
+    /// A hub on an embedded store holding one started call.
+    async fn hub_with_a_call() -> (Arc<MemoryStore>, Arc<Hub>, CallId) {
+        let store = Arc::new(MemoryStore::new(10));
+        let hub = Hub::start(store.clone(), Duration::from_secs(1));
+        let id = CallId::parse("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap();
+        store
+            .start_call(NewContact {
+                call_id: id.clone(),
+                attributes: BTreeMap::from([("contactId".to_string(), id.to_string())]),
+            })
+            .await
+            .unwrap();
+        (store, hub, id)
+    }
+
     #[test]
     fn an_unwatched_quiet_feed_reads_less_often_up_to_a_cap() {
         let tick = Duration::from_millis(500);
@@ -484,16 +499,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_feed_heard_only_in_the_background_is_unwatched_until_a_viewer_comes() {
-        let store = Arc::new(MemoryStore::new(10));
-        let hub = Hub::start(store.clone(), Duration::from_secs(1));
-        let id = CallId::parse("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap();
-        store
-            .start_call(NewContact {
-                call_id: id.clone(),
-                attributes: BTreeMap::from([("contactId".to_string(), id.to_string())]),
-            })
-            .await
-            .unwrap();
+        let (_store, hub, id) = hub_with_a_call().await;
         let (floor_rx, floor) = hub.subscribe_background(&id).await.unwrap();
         let feed = hub.feeds().get(&id).and_then(|s| s.get().cloned()).unwrap();
         assert!(!feed.watched());
@@ -509,20 +515,11 @@ mod tests {
 
     #[tokio::test]
     async fn lines_written_before_a_feed_started_are_judged_once_it_starts() {
-        let store = Arc::new(MemoryStore::new(10));
-        let hub = Hub::start(store.clone(), Duration::from_secs(1));
+        let (store, hub, id) = hub_with_a_call().await;
         let rules =
             std::env::temp_dir().join(format!("travoiq-hub-rules-{}.json", std::process::id()));
         let _ = std::fs::remove_file(&rules);
         hub.set_alerts(Arc::new(Alerts::new(Arc::new(LocalBook::new(&rules)))));
-        let id = CallId::parse("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap();
-        store
-            .start_call(NewContact {
-                call_id: id.clone(),
-                attributes: BTreeMap::from([("contactId".to_string(), id.to_string())]),
-            })
-            .await
-            .unwrap();
         let line = |start_ms, text: &str, partial| SegmentWrite {
             speaker: Speaker::Customer,
             segment_id: format!("{start_ms}"),

@@ -37,6 +37,19 @@ export class CallWriter {
     expect(res.status()).toBe(204);
   }
 
+  /** Writes `lines` final lines, 1.4 s apart, sides taking turns (the
+   * customer first), fifty at a time; line i reads `text(i)`. */
+  async sayMany(id: string, lines: number, text: (i: number) => string): Promise<void> {
+    for (let start = 0; start < lines; start += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, lines - start) }, (_, k) => {
+          const i = start + k;
+          return this.say(id, i % 2 ? 'Agent' : 'Customer', i * 1400, text(i), false, 1200);
+        }),
+      );
+    }
+  }
+
   async end(id: string): Promise<void> {
     expect((await this.request.post(`/api/dev/calls/${id}/end`, { headers })).status()).toBe(204);
   }

@@ -66,6 +66,13 @@ impl Finding {
         })
     }
 
+    /// The line of the hit stepped to (none: no hits).
+    pub fn current_line(self) -> Option<SegmentKey> {
+        let current = self.current.get();
+        self.query.track();
+        self.hits.with_untracked(|h| h.get(current).map(|h| h.line))
+    }
+
     fn step(self, by: isize) {
         let n = self.hits.with_untracked(Vec::len);
         if n == 0 {

@@ -11,3 +11,4 @@ pub mod status;
 pub mod talk;
 pub mod transcript;
 pub mod wall;
+pub mod window;

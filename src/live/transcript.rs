@@ -59,6 +59,17 @@ impl Transcript {
             .map(|i| &self.segments[i])
     }
 
+    /// How many entries come before `key` in conversation order (its index
+    /// when it is present).
+    pub fn position(&self, key: SegmentKey) -> usize {
+        self.segments.partition_point(|s| s.key() < key)
+    }
+
+    /// The key of the entry at `index`, in conversation order.
+    pub fn key_at(&self, index: usize) -> Option<SegmentKey> {
+        self.segments.get(index).map(Segment::key)
+    }
+
     /// Counts the changes since the transcript was made.
     pub fn revision(&self) -> u64 {
         self.revision

@@ -378,8 +378,8 @@ async fn follow_feed(floor: Weak<Floor>, id: CallId, mut feed: broadcast::Receiv
         let event = feed.recv().await;
         let Some(floor) = floor.upgrade() else { return };
         match event {
-            Ok(FeedEvent::Segment(seg)) => {
-                if let Some(line) = LastLine::of(&seg) {
+            Ok(FeedEvent::Segment(live)) => {
+                if let Some(line) = LastLine::of(&live.segment) {
                     floor.update(&id, |row| take_line(row, line));
                 }
             }

@@ -11,10 +11,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, Notify, OnceCell};
 use tracing::Instrument;
 
 use crate::model::{Alert, CallDetails, CallId, Segment, SegmentKey, Seq};
+use crate::protocol::ServerMsg;
 
 use super::alerts::Alerts;
 use super::metrics::{Metrics, Resync};
@@ -24,12 +26,39 @@ use super::store::{CallStore, StoreError, StoreNotice};
 /// Events a call's feed broadcasts to its viewers.
 #[derive(Clone, Debug)]
 pub enum FeedEvent {
-    Segment(Segment),
+    /// Shared: every viewer's copy of the event is a reference count.
+    Segment(Arc<LiveSegment>),
     Details(CallDetails),
     /// The store stopped (false) or resumed (true) answering for this call.
     Source(bool),
     /// A final line raised an alert (already kept with the call).
     Alert(Alert),
+}
+
+/// A line as its call's feed read it, with its `transcript` frame
+/// serialized once for all the call's viewers: with N viewers the same
+/// text went through JSON N times before, once per socket.
+#[derive(Debug)]
+pub struct LiveSegment {
+    pub segment: Segment,
+    /// The frame's text, shared (cloning it does not copy the bytes). None
+    /// only if it could not be encoded: each socket then tries itself and
+    /// reports it as before.
+    pub frame: Option<Utf8Bytes>,
+}
+
+impl LiveSegment {
+    pub fn new(segment: Segment) -> Self {
+        // One clone per line, for all its viewers.
+        let frame = match serde_json::to_string(&ServerMsg::Transcript(segment.clone())) {
+            Ok(text) => Some(Utf8Bytes::from(text)),
+            Err(e) => {
+                tracing::error!(error = %e, "could not encode a transcript frame");
+                None
+            }
+        };
+        Self { segment, frame }
+    }
 }
 
 /// Per-feed broadcast capacity. A viewer further behind than this re-reads
@@ -447,7 +476,9 @@ async fn read_changes(
                 Some(alerts) if judged.is_new(&seg) => alerts.raise(id, &seg).await,
                 _ => Vec::new(),
             };
-            let _ = feed.tx.send(FeedEvent::Segment(seg));
+            let _ = feed
+                .tx
+                .send(FeedEvent::Segment(Arc::new(LiveSegment::new(seg))));
             for alert in raised {
                 let _ = feed.tx.send(FeedEvent::Alert(alert));
             }
@@ -481,6 +512,24 @@ mod tests {
             .await
             .unwrap();
         (store, hub, id)
+    }
+
+    #[test]
+    fn a_lines_frame_is_its_transcript_frame_encoded_once() {
+        let segment = Segment {
+            seq: Seq(3),
+            segment_id: "s-1".into(),
+            speaker: Speaker::Agent,
+            start_ms: 1200,
+            end_ms: 2400,
+            text: "Hello \"there\"".into(),
+            partial: true,
+        };
+        let live = LiveSegment::new(segment.clone());
+        assert_eq!(live.segment, segment);
+        let frame = live.frame.expect("encoded");
+        let back: ServerMsg = serde_json::from_str(&frame).unwrap();
+        assert_eq!(back, ServerMsg::Transcript(segment));
     }
 
     #[test]

@@ -119,11 +119,14 @@ where
     }
 
     async fn send(&mut self, msg: &ServerMsg) -> Result<(), End> {
-        let text = serde_json::to_string(msg).map_err(|e| {
-            tracing::error!(error = %e, "could not encode a frame");
-            End::Close(1011, "internal error")
-        })?;
-        let sent = self.tx.send(Message::Text(text.into()));
+        let text = encode(msg)?;
+        self.send_text(text).await
+    }
+
+    /// Sends a frame already encoded (a line's frame is encoded once for
+    /// every viewer of its call).
+    async fn send_text(&mut self, text: Utf8Bytes) -> Result<(), End> {
+        let sent = self.tx.send(Message::Text(text));
         match tokio::time::timeout(self.ctx.send_timeout, sent).await {
             Ok(Ok(())) => {
                 self.metrics().frame_sent();
@@ -422,6 +425,17 @@ where
             return Ok(());
         }
         self.send(&ServerMsg::NewCall { call }).await
+    }
+}
+
+/// A frame's text.
+fn encode(msg: &ServerMsg) -> Result<Utf8Bytes, End> {
+    match serde_json::to_string(msg) {
+        Ok(text) => Ok(text.into()),
+        Err(e) => {
+            tracing::error!(error = %e, "could not encode a frame");
+            Err(End::Close(1011, "internal error"))
+        }
     }
 }
 

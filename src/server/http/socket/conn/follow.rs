@@ -122,9 +122,15 @@ where
         event: Result<FeedEvent, RecvError>,
     ) -> Result<(), End> {
         match event {
-            Ok(FeedEvent::Segment(seg)) if seg.seq > watch.after => {
-                watch.after = seg.seq;
-                self.send(&ServerMsg::Transcript(seg)).await
+            Ok(FeedEvent::Segment(live)) if live.segment.seq > watch.after => {
+                watch.after = live.segment.seq;
+                match &live.frame {
+                    Some(frame) => self.send_text(frame.clone()).await,
+                    None => {
+                        let seg = live.segment.clone();
+                        self.send(&ServerMsg::Transcript(seg)).await
+                    }
+                }
             }
             Ok(FeedEvent::Segment(_)) => Ok(()),
             Ok(FeedEvent::Details(call)) => {

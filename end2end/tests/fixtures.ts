@@ -35,6 +35,9 @@ export class CallWriter {
       data: { speaker, startMs, endMs: startMs + lengthMs, text, partial },
     });
     expect(res.status()).toBe(204);
+    // Its (empty) body is kept until disposed: thousands of writes (the
+    // long-call bench) would slow the runner down.
+    await res.dispose();
   }
 
   /** Writes `lines` final lines, 1.4 s apart, sides taking turns (the

@@ -22,6 +22,8 @@
 //! written on its call reached it exactly once, across the storm too; the
 //! run fails if one was lost or doubled. Latency is printed, not checked.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
@@ -49,7 +51,6 @@ const SERVER_PID: &str = "FANOUT_SERVER_PID";
 const RUN_VIEWERS: &str = "FANOUT_RUN_VIEWERS";
 const RUN_STORM: &str = "FANOUT_RUN_STORM";
 
-const PASSWORD: &str = "bench-demo-password";
 const DEV_TOKEN: &str = "bench-dev-token";
 
 /// A call's writes: a partial every `STEP`, `PARTIALS` of them growing,
@@ -319,11 +320,7 @@ fn server() {
     raise_nofile();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let accounts = std::env::temp_dir().join(format!(
-            "travoiq-bench-accounts-{:x}.json",
-            rand::random::<u64>()
-        ));
-        let accounts_file = accounts.to_string_lossy().into_owned();
+        let accounts_file = common::temp_accounts_file();
         let retain = (calls() + 10).max(200).to_string();
         let settings = Settings::load_with(&[
             ("store", "memory"),
@@ -331,7 +328,7 @@ fn server() {
             ("dev_api", "on"),
             ("dev_api_token", DEV_TOKEN),
             ("demo_users", "on"),
-            ("demo_password", PASSWORD),
+            ("demo_password", common::PASSWORD),
             ("accounts_file", &accounts_file),
             ("audit_log", "off"),
             ("retain_calls", &retain),
@@ -352,7 +349,7 @@ fn server() {
         })
         .await
         .expect("stdin");
-        let _ = std::fs::remove_file(&accounts);
+        let _ = std::fs::remove_file(&accounts_file);
     });
     // Not a graceful shutdown of thousands of tasks: the figures are in.
     runtime.shutdown_background();
@@ -529,7 +526,7 @@ async fn drive() -> Value {
         .pool_max_idle_per_host(calls)
         .build()
         .expect("http client");
-    let cookie = sign_in(&base).await;
+    let cookie = common::sign_in(&base).await;
     let ids: Vec<String> = stream::iter(0..calls)
         .map(|_| create_call(&http, &base))
         .buffered(16)
@@ -959,26 +956,6 @@ async fn write_call(
             }
         }
     }
-}
-
-/// Signs in as the demo supervisor; the session cookie.
-async fn sign_in(base: &str) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let res = client
-        .post(format!("{base}/signin"))
-        .form(&[("username", "supervisor"), ("password", PASSWORD)])
-        .send()
-        .await
-        .expect("sign in");
-    res.headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_string()
 }
 
 /// A live call, through the developer API; its id.

@@ -11,6 +11,8 @@
 //! the sockets' client end is a third process, so only the server's side is
 //! counted. No limits are checked: it prints figures.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,7 +35,6 @@ const COUNT: &str = "IDLE_SOCKETS_N";
 /// tungstenite's default read buffer (what axum's upgrade uses unless told).
 const LIBRARY_DEFAULT: usize = 128 * 1024;
 
-const PASSWORD: &str = "bench-demo-password";
 const DEV_TOKEN: &str = "bench-dev-token";
 
 fn main() {
@@ -118,18 +119,14 @@ fn rss_kb() -> u64 {
 async fn server() {
     let read_buffer = std::env::var(READ_BUFFER).expect("read buffer");
     let n = count();
-    let accounts = std::env::temp_dir().join(format!(
-        "travoiq-bench-accounts-{:x}.json",
-        rand::random::<u64>()
-    ));
-    let accounts_file = accounts.to_string_lossy().into_owned();
+    let accounts_file = common::temp_accounts_file();
     let settings = Settings::load_with(&[
         ("store", "memory"),
         ("simulator", "off"),
         ("dev_api", "on"),
         ("dev_api_token", DEV_TOKEN),
         ("demo_users", "on"),
-        ("demo_password", PASSWORD),
+        ("demo_password", common::PASSWORD),
         ("accounts_file", &accounts_file),
         ("audit_log", "off"),
         ("socket_read_buffer_bytes", &read_buffer),
@@ -144,7 +141,7 @@ async fn server() {
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
     let base = format!("http://127.0.0.1:{port}");
-    let cookie = sign_in(&base).await;
+    let cookie = common::sign_in(&base).await;
     let call = create_call(&base).await;
 
     // Settle, then measure, open the sockets from another process, measure.
@@ -169,7 +166,7 @@ async fn server() {
     // Closing its stdin ends the client.
     drop(client.stdin.take());
     let _ = client.wait();
-    let _ = std::fs::remove_file(&accounts);
+    let _ = std::fs::remove_file(&accounts_file);
     println!("RSS {before} {after}");
     std::io::stdout().flush().expect("stdout");
 }
@@ -220,26 +217,6 @@ async fn client() {
     for r in readers {
         r.abort();
     }
-}
-
-/// Signs in as the demo supervisor; the session cookie.
-async fn sign_in(base: &str) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let res = client
-        .post(format!("{base}/signin"))
-        .form(&[("username", "supervisor"), ("password", PASSWORD)])
-        .send()
-        .await
-        .expect("sign in");
-    res.headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_string()
 }
 
 /// A live call, through the developer API; its id.

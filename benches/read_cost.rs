@@ -14,6 +14,8 @@
 #[path = "../tests/it/common/dynamo.rs"]
 mod dynamo;
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,7 +27,7 @@ use travoiq_monitor::server::simulator::{self, plan_call, random_call_id_string,
 use travoiq_monitor::server::startup::Application;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
 use travoiq_monitor::server::store::dynamo::{sdk_config, DynamoStore, RequestCounts};
-use travoiq_monitor::server::store::{CallSink, NewContact};
+use travoiq_monitor::server::store::CallSink;
 
 /// How long requests are counted in each run: 15 s, or
 /// `READ_COST_WINDOW_SECS`.
@@ -102,7 +104,7 @@ async fn run(streams: bool, on: Watching, viewers: usize, window: Duration) -> R
         ("simulator", "off"),
         ("table_prefix", &prefix),
         ("demo_users", "on"),
-        ("demo_password", BENCH_PASSWORD),
+        ("demo_password", common::PASSWORD),
         // Fifty viewers from one address: past the per-address socket limit.
         ("max_sockets_per_client", "0"),
     ])
@@ -120,27 +122,11 @@ async fn run(streams: bool, on: Watching, viewers: usize, window: Duration) -> R
     let port = app.port();
     let hub = app.hub();
     tokio::spawn(app.run_until_stopped());
-    let cookie = sign_in(port).await;
+    let cookie = common::sign_in(&format!("http://127.0.0.1:{port}")).await;
 
     // A call, played in real time by the writer.
     let id = CallId::parse(&random_call_id_string()).expect("id");
-    writer
-        .start_call(NewContact {
-            call_id: id.clone(),
-            attributes: [
-                ("contactId".to_string(), id.to_string()),
-                (
-                    "callTimestamp".to_string(),
-                    travoiq_monitor::server::timestamp::format_js_date_string(
-                        time::OffsetDateTime::now_utc(),
-                    ),
-                ),
-            ]
-            .into_iter()
-            .collect(),
-        })
-        .await
-        .expect("call");
+    common::start_call(writer.as_ref(), &id).await;
     let plan = plan_call(&SCRIPTS[0], &mut rand::rng());
     let player = {
         let writer = writer.clone();
@@ -192,26 +178,4 @@ async fn run(streams: bool, on: Watching, viewers: usize, window: Duration) -> R
     }
     let _ = simulator::SCRIPTS.len();
     after.since(&before)
-}
-
-const BENCH_PASSWORD: &str = "bench-demo-password";
-
-/// Signs in as the demo supervisor; the session cookie.
-async fn sign_in(port: u16) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let res = client
-        .post(format!("http://127.0.0.1:{port}/signin"))
-        .form(&[("username", "supervisor"), ("password", BENCH_PASSWORD)])
-        .send()
-        .await
-        .expect("sign in");
-    res.headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_string()
 }

@@ -42,6 +42,8 @@
 #[path = "../tests/it/common/dynamo.rs"]
 mod dynamo;
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -56,9 +58,7 @@ use travoiq_monitor::server::simulator::random_call_id_string;
 use travoiq_monitor::server::startup::Application;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
 use travoiq_monitor::server::store::dynamo::{sdk_config, DynamoStore, RequestCounts};
-use travoiq_monitor::server::store::{CallSink, NewContact, SegmentWrite};
-
-const BENCH_PASSWORD: &str = "bench-demo-password";
+use travoiq_monitor::server::store::{CallSink, SegmentWrite};
 
 /// What one run measures, and how much of it.
 struct Knobs {
@@ -291,7 +291,7 @@ async fn run(interval_ms: u64, knobs: &Knobs) -> Outcome {
         ("simulator", "off"),
         ("table_prefix", &prefix),
         ("demo_users", "on"),
-        ("demo_password", BENCH_PASSWORD),
+        ("demo_password", common::PASSWORD),
         ("stream_poll_ms", &poll),
     ])
     .expect("settings");
@@ -321,25 +321,9 @@ async fn run(interval_ms: u64, knobs: &Knobs) -> Outcome {
     let idle = Rates::of(store.request_counts().since(&before), knobs.idle);
 
     // One live call, watched.
-    let cookie = sign_in(port).await;
+    let cookie = common::sign_in(&format!("http://127.0.0.1:{port}")).await;
     let id = CallId::parse(&random_call_id_string()).expect("id");
-    writer
-        .start_call(NewContact {
-            call_id: id.clone(),
-            attributes: [
-                ("contactId".to_string(), id.to_string()),
-                (
-                    "callTimestamp".to_string(),
-                    travoiq_monitor::server::timestamp::format_js_date_string(
-                        time::OffsetDateTime::now_utc(),
-                    ),
-                ),
-            ]
-            .into_iter()
-            .collect(),
-        })
-        .await
-        .expect("call");
+    common::start_call(writer.as_ref(), &id).await;
     let mut viewers = Vec::new();
     let mut seen = Vec::new();
     for _ in 0..knobs.viewers {
@@ -609,24 +593,4 @@ async fn get_records_rtt(sdk: &aws_config::SdkConfig, table: &str) -> Vec<f64> {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     rtt
-}
-
-/// Signs in as the demo supervisor; the session cookie.
-async fn sign_in(port: u16) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let res = client
-        .post(format!("http://127.0.0.1:{port}/signin"))
-        .form(&[("username", "supervisor"), ("password", BENCH_PASSWORD)])
-        .send()
-        .await
-        .expect("sign in");
-    res.headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_string()
 }

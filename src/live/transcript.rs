@@ -47,11 +47,6 @@ impl Transcript {
         &self.segments
     }
 
-    /// The entries' keys, in conversation order.
-    pub fn keys(&self) -> impl Iterator<Item = SegmentKey> + '_ {
-        self.segments.iter().map(Segment::key)
-    }
-
     pub fn get(&self, key: SegmentKey) -> Option<&Segment> {
         self.segments
             .binary_search_by(|s| s.key().cmp(&key))
@@ -168,7 +163,11 @@ pub(crate) mod tests {
         // Same start: the customer comes first.
         t.upsert(seg(4, Speaker::Customer, 3000, "customer at three", false));
         assert_eq!(texts(&t), ["first", "second", "customer at three", "third"]);
-        let keys: Vec<_> = t.keys().map(|k| (k.start_ms, k.speaker)).collect();
+        let keys: Vec<_> = t
+            .segments()
+            .iter()
+            .map(|s| (s.start_ms, s.speaker))
+            .collect();
         assert_eq!(
             keys,
             [

@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use crate::live::transcript::Transcript;
-use crate::model::SegmentKey;
+use crate::model::{Segment, SegmentKey};
 
 /// Lines drawn while following the call.
 pub const NEWEST: usize = 200;
@@ -53,7 +53,10 @@ impl Window {
 
     /// The keys of the lines drawn, in conversation order.
     pub fn keys(self, t: &Transcript) -> Vec<SegmentKey> {
-        self.range(t).filter_map(|i| t.key_at(i)).collect()
+        t.segments()[self.range(t)]
+            .iter()
+            .map(Segment::key)
+            .collect()
     }
 
     /// How many lines come before the first drawn, and after the last.

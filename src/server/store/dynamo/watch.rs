@@ -55,14 +55,19 @@ impl DynamoStore {
                 TableRole::Contact => self.on_contact_change(change).await,
                 TableRole::Customer | TableRole::Agent => self.on_transcript_change(role, change),
             },
-            streams::Event::Readable => {
-                self.sources.set_stream(role);
-                // Catch up on what changed while the stream was not read.
-                match role {
-                    TableRole::Contact => self.look_for_new_calls().await,
-                    TableRole::Customer | TableRole::Agent => self.resync_calls(),
+            streams::Event::Readable => match role {
+                // Catch up on new calls missed while the stream was not
+                // read, then say so: `/healthz` shows the stream only once
+                // the catch-up Scan is done.
+                TableRole::Contact => {
+                    self.look_for_new_calls().await;
+                    self.sources.set_stream(role);
                 }
-            }
+                TableRole::Customer | TableRole::Agent => {
+                    self.sources.set_stream(role);
+                    self.resync_calls();
+                }
+            },
             streams::Event::Unreadable(why) => {
                 if self
                     .sources

@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::row_memo::row_memo;
 use crate::live::find::{find, Hit};
 use crate::live::state::LiveState;
 use crate::model::SegmentKey;
@@ -47,7 +48,7 @@ impl Finding {
 
     /// One line's hits (byte ranges), and which of them is stepped to.
     pub fn on(self, line: SegmentKey) -> Memo<LineFinds> {
-        Memo::new(move |_| {
+        row_memo(move |_| {
             let current = self.current.get();
             self.hits.with(|hits| {
                 let mut mine = Vec::new();

@@ -10,6 +10,7 @@ pub mod link_list;
 pub mod lobby;
 pub mod new_call_notice;
 pub mod notify;
+pub mod row_memo;
 pub mod share_link;
 pub mod status;
 pub mod talk;

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::components::alerts::marked_text;
 use crate::components::find::{Finding, LineFinds};
+use crate::components::row_memo::row_memo;
 use crate::context::ReadingBack;
 use crate::live::state::LiveState;
 use crate::live::transcript::Transcript;
@@ -258,7 +259,7 @@ fn line_top(_: &leptos::web_sys::Element, _: SegmentKey) -> Option<f64> {
 /// The segment with `key` as it now stands. It keeps its last state once
 /// gone (the list drops its bubble right after).
 fn segment(live: Signal<LiveState>, key: SegmentKey) -> Memo<Option<Segment>> {
-    Memo::new(move |last: Option<&Option<Segment>>| {
+    row_memo(move |last: Option<&Option<Segment>>| {
         live.with(|s| s.transcript().and_then(|t| t.get(key)).cloned())
             .or_else(|| last.cloned().flatten())
     })
@@ -266,7 +267,7 @@ fn segment(live: Signal<LiveState>, key: SegmentKey) -> Memo<Option<Segment>> {
 
 /// The alerts raised on the line with `key`.
 fn alerts_on(live: Signal<LiveState>, key: SegmentKey) -> Memo<Vec<Alert>> {
-    Memo::new(move |_| {
+    row_memo(move |_| {
         live.with(|s| {
             s.alerts()
                 .map(|a| a.on(key).cloned().collect())

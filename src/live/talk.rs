@@ -19,34 +19,44 @@ pub struct TalkTime {
 }
 
 impl TalkTime {
+    /// Talk time of `segments`. In conversation order (by start, as the
+    /// page keeps them) it is one pass with nothing allocated, so a long
+    /// call costs little at every change; any other order is sorted first.
     pub fn of(segments: &[Segment]) -> Self {
-        let spans = |who: Option<Speaker>| {
-            merge(
-                segments
-                    .iter()
-                    .filter(|s| who.is_none_or(|w| s.speaker == w))
-                    .map(|s| (s.start_ms.max(0), s.end_ms.max(s.start_ms.max(0))))
-                    .collect(),
-            )
+        let span = |s: &Segment| {
+            let start = s.start_ms.max(0);
+            (s.speaker, start, s.end_ms.max(start))
         };
-        let anyone = spans(None);
-        let (Some(first), Some(last)) = (anyone.first(), anyone.last()) else {
+        if segments.is_sorted_by_key(|s| s.start_ms.max(0)) {
+            Self::of_sorted(segments.iter().map(span))
+        } else {
+            let mut spans: Vec<_> = segments.iter().map(span).collect();
+            spans.sort_unstable_by_key(|&(_, start, _)| start);
+            Self::of_sorted(spans.into_iter())
+        }
+    }
+
+    /// From (speaker, start, end) spans sorted by start.
+    fn of_sorted(spans: impl Iterator<Item = (Speaker, i64, i64)>) -> Self {
+        let (mut anyone, mut customer, mut agent) =
+            (Merged::default(), Merged::default(), Merged::default());
+        for (who, start, end) in spans {
+            anyone.add(start, end);
+            match who {
+                Speaker::Customer => customer.add(start, end),
+                Speaker::Agent => agent.add(start, end),
+            }
+        }
+        let Some((first, last)) = anyone.bounds() else {
             return Self::default();
         };
-        let span_ms = last.1 - first.0;
-        let spoken: i64 = anyone.iter().map(|(a, b)| b - a).sum();
-        let longest_silence_ms = anyone
-            .windows(2)
-            .map(|w| w[1].0 - w[0].1)
-            .max()
-            .unwrap_or(0);
-        let total = |v: Vec<(i64, i64)>| v.iter().map(|(a, b)| b - a).sum();
+        let span_ms = last - first;
         Self {
-            customer_ms: total(spans(Some(Speaker::Customer))),
-            agent_ms: total(spans(Some(Speaker::Agent))),
+            customer_ms: customer.covered(),
+            agent_ms: agent.covered(),
             span_ms,
-            silence_ms: span_ms - spoken,
-            longest_silence_ms,
+            silence_ms: span_ms - anyone.covered(),
+            longest_silence_ms: anyone.longest_gap,
         }
     }
 
@@ -59,17 +69,40 @@ impl TalkTime {
     }
 }
 
-/// Sorted, non-overlapping intervals covering the same time.
-fn merge(mut spans: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
-    spans.sort_unstable();
-    let mut out: Vec<(i64, i64)> = Vec::with_capacity(spans.len());
-    for (a, b) in spans {
-        match out.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => out.push((a, b)),
+/// Intervals taken in order of their start, overlapping ones merged as
+/// they come: the time they cover and the longest gap between them.
+#[derive(Default)]
+struct Merged {
+    first: Option<i64>,
+    /// The interval being merged into.
+    open: Option<(i64, i64)>,
+    /// Time covered by the intervals before `open`.
+    closed_ms: i64,
+    longest_gap: i64,
+}
+
+impl Merged {
+    fn add(&mut self, start: i64, end: i64) {
+        self.first.get_or_insert(start);
+        match &mut self.open {
+            Some(open) if start <= open.1 => open.1 = open.1.max(end),
+            Some(open) => {
+                self.closed_ms += open.1 - open.0;
+                self.longest_gap = self.longest_gap.max(start - open.1);
+                *open = (start, end);
+            }
+            None => self.open = Some((start, end)),
         }
     }
-    out
+
+    fn covered(&self) -> i64 {
+        self.closed_ms + self.open.map_or(0, |(a, b)| b - a)
+    }
+
+    /// The first start and the last end.
+    fn bounds(&self) -> Option<(i64, i64)> {
+        Some((self.first?, self.open?.1))
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +141,33 @@ mod tests {
         assert_eq!(t.silence_ms, 2_000 + 8_000);
         assert_eq!(t.longest_silence_ms, 8_000);
         assert_eq!(t.percent(t.silence_ms), 50);
+    }
+
+    #[test]
+    fn lines_in_any_order_add_up_as_in_conversation_order() {
+        use Speaker::*;
+        let ordered = [
+            line(Agent, 1_000, 4_000),
+            line(Customer, 3_000, 5_000),
+            line(Customer, 9_000, 10_000),
+            line(Agent, 9_500, 9_800),
+            line(Agent, 15_000, 16_000),
+        ];
+        let want = TalkTime::of(&ordered);
+        assert_eq!(
+            want,
+            TalkTime {
+                customer_ms: 3_000,
+                agent_ms: 4_300,
+                span_ms: 15_000,
+                silence_ms: 4_000 + 5_000,
+                longest_silence_ms: 5_000,
+            }
+        );
+        let mut shuffled = ordered.to_vec();
+        shuffled.reverse();
+        shuffled.swap(1, 3);
+        assert_eq!(TalkTime::of(&shuffled), want);
     }
 
     #[test]

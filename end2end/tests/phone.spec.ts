@@ -1,7 +1,9 @@
 import { test, expect, Dashboard, type CallWriter } from './fixtures';
 import type { Page } from '@playwright/test';
 
-test('no horizontal scrolling, even with very long unbroken text', async ({ writer, dashboard, page }) => {
+// The phone's layout is the same whatever the store: the DynamoDB runs
+// leave the layout tests out (@browser-only).
+test('no horizontal scrolling, even with very long unbroken text', { tag: '@browser-only' }, async ({ writer, dashboard, page }) => {
   const id = await writer.createCall('+14155550123', { audioFromCustomer: 's3://' + 'a'.repeat(300) });
   await writer.say(id, 'Customer', 0, 'x'.repeat(50_000));
   await writer.say(id, 'Agent', 1000, 'https://example.com/' + 'segment/'.repeat(60));
@@ -40,7 +42,7 @@ async function expectThumbSized(page: Page, testIds: string[]): Promise<void> {
 }
 
 for (const who of ['agent', 'supervisor'] as const) {
-  test.describe(`the conversation first, as ${who}`, () => {
+  test.describe(`the conversation first, as ${who}`, { tag: '@browser-only' }, () => {
     test.use({ signInAs: who });
 
     for (const [width, height] of [
@@ -146,7 +148,7 @@ for (const who of ['agent', 'supervisor'] as const) {
   });
 }
 
-test.describe('on a phone', () => {
+test.describe('on a phone', { tag: '@browser-only' }, () => {
   test.use({ signInAs: 'agent' });
 
   test('text follows the browser\'s size setting (no fixed pixel fonts)', async ({ writer, dashboard, page }) => {

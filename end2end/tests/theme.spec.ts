@@ -27,7 +27,8 @@ async function colours(page: Page, selector: string): Promise<{ fg: string; bg: 
 }
 
 for (const scheme of ['light', 'dark'] as const) {
-  test.describe(`the ${scheme} theme`, () => {
+  // Colours and icons, whatever the store: the DynamoDB runs leave them out.
+  test.describe(`the ${scheme} theme`, { tag: '@browser-only' }, () => {
     test.use({ colorScheme: scheme });
 
     test(`follows the system setting and keeps text readable (${scheme})`, async ({ writer, dashboard, page }) => {
@@ -64,7 +65,7 @@ for (const scheme of ['light', 'dark'] as const) {
   });
 }
 
-test('the app can be installed: a valid manifest with home-screen icons', async ({ page, request }) => {
+test('the app can be installed: a valid manifest with home-screen icons', { tag: '@browser-only' }, async ({ page, request }) => {
   await page.goto('/');
   const href = await page.locator('link[rel="manifest"]').getAttribute('href');
   expect(href).toBe('/manifest.webmanifest');

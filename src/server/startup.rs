@@ -1,5 +1,6 @@
 //! Building and running the server: bind, serve, shut down gracefully.
 
+use axum::serve::ListenerExt;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -377,8 +378,16 @@ impl Application {
             });
         }
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        // Frames go out as they are written, not held back until the
+        // client acknowledges the last (Nagle's algorithm with the client's
+        // delayed ACK held a new viewer's backlog up to 40 ms at a time).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let server = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

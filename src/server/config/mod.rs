@@ -49,6 +49,9 @@ pub struct Settings {
     /// Bytes each live socket reads into (the socket library's default is
     /// 128 KiB per connection).
     pub socket_read_buffer_bytes: usize,
+    /// Bytes of frames a socket gathers before writing them out (a new
+    /// viewer's backlog goes in batches of this size; 0: a write a frame).
+    pub socket_write_buffer_bytes: usize,
     pub max_sockets_per_client: usize,
     pub allowed_origins: String,
     /// Proxies whose `X-Forwarded-For` / `Forwarded` name the client.

@@ -127,18 +127,22 @@ where
     /// every viewer of its call).
     async fn send_text(&mut self, text: Utf8Bytes) -> Result<(), End> {
         let sent = self.tx.send(Message::Text(text));
-        match tokio::time::timeout(self.ctx.send_timeout, sent).await {
-            Ok(Ok(())) => {
-                self.metrics().frame_sent();
-                Ok(())
-            }
-            Ok(Err(_)) => Err(End::Gone),
-            Err(_) => {
-                self.metrics().frames_dropped(Dropped::SlowClient, 1);
-                tracing::info!("client not reading; closing");
-                Err(End::Close(close::POLICY, "client too slow"))
-            }
-        }
+        within(&self.ctx, sent, 1).await
+    }
+
+    /// Queues a frame, written out only once the socket's write buffer is
+    /// full (`socket_write_buffer_bytes`) or at the next [`Self::flush`] or
+    /// send: a backlog goes out in a few large writes.
+    async fn feed(&mut self, msg: &ServerMsg) -> Result<(), End> {
+        let text = encode(msg)?;
+        let fed = self.tx.feed(Message::Text(text));
+        within(&self.ctx, fed, 1).await
+    }
+
+    /// Writes out every frame queued.
+    async fn flush(&mut self) -> Result<(), End> {
+        let flushed = self.tx.flush();
+        within(&self.ctx, flushed, 0).await
     }
 
     /// Sends an error frame, then ends with `end` (or as the send did).
@@ -425,6 +429,31 @@ where
             return Ok(());
         }
         self.send(&ServerMsg::NewCall { call }).await
+    }
+}
+
+/// Waits for a send, feed or flush (`frames` frames) at most the send
+/// timeout: a client that takes nothing for that long is not reading, and
+/// its socket is closed rather than left to hold resources.
+async fn within<E>(
+    ctx: &Ctx,
+    op: impl std::future::Future<Output = Result<(), E>>,
+    frames: u64,
+) -> Result<(), End> {
+    let metrics = ctx.access.hub().metrics();
+    match tokio::time::timeout(ctx.send_timeout, op).await {
+        Ok(Ok(())) => {
+            for _ in 0..frames {
+                metrics.frame_sent();
+            }
+            Ok(())
+        }
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => {
+            metrics.frames_dropped(Dropped::SlowClient, frames.max(1));
+            tracing::info!("client not reading; closing");
+            Err(End::Close(close::POLICY, "client too slow"))
+        }
     }
 }
 

@@ -77,20 +77,20 @@ fn ctx(state: &AppState) -> Ctx {
 /// open, is `socket_read_buffer_bytes` (4 KiB) rather than the library's
 /// 128 KiB: that buffer was nearly all of an idle socket's cost.
 ///
-/// The write side keeps the library's settings on purpose: its buffer
-/// starts empty (it grows only to the largest frame sent, not to
-/// `write_buffer_size`), and every send here flushes, so
-/// `write_buffer_size` is only the size above which a frame is written
-/// without waiting for that flush; a smaller one saves no memory, and
-/// should sends ever be batched, the default lets many frames go out in
-/// one write instead of one write each. Nor does
-/// `max_write_buffer_size` need a bound: with a flush per send the buffer
-/// holds at most one frame, and a client that stops reading is cut off by
-/// `ws_send_timeout_secs`.
-fn upgrade(ws: WebSocketUpgrade, read_buffer: usize) -> WebSocketUpgrade {
+/// On the write side, frames are gathered up to `write_buffer` bytes
+/// (`socket_write_buffer_bytes`, 16 KiB) before they are written: a new
+/// viewer's backlog is fed without a flush a line and flushed once a page
+/// (see `Conn::catch_up`), so it goes out in writes of that size, not one
+/// write a line. Every other send flushes at once. The buffer grows to that
+/// size only on a socket that was sent a backlog, and stays (the library's
+/// default, 128 KiB, would have kept that much per such socket). Nor does
+/// `max_write_buffer_size` need a bound: a client that stops reading is cut
+/// off by `ws_send_timeout_secs`.
+fn upgrade(ws: WebSocketUpgrade, read_buffer: usize, write_buffer: usize) -> WebSocketUpgrade {
     ws.max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
         .read_buffer_size(read_buffer)
+        .write_buffer_size(write_buffer)
 }
 
 /// `GET /ws/{call_id}`: one call's transcript, live.
@@ -174,7 +174,12 @@ where
         Err(refused) => return refused.into_response(),
     };
     let ctx = ctx(state);
-    upgrade(ws, state.settings.socket_read_buffer_bytes).on_upgrade(move |socket| {
+    let settings = &state.settings;
+    let buffers = (
+        settings.socket_read_buffer_bytes,
+        settings.socket_write_buffer_bytes,
+    );
+    upgrade(ws, buffers.0, buffers.1).on_upgrade(move |socket| {
         async move {
             let _permit: SocketPermit = permit;
             let (tx, rx) = socket.split();

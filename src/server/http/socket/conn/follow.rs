@@ -168,7 +168,8 @@ where
         self.send(&ServerMsg::Alerts { alerts }).await
     }
 
-    /// Sends every change after the watch's position, in pages, advancing it.
+    /// Sends every change after the watch's position, in pages (each in
+    /// a few large writes), advancing it.
     async fn catch_up(&mut self, watch: &mut Watch) -> Result<(), End> {
         let store = self.ctx.access.hub().store().clone();
         loop {
@@ -176,10 +177,13 @@ where
                 Ok(page) => page,
                 Err(e) => return Err(self.unavailable(e).await),
             };
+            // Fed, not flushed a line: the page goes out in writes of up to
+            // `socket_write_buffer_bytes`.
             for seg in page.segments {
                 watch.after = seg.seq;
-                self.send(&ServerMsg::Transcript(seg)).await?;
+                self.feed(&ServerMsg::Transcript(seg)).await?;
             }
+            self.flush().await?;
             if !page.more {
                 return Ok(());
             }

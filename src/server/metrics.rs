@@ -252,8 +252,8 @@ impl Metrics {
         Open(self.feeds.clone())
     }
 
-    pub fn frame_sent(&self) {
-        self.frames_sent.inc();
+    pub fn frames_sent(&self, n: u64) {
+        self.frames_sent.inc_by(n);
     }
 
     pub fn frames_dropped(&self, why: Dropped, n: u64) {
@@ -386,8 +386,7 @@ mod tests {
         let call = metrics.socket_open(SocketKind::Call);
         let _lobby = metrics.socket_open(SocketKind::Lobby);
         let _feed = metrics.feed_running();
-        metrics.frame_sent();
-        metrics.frame_sent();
+        metrics.frames_sent(2);
         metrics.frames_dropped(Dropped::Lagged, 7);
         metrics.resync(Resync::ViewerLagged);
         metrics.store_request(

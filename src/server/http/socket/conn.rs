@@ -443,9 +443,7 @@ async fn within<E>(
     let metrics = ctx.access.hub().metrics();
     match tokio::time::timeout(ctx.send_timeout, op).await {
         Ok(Ok(())) => {
-            for _ in 0..frames {
-                metrics.frame_sent();
-            }
+            metrics.frames_sent(frames);
             Ok(())
         }
         Ok(Err(_)) => Err(End::Gone),

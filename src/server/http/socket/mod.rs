@@ -175,11 +175,12 @@ where
     };
     let ctx = ctx(state);
     let settings = &state.settings;
-    let buffers = (
+    let ws = upgrade(
+        ws,
         settings.socket_read_buffer_bytes,
         settings.socket_write_buffer_bytes,
     );
-    upgrade(ws, buffers.0, buffers.1).on_upgrade(move |socket| {
+    ws.on_upgrade(move |socket| {
         async move {
             let _permit: SocketPermit = permit;
             let (tx, rx) = socket.split();

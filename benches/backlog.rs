@@ -32,7 +32,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use travoiq_monitor::server::config::Settings;
-use travoiq_monitor::server::startup::Application;
 
 /// Which part this process plays (unset: the one that prints the table).
 const ROLE: &str = "BACKLOG_ROLE";
@@ -44,7 +43,6 @@ const COOKIE: &str = "BACKLOG_COOKIE";
 const LINES: &str = "BACKLOG_LINES";
 const VIEWERS: &str = "BACKLOG_VIEWERS";
 
-const DEV_TOKEN: &str = "bench-dev-token";
 /// One viewer alone, this many times.
 const ALONE: usize = 5;
 
@@ -133,62 +131,19 @@ fn run_server(write_buffer: usize) -> Value {
     serde_json::from_str(line).expect("figures as JSON")
 }
 
-/// This process's counts from /proc/self.
-struct Counts {
-    /// User + system CPU time, in clock ticks.
-    cpu_ticks: u64,
-    rss_kb: u64,
-}
-
-fn counts() -> Counts {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // Fields after the command name (which may hold spaces): utime and
-    // stime are the 14th and 15th of the line.
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let rss_kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS");
-    Counts {
-        cpu_ticks: tick(11) + tick(12),
-        rss_kb,
-    }
-}
-
-/// Milliseconds per clock tick (USER_HZ is 100 on Linux).
-const MS_PER_TICK: f64 = 10.0;
-
 #[tokio::main]
 async fn server() {
     let write_buffer = std::env::var(WRITE_BUFFER).expect("write buffer");
     let (n, v) = (lines(), viewer_count());
     let accounts_file = common::temp_accounts_file();
-    let settings = Settings::load_with(&[
-        ("store", "memory"),
-        ("simulator", "off"),
-        ("dev_api", "on"),
-        ("dev_api_token", DEV_TOKEN),
-        ("demo_users", "on"),
-        ("demo_password", common::PASSWORD),
-        ("accounts_file", &accounts_file),
-        ("audit_log", "off"),
-        ("socket_write_buffer_bytes", &write_buffer),
-        ("max_sockets_per_client", "0"),
-        ("requests_per_minute", "100000000"),
-    ])
-    .expect("settings");
-    let mut options = travoiq_monitor::server::config::site::leptos_options().expect("options");
-    options.site_addr = "127.0.0.1:0".parse().expect("addr");
-    let app = Application::build(settings, options).await.expect("app");
+    let settings = common::embedded_settings(
+        &accounts_file,
+        &[
+            ("socket_write_buffer_bytes", &write_buffer),
+            ("requests_per_minute", "100000000"),
+        ],
+    );
+    let app = common::loopback_app(settings).await;
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
     let base = format!("http://127.0.0.1:{port}");
@@ -218,19 +173,19 @@ async fn server() {
     let alone: Value = serde_json::from_str(&next()).expect("alone figures");
 
     // Then all of them at once.
-    let before = counts();
+    let (cpu_before, rss_before) = (common::cpu_secs("self"), common::rss_kb("self"));
     writeln!(stdin, "all").expect("ask");
     let all: Value = serde_json::from_str(&next()).expect("all figures");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = counts();
+    let (cpu_after, rss_after) = (common::cpu_secs("self"), common::rss_kb("self"));
     drop(viewers.stdin.take());
     let _ = viewers.wait();
     let _ = std::fs::remove_file(&accounts_file);
     let result = json!({
         "alone_ms": alone["median_ms"],
         "all_ms": all["all_ms"],
-        "all_cpu_ms": (after.cpu_ticks - before.cpu_ticks) as f64 * MS_PER_TICK,
-        "kb_per_socket": after.rss_kb.saturating_sub(before.rss_kb) as f64 / v as f64,
+        "all_cpu_ms": (cpu_after - cpu_before) * 1000.0,
+        "kb_per_socket": rss_after.saturating_sub(rss_before) as f64 / v as f64,
     });
     println!("RESULT {result}");
     std::io::stdout().flush().expect("stdout");
@@ -239,16 +194,7 @@ async fn server() {
 /// A call of `n` lines, through the developer API; its id.
 async fn write_call(base: &str, n: usize) -> String {
     let client = reqwest::Client::new();
-    let res = client
-        .post(format!("{base}/api/dev/calls"))
-        .header("x-dev-token", DEV_TOKEN)
-        .json(&json!({ "customerPhoneNumber": "+15550100" }))
-        .send()
-        .await
-        .expect("developer API");
-    assert_eq!(res.status(), 201, "a call is created");
-    let v: Value = res.json().await.expect("json");
-    let id = v["contactId"].as_str().expect("id").to_string();
+    let id = common::create_call(&client, base).await;
     let url = format!("{base}/api/dev/calls/{id}/segments");
     stream::iter(0..n)
         .map(|i| {
@@ -257,7 +203,7 @@ async fn write_call(base: &str, n: usize) -> String {
                 let speaker = if i % 2 == 0 { "Customer" } else { "Agent" };
                 let res = client
                     .post(url)
-                    .header("x-dev-token", DEV_TOKEN)
+                    .header("x-dev-token", common::DEV_TOKEN)
                     .json(&json!({
                         "speaker": speaker,
                         "startMs": i * 1400,

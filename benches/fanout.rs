@@ -40,8 +40,6 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use travoiq_monitor::protocol::ServerMsg;
-use travoiq_monitor::server::config::Settings;
-use travoiq_monitor::server::startup::Application;
 
 /// Which part this process plays (unset: the one that prints the tables).
 const ROLE: &str = "FANOUT_ROLE";
@@ -50,8 +48,6 @@ const PORT: &str = "FANOUT_PORT";
 const SERVER_PID: &str = "FANOUT_SERVER_PID";
 const RUN_VIEWERS: &str = "FANOUT_RUN_VIEWERS";
 const RUN_STORM: &str = "FANOUT_RUN_STORM";
-
-const DEV_TOKEN: &str = "bench-dev-token";
 
 /// A call's writes: a partial every `STEP`, `PARTIALS` of them growing,
 /// then the line's final; a line every 2 s.
@@ -322,24 +318,16 @@ fn server() {
     runtime.block_on(async {
         let accounts_file = common::temp_accounts_file();
         let retain = (calls() + 10).max(200).to_string();
-        let settings = Settings::load_with(&[
-            ("store", "memory"),
-            ("simulator", "off"),
-            ("dev_api", "on"),
-            ("dev_api_token", DEV_TOKEN),
-            ("demo_users", "on"),
-            ("demo_password", common::PASSWORD),
-            ("accounts_file", &accounts_file),
-            ("audit_log", "off"),
-            ("retain_calls", &retain),
-            // Thousands of sockets from a few addresses, opened at once.
-            ("max_sockets_per_client", "0"),
-            ("requests_per_minute", "100000000"),
-        ])
-        .expect("settings");
-        let mut options = travoiq_monitor::server::config::site::leptos_options().expect("options");
-        options.site_addr = "127.0.0.1:0".parse().expect("addr");
-        let app = Application::build(settings, options).await.expect("app");
+        // Thousands of sockets opened at once from a few addresses: a
+        // request budget they can't use up.
+        let settings = common::embedded_settings(
+            &accounts_file,
+            &[
+                ("retain_calls", &retain),
+                ("requests_per_minute", "100000000"),
+            ],
+        );
+        let app = common::loopback_app(settings).await;
         println!("port {}", app.port());
         std::io::stdout().flush().expect("stdout");
         tokio::spawn(app.run_until_stopped());
@@ -459,20 +447,6 @@ fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// A process's CPU time (user + system), in seconds, from /proc.
-fn cpu_secs(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
-    // After the command's closing parenthesis: state is field 3, utime 14,
-    // stime 15.
-    let rest = &stat[stat.rfind(')').expect("stat") + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 =
-        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-    // SAFETY: sysconf has no preconditions.
-    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    ticks as f64 / per_sec
-}
-
 /// The whole machine's busy CPU time (every core), in seconds, from
 /// /proc/stat: to see what else ran during a window.
 fn machine_busy_secs() -> f64 {
@@ -489,16 +463,6 @@ fn machine_busy_secs() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     busy as f64 / per_sec
-}
-
-/// A process's resident memory (VmRSS), in KB.
-fn rss_kb(pid: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }
 
 fn client() {
@@ -528,7 +492,7 @@ async fn drive() -> Value {
         .expect("http client");
     let cookie = common::sign_in(&base).await;
     let ids: Vec<String> = stream::iter(0..calls)
-        .map(|_| create_call(&http, &base))
+        .map(|_| common::create_call(&http, &base))
         .buffered(16)
         .collect()
         .await;
@@ -553,7 +517,7 @@ async fn drive() -> Value {
         write_errors: AtomicU64::new(0),
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = rss_kb(&server);
+    let rss_before = common::rss_kb(&server);
 
     // Every viewer, a few hundred connecting at a time.
     let begun = Instant::now();
@@ -599,19 +563,19 @@ async fn drive() -> Value {
     // The window.
     shared.latency.reset();
     let writes_before = shared.writes.load(Ordering::Relaxed);
-    let (server_cpu, client_cpu) = (cpu_secs(&server), cpu_secs("self"));
+    let (server_cpu, client_cpu) = (common::cpu_secs(&server), common::cpu_secs("self"));
     let machine_cpu = machine_busy_secs();
     let started = Instant::now();
     tokio::time::sleep(window()).await;
     let secs = started.elapsed().as_secs_f64();
-    let server_cpu = (cpu_secs(&server) - server_cpu) / secs * 100.0;
-    let client_cpu = (cpu_secs("self") - client_cpu) / secs * 100.0;
+    let server_cpu = (common::cpu_secs(&server) - server_cpu) / secs * 100.0;
+    let client_cpu = (common::cpu_secs("self") - client_cpu) / secs * 100.0;
     // Everything else on the machine (another build skews the figures).
     let other_cpu =
         ((machine_busy_secs() - machine_cpu) / secs * 100.0 - server_cpu - client_cpu).max(0.0);
     let writes = (shared.writes.load(Ordering::Relaxed) - writes_before) as f64 / secs;
     let (delivered, latency) = shared.latency.summary();
-    let rss_after = rss_kb(&server);
+    let rss_after = common::rss_kb(&server);
     eprintln!(
         "   window: {:.0} deliveries/s, p99 {} ms, server CPU {server_cpu:.0}%, client CPU \
          {client_cpu:.0}%, others {other_cpu:.0}%",
@@ -691,14 +655,14 @@ async fn reconnect_storm(shared: &Arc<Shared>, server: &str, n: usize) -> Value 
     shared.latency.reset();
     let attempts = shared.attempts.load(Ordering::Relaxed);
     let failed = shared.failed_attempts.load(Ordering::Relaxed);
-    let cpu = cpu_secs(server);
+    let cpu = common::cpu_secs(server);
     let began = Instant::now();
     *shared.storm_began.lock().expect("lock") = Some(began);
     let _ = shared.storm.send(true);
     wait_until(shared, || shared.back.load(Ordering::Relaxed) >= n).await;
     let all = began.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let cpu = (cpu_secs(server) - cpu) / began.elapsed().as_secs_f64() * 100.0;
+    let cpu = (common::cpu_secs(server) - cpu) / began.elapsed().as_secs_f64() * 100.0;
     let (_, latency) = shared.latency.summary();
     let mut back = shared.back_ms.lock().expect("lock").clone();
     back.sort_by(f64::total_cmp);
@@ -939,7 +903,7 @@ async fn write_call(
             });
             let sent = http
                 .post(&url)
-                .header("x-dev-token", DEV_TOKEN)
+                .header("x-dev-token", common::DEV_TOKEN)
                 .json(&body)
                 .send()
                 .await;
@@ -956,18 +920,4 @@ async fn write_call(
             }
         }
     }
-}
-
-/// A live call, through the developer API; its id.
-async fn create_call(http: &reqwest::Client, base: &str) -> String {
-    let res = http
-        .post(format!("{base}/api/dev/calls"))
-        .header("x-dev-token", DEV_TOKEN)
-        .json(&json!({ "customerPhoneNumber": "+15550100" }))
-        .send()
-        .await
-        .expect("developer API");
-    assert_eq!(res.status(), 201, "a call is created");
-    let v: Value = res.json().await.expect("json");
-    v["contactId"].as_str().expect("id").to_string()
 }

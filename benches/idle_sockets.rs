@@ -21,7 +21,6 @@ use futures::{stream, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use travoiq_monitor::server::config::Settings;
-use travoiq_monitor::server::startup::Application;
 
 /// Which part this process plays (unset: the one that prints the table).
 const ROLE: &str = "IDLE_SOCKETS_ROLE";
@@ -34,8 +33,6 @@ const COUNT: &str = "IDLE_SOCKETS_N";
 
 /// tungstenite's default read buffer (what axum's upgrade uses unless told).
 const LIBRARY_DEFAULT: usize = 128 * 1024;
-
-const DEV_TOKEN: &str = "bench-dev-token";
 
 fn main() {
     match std::env::var(ROLE).as_deref() {
@@ -105,48 +102,29 @@ fn run_server(read_buffer: usize, n: usize) -> (u64, u64) {
     (kb.next().expect("before"), kb.next().expect("after"))
 }
 
-/// The server's resident memory, from /proc/self/status.
-fn rss_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 #[tokio::main]
 async fn server() {
     let read_buffer = std::env::var(READ_BUFFER).expect("read buffer");
     let n = count();
     let accounts_file = common::temp_accounts_file();
-    let settings = Settings::load_with(&[
-        ("store", "memory"),
-        ("simulator", "off"),
-        ("dev_api", "on"),
-        ("dev_api_token", DEV_TOKEN),
-        ("demo_users", "on"),
-        ("demo_password", common::PASSWORD),
-        ("accounts_file", &accounts_file),
-        ("audit_log", "off"),
-        ("socket_read_buffer_bytes", &read_buffer),
-        // N sockets from one address, all opened within the minute.
-        ("max_sockets_per_client", "0"),
-        ("requests_per_minute", "1000000"),
-    ])
-    .expect("settings");
-    let mut options = travoiq_monitor::server::config::site::leptos_options().expect("options");
-    options.site_addr = "127.0.0.1:0".parse().expect("addr");
-    let app = Application::build(settings, options).await.expect("app");
+    // N sockets from one address, all opened within the minute.
+    let settings = common::embedded_settings(
+        &accounts_file,
+        &[
+            ("socket_read_buffer_bytes", &read_buffer),
+            ("requests_per_minute", "1000000"),
+        ],
+    );
+    let app = common::loopback_app(settings).await;
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
     let base = format!("http://127.0.0.1:{port}");
     let cookie = common::sign_in(&base).await;
-    let call = create_call(&base).await;
+    let call = common::create_call(&reqwest::Client::new(), &base).await;
 
     // Settle, then measure, open the sockets from another process, measure.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = rss_kb();
+    let before = common::rss_kb("self");
     let mut client = Command::new(std::env::current_exe().expect("this binary"))
         .env(ROLE, "client")
         .env(URL, format!("ws://127.0.0.1:{port}/ws/{call}"))
@@ -162,7 +140,7 @@ async fn server() {
         .expect("client says it is ready");
     assert_eq!(ready.trim(), "open", "the client opened its sockets");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = rss_kb();
+    let after = common::rss_kb("self");
     // Closing its stdin ends the client.
     drop(client.stdin.take());
     let _ = client.wait();
@@ -217,18 +195,4 @@ async fn client() {
     for r in readers {
         r.abort();
     }
-}
-
-/// A live call, through the developer API; its id.
-async fn create_call(base: &str) -> String {
-    let res = reqwest::Client::new()
-        .post(format!("{base}/api/dev/calls"))
-        .header("x-dev-token", DEV_TOKEN)
-        .json(&serde_json::json!({ "customerPhoneNumber": "+15550100" }))
-        .send()
-        .await
-        .expect("developer API");
-    assert_eq!(res.status(), 201, "a call is created");
-    let v: serde_json::Value = res.json().await.expect("json");
-    v["contactId"].as_str().expect("id").to_string()
 }

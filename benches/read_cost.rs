@@ -22,9 +22,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use travoiq_monitor::model::CallId;
-use travoiq_monitor::server::config::{Settings, WriterFormat};
+use travoiq_monitor::server::config::WriterFormat;
 use travoiq_monitor::server::simulator::{self, plan_call, random_call_id_string, SCRIPTS};
-use travoiq_monitor::server::startup::Application;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
 use travoiq_monitor::server::store::dynamo::{sdk_config, DynamoStore, RequestCounts};
 use travoiq_monitor::server::store::CallSink;
@@ -99,26 +98,9 @@ async fn run(streams: bool, on: Watching, viewers: usize, window: Duration) -> R
     ));
     writer.create_tables_with(streams).await.expect("tables");
 
-    let settings = Settings::load_with(&[
-        ("store", "dynamodb"),
-        ("simulator", "off"),
-        ("table_prefix", &prefix),
-        ("demo_users", "on"),
-        ("demo_password", common::PASSWORD),
-        // Fifty viewers from one address: past the per-address socket limit.
-        ("max_sockets_per_client", "0"),
-    ])
-    .expect("settings");
-    travoiq_monitor::server::auth::dynamo_store::DynamoAccounts::from_settings(
-        &settings,
-        aws_sdk_dynamodb::Client::new(&sdk),
-    )
-    .create_tables()
-    .await
-    .expect("account tables");
-    let mut options = travoiq_monitor::server::config::site::leptos_options().expect("options");
-    options.site_addr = "127.0.0.1:0".parse().expect("addr");
-    let app = Application::build(settings, options).await.expect("app");
+    // Fifty viewers from one address: past the per-address socket limit.
+    let settings = common::dynamo_settings(&prefix, &sdk, &[("max_sockets_per_client", "0")]).await;
+    let app = common::loopback_app(settings).await;
     let port = app.port();
     let hub = app.hub();
     tokio::spawn(app.run_until_stopped());

@@ -53,9 +53,8 @@ use rand::Rng;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use travoiq_monitor::model::{CallId, Speaker};
 use travoiq_monitor::protocol::ServerMsg;
-use travoiq_monitor::server::config::{Settings, TableNames, WriterFormat};
+use travoiq_monitor::server::config::{TableNames, WriterFormat};
 use travoiq_monitor::server::simulator::random_call_id_string;
-use travoiq_monitor::server::startup::Application;
 use travoiq_monitor::server::store::dynamo::writer::DynamoWriter;
 use travoiq_monitor::server::store::dynamo::{sdk_config, DynamoStore, RequestCounts};
 use travoiq_monitor::server::store::{CallSink, SegmentWrite};
@@ -286,25 +285,8 @@ async fn run(interval_ms: u64, knobs: &Knobs) -> Outcome {
     writer.create_tables_with(true).await.expect("tables");
 
     let poll = interval_ms.to_string();
-    let settings = Settings::load_with(&[
-        ("store", "dynamodb"),
-        ("simulator", "off"),
-        ("table_prefix", &prefix),
-        ("demo_users", "on"),
-        ("demo_password", common::PASSWORD),
-        ("stream_poll_ms", &poll),
-    ])
-    .expect("settings");
-    travoiq_monitor::server::auth::dynamo_store::DynamoAccounts::from_settings(
-        &settings,
-        aws_sdk_dynamodb::Client::new(&sdk),
-    )
-    .create_tables()
-    .await
-    .expect("account tables");
-    let mut options = travoiq_monitor::server::config::site::leptos_options().expect("options");
-    options.site_addr = "127.0.0.1:0".parse().expect("addr");
-    let app = Application::build(settings, options).await.expect("app");
+    let settings = common::dynamo_settings(&prefix, &sdk, &[("stream_poll_ms", &poll)]).await;
+    let app = common::loopback_app(settings).await;
     let port = app.port();
     let hub = app.hub();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
